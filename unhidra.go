@@ -1,0 +1,88 @@
+// Package unhidra holds the domain types and error codes shared by every
+// service, store and transport of the Unhidra server. It has no dependencies
+// beyond the standard library.
+package unhidra
+
+import (
+	"context"
+	"time"
+)
+
+// Version is set at build time with -ldflags "-X github.com/unhidra/unhidra.Version=…".
+var Version = "dev"
+
+// System roles.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// User is an account. The password hash never lives here: it stays in the store
+// and the auth service.
+type User struct {
+	ID          string    `json:"id"`
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name"`
+	StatusText  string    `json:"status_text"`
+	Role        string    `json:"role"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// IsAdmin reports whether u holds the system admin role.
+func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
+
+// Session is one signed-in client: a refresh-token family. Revoking it ends
+// every refresh token and access token issued for it.
+type Session struct {
+	ID         string     `json:"id"`
+	UserID     string     `json:"user_id"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt time.Time  `json:"last_used_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	IP         string     `json:"ip"`
+	UserAgent  string     `json:"user_agent"`
+	RevokedAt  *time.Time `json:"-"`
+	// Current is set by the service when listing: the session of the caller.
+	Current bool `json:"current"`
+}
+
+// Invite lets someone register on a server whose registration is "invite".
+type Invite struct {
+	Code      string     `json:"code"`
+	CreatedBy string     `json:"created_by"`
+	MaxUses   int        `json:"max_uses"`
+	Uses      int        `json:"uses"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// Registration modes (--registration).
+const (
+	RegistrationOpen   = "open"
+	RegistrationInvite = "invite"
+	RegistrationClosed = "closed"
+)
+
+// Principal is the authenticated caller of a request, as established by a
+// transport from an access token.
+type Principal struct {
+	UserID    string
+	Role      string
+	SessionID string
+	ClientID  string
+}
+
+type principalKey struct{}
+
+// NewContextWithPrincipal returns ctx carrying p.
+func NewContextWithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFromContext returns the caller of ctx, or nil.
+func PrincipalFromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
