@@ -183,7 +183,7 @@ func (is *Issuer) Verify(token string) (*Claims, error) {
 	_, err := is.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		// The parser has already refused every alg but RS256.
 		if typ, _ := t.Header["typ"].(string); typ != headerType {
-			return nil, fmt.Errorf("typ %q is not %s", typ, headerType)
+			return nil, fmt.Errorf("typ %q is not %s", logSafe(typ), headerType)
 		}
 		if _, ok := t.Header["crit"]; ok {
 			return nil, errors.New("crit header present")
@@ -194,7 +194,7 @@ func (is *Issuer) Verify(token string) (*Claims, error) {
 		}
 		k := is.keys.ring.Load().byID[kid]
 		if k == nil {
-			return nil, fmt.Errorf("unknown kid %q", kid)
+			return nil, fmt.Errorf("unknown kid %q", logSafe(kid))
 		}
 		// Pruning runs only now and then; this makes a retired key stop
 		// working on time regardless.
@@ -266,6 +266,16 @@ func compactJWS(s string) bool {
 		}
 	}
 	return dots == 2 && segLen > 0
+}
+
+// logSafe shortens a header value chosen by whoever sent the token before it
+// goes into an error that will be logged (%q then escapes it).
+func logSafe(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
 }
 
 func invalid(detail error) error {

@@ -236,7 +236,8 @@ func (ks *KeySet) RotateIfDue(now time.Time) (rotated bool, err error) {
 
 // JWKS returns the JSON Web Key Set of every verification key, active key
 // first, as served at /.well-known/jwks.json. The slice is shared: do not
-// modify it.
+// modify it. A new key signs as soon as it is created, so outside verifiers
+// must refetch on an unknown kid; serve it with a short max-age.
 func (ks *KeySet) JWKS() []byte { return ks.ring.Load().jwks }
 
 // ActiveKeyID returns the kid that new tokens carry.
