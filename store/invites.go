@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/unhidra/unhidra"
+)
+
+// CreateInvite stores inv (EConflict if the code exists). The code is an
+// unguessable secret chosen by the caller.
+func (db *DB) CreateInvite(ctx context.Context, inv *unhidra.Invite) error {
+	_, err := db.write().exec(ctx, `INSERT INTO invites (code, created_by, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		inv.Code, inv.CreatedBy, inv.MaxUses, inv.Uses, dbTimePtr(inv.ExpiresAt), dbTime(inv.CreatedAt))
+	if violationOf(err) == uniqueViolation {
+		return &unhidra.Error{Code: unhidra.EConflict, Message: "invite already exists", Err: err}
+	} else if err != nil {
+		return fmt.Errorf("create invite: %w", err)
+	}
+	return nil
+}
+
+// ListInvites returns every invite, used up and expired ones included,
+// newest first.
+func (db *DB) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
+	rows, err := db.read().query(ctx, `SELECT code, created_by, max_uses, uses, expires_at, created_at FROM invites
+		ORDER BY created_at DESC, code DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	defer rows.Close()
+	var invites []*unhidra.Invite
+	for rows.Next() {
+		var inv unhidra.Invite
+		var expires sql.NullInt64
+		var created int64
+		if err := rows.Scan(&inv.Code, &inv.CreatedBy, &inv.MaxUses, &inv.Uses, &expires, &created); err != nil {
+			return nil, fmt.Errorf("list invites: %w", err)
+		}
+		inv.ExpiresAt, inv.CreatedAt = goTimePtr(expires), goTime(created)
+		invites = append(invites, &inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	return invites, nil
+}
+
+// DeleteInvite deletes the invite (ENotFound if absent). Accounts created
+// with it are unaffected.
+func (db *DB) DeleteInvite(ctx context.Context, code string) error {
+	n, err := db.write().execN(ctx, `DELETE FROM invites WHERE code = ?`, code)
+	if err != nil {
+		return fmt.Errorf("delete invite: %w", err)
+	}
+	if n == 0 {
+		return unhidra.Errorf(unhidra.ENotFound, "invite not found")
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+// Package store is Unhidra's durable storage: one SQL implementation that runs
+// on SQLite (the embedded default, pure Go) and on PostgreSQL (production).
+//
+// What it guarantees:
+//
+//   - A method that returns nil has committed: on SQLite with synchronous=FULL
+//     in WAL mode, so an acknowledged write survives power loss.
+//   - Multi-step operations (CreateUser with its invite and admin checks,
+//     CreateSession with its first refresh token, each migration) are one
+//     transaction: on any error nothing is written.
+//   - On SQLite every write goes through a single connection whose
+//     transactions begin IMMEDIATE, so writers never deadlock or fail with
+//     SQLITE_BUSY against each other; reads use a separate pool and, in WAL
+//     mode, never wait for the writer.
+//   - Contract errors are *unhidra.Error with ENotFound or EConflict; every
+//     other error is internal and wraps the driver error with %w.
+//   - Times are stored as unix microseconds UTC and come back as UTC
+//     time.Time values truncated to the microsecond, on both engines alike.
+//   - Nothing secret (password hashes, token hashes, invite codes, database
+//     passwords) is logged or placed in an error message.
+//
+// The schema is created and upgraded by embedded, numbered migrations, one
+// set per engine (migrations/sqlite, migrations/postgres). A database whose
+// schema is newer than this binary refuses to open.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
+)
+
+// busyTimeout is how long a SQLite connection waits for a lock held by
+// another connection (a checkpoint, or a second process) before giving up.
+const busyTimeout = 5 * time.Second
+
+// Options configure Open. The zero value is valid.
+type Options struct {
+	// Logger receives migration progress; nil discards.
+	Logger *slog.Logger
+	// Migrate applies pending migrations at open. The server sets it; tools
+	// that only inspect a database leave it off.
+	Migrate bool
+}
+
+// DB is a handle on an Unhidra database. It is safe for concurrent use.
+type DB struct {
+	dialect *dialect
+	// writer runs every write. On SQLite it holds exactly one connection so
+	// that writes are serialized in Go rather than by SQLite's lock; on
+	// PostgreSQL it is the one pool.
+	writer *sql.DB
+	// reader runs reads that need no transaction. On PostgreSQL it is the
+	// same pool as writer.
+	reader     *sql.DB
+	logger     *slog.Logger
+	migrations []migration
+}
+
+// Open connects to the database at rawURL and checks its schema version.
+// rawURL is sqlite:///abs/path/unhidra.db, sqlite://relative/path.db, a plain
+// file path ending in .db, or a postgres:// (postgresql://) URL.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	engine, target, err := parseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+
+	db := &DB{logger: logger}
+	switch engine {
+	case EngineSQLite:
+		err = db.openSQLite(ctx, target)
+	case EnginePostgres:
+		err = db.openPostgres(ctx, target)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+
+	if db.migrations, err = loadMigrations(db.dialect.migrationsDir); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// The version check comes first, migrating or not: a binary must not
+	// write into a schema it does not know.
+	version, err := db.SchemaVersion(ctx)
+	if err == nil {
+		err = db.checkVersion(version)
+	}
+	if err == nil && opts.Migrate {
+		_, err = db.Migrate(ctx)
+	} else if err == nil && version < db.latestVersion() {
+		logger.Warn("database schema is behind this binary; run migrations",
+			"engine", engine, "version", version, "latest", db.latestVersion())
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return db, nil
+}
+
+// parseURL tells the engine from the URL and returns what that engine's
+// driver wants: a file path for SQLite, the URL itself for PostgreSQL.
+func parseURL(rawURL string) (engine, target string, err error) {
+	switch {
+	case hasPrefixFold(rawURL, "postgres://"), hasPrefixFold(rawURL, "postgresql://"):
+		return EnginePostgres, rawURL, nil
+	case hasPrefixFold(rawURL, "sqlite://"):
+		target = rawURL[len("sqlite://"):]
+	case hasPrefixFold(rawURL, "sqlite:"):
+		target = rawURL[len("sqlite:"):]
+	case !strings.Contains(rawURL, "://") && strings.HasSuffix(rawURL, ".db"):
+		target = rawURL
+	default:
+		// The URL is not echoed back: it may hold a password.
+		return "", "", errors.New("unsupported database URL: want sqlite:///path/unhidra.db, a path ending in .db, or postgres://…")
+	}
+	if target == "" || strings.ContainsAny(target, "?#") {
+		return "", "", fmt.Errorf("invalid SQLite database path %q", target)
+	}
+	return EngineSQLite, target, nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func (db *DB) openSQLite(ctx context.Context, path string) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("sqlite path: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("sqlite directory: %w", err)
+	}
+	common := url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+		"_foreign_keys": {"1"},
+	}
+	w := cloneValues(common)
+	w.Set("_journal_mode", "WAL")
+	// FULL syncs the WAL on every commit: an acknowledged write is durable
+	// even across power loss, which NORMAL does not promise in WAL mode.
+	w.Set("_synchronous", "FULL")
+	// IMMEDIATE takes the write lock at BEGIN, not at the first write, so a
+	// transaction that reads then writes cannot fail with SQLITE_BUSY midway.
+	w.Set("_txlock", "immediate")
+	r := cloneValues(common)
+	// The read pool must never write, even by mistake.
+	r.Set("_query_only", "1")
+
+	db.dialect = sqliteDialect()
+	if db.writer, err = openSQLiteHandle(path, w); err != nil {
+		return err
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetMaxIdleConns(1)
+	db.writer.SetConnMaxLifetime(0)
+	db.writer.SetConnMaxIdleTime(0)
+	// The writer connects first: it turns WAL on, which the readers rely on.
+	if err := db.writer.PingContext(ctx); err != nil {
+		db.writer.Close()
+		return fmt.Errorf("sqlite %s: %w", path, err)
+	}
+
+	if db.reader, err = openSQLiteHandle(path, r); err != nil {
+		db.writer.Close()
+		return err
+	}
+	n := max(4, runtime.NumCPU())
+	db.reader.SetMaxOpenConns(n)
+	db.reader.SetMaxIdleConns(n)
+	if err := db.reader.PingContext(ctx); err != nil {
+		db.Close()
+		return fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	db.logger.Debug("store opened", "engine", EngineSQLite, "path", path)
+	return nil
+}
+
+// openSQLiteHandle opens a pool on path through a connector, which needs no
+// global driver registration.
+func openSQLiteHandle(path string, params url.Values) (*sql.DB, error) {
+	// A file: URI percent-encodes the path, so no character in it can be
+	// mistaken for the start of the parameters.
+	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: params.Encode()}).String()
+	c, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return sql.OpenDB(c), nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+func (db *DB) openPostgres(ctx context.Context, rawURL string) error {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		// pgx redacts passwords only on a best-effort basis; say less.
+		return errors.New("invalid PostgreSQL URL")
+	}
+	db.dialect = postgresDialect()
+	db.writer = stdlib.OpenDB(*cfg)
+	db.writer.SetMaxOpenConns(max(8, 4*runtime.NumCPU()))
+	db.writer.SetMaxIdleConns(max(8, 4*runtime.NumCPU()))
+	db.writer.SetConnMaxIdleTime(5 * time.Minute)
+	db.reader = db.writer
+	if err := db.writer.PingContext(ctx); err != nil {
+		db.writer.Close()
+		return fmt.Errorf("postgres %s/%s: %w", cfg.Host, cfg.Database, err)
+	}
+	db.logger.Debug("store opened", "engine", EnginePostgres, "host", cfg.Host, "database", cfg.Database)
+	return nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	var errs []error
+	if db.reader != nil && db.reader != db.writer {
+		errs = append(errs, db.reader.Close())
+	}
+	if db.writer != nil {
+		errs = append(errs, db.writer.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Engine returns EngineSQLite or EnginePostgres.
+func (db *DB) Engine() string { return db.dialect.name }
+
+// Ping checks that the database answers, on both pools.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.reader != db.writer {
+		if err := db.reader.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping store: %w", err)
+		}
+	}
+	if err := db.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
+// handle is what *sql.DB and *sql.Tx have in common.
+type handle interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs queries written with ? placeholders on one handle, rebinding
+// them for the engine. Every query in this package goes through it.
+type conn struct {
+	h handle
+	d *dialect
+}
+
+func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.h.ExecContext(ctx, c.d.rebind(query), args...)
+}
+
+// execN runs a statement and returns how many rows it changed.
+func (c conn) execN(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.h.QueryContext(ctx, c.d.rebind(query), args...)
+}
+
+func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.h.QueryRowContext(ctx, c.d.rebind(query), args...)
+}
+
+// read returns the handle for reads outside a transaction.
+func (db *DB) read() conn { return conn{db.reader, db.dialect} }
+
+// write returns the handle for single-statement writes. Never call it from
+// inside inTx: on SQLite the writer has one connection, which the
+// transaction already holds.
+func (db *DB) write() conn { return conn{db.writer, db.dialect} }
+
+// inTx runs fn in a write transaction and commits if fn returns nil. On
+// SQLite the transaction begins IMMEDIATE, holding the write lock
+// throughout, so what fn reads cannot change before it commits.
+func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(conn{tx, db.dialect}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// Times are stored as BIGINT unix microseconds UTC on both engines: one
+// representation, exact round trips, no time-zone or driver-format surprises.
+
+func dbTime(t time.Time) int64 { return t.UnixMicro() }
+
+func dbTimePtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func goTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func goTimePtr(us sql.NullInt64) *time.Time {
+	if !us.Valid {
+		return nil
+	}
+	t := goTime(us.Int64)
+	return &t
+}
+
+// dbBytes keeps a nil slice NULL: the SQLite driver would otherwise bind it
+// as an empty blob.
+func dbBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
