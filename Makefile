@@ -1,0 +1,38 @@
+# Unhidra — the two commands: `make run` and `make test`.
+GO      ?= go
+BIN     := bin/unhidra
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/unhidra/unhidra.Version=$(VERSION)
+
+.PHONY: run build test bench fuzz services vet clean
+
+## run: build and start the server with the embedded defaults (./data, :8080)
+run: build
+	./$(BIN) serve $(ARGS)
+
+## build: compile the unhidra binary into bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/unhidra
+
+## test: start the services the tests need, then vet and run every test
+test:
+	./scripts/test.sh
+
+## bench: run the benchmarks (figures are machine-relative; compare runs from one session)
+bench:
+	./scripts/services.sh
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./...
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s)
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+## services: make sure PostgreSQL (and later NATS, Redis, Mosquitto) are up
+services:
+	./scripts/services.sh
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

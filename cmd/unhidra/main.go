@@ -1,0 +1,193 @@
+// Command unhidra is the Unhidra server and its command-line tools in one
+// binary. Run `unhidra help` for the list of commands.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/config"
+	"github.com/unhidra/unhidra/server"
+)
+
+const usage = `unhidra — self-hosted secure team chat with IoT devices as participants
+
+Usage:
+  unhidra serve [flags]              run the server (unhidra serve -h lists every flag)
+  unhidra admin migrate [flags]      apply pending database migrations and exit
+  unhidra admin create-admin --username NAME [--display-name NAME] [flags]
+                                     create an admin account; the password is read
+                                     from UNHIDRA_ADMIN_PASSWORD or standard input
+  unhidra version                    print the version
+
+Every flag also reads UNHIDRA_<FLAG> (dashes as underscores) and a TOML file
+given with --config or UNHIDRA_CONFIG.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)
+	stop()
+	os.Exit(code)
+}
+
+// env is how the program reads its environment (os.LookupEnv in main).
+type env = func(string) (string, bool)
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv env) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr, lookupEnv)
+	case "admin":
+		err = admin(ctx, args[1:], stdin, stdout, stderr, lookupEnv)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "unhidra %s (%s, %s/%s)\n", unhidra.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "unhidra: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "unhidra %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// loadConfig parses a subcommand's flags and environment into a Config.
+func loadConfig(name string, args []string, stderr io.Writer, lookupEnv env, extra func(*flag.FlagSet)) (config.Config, error) {
+	fs := flag.NewFlagSet("unhidra "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if extra != nil {
+		extra(fs)
+	}
+	cfg, err := config.Load(fs, args, lookupEnv)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		err = fmt.Errorf("configuration:\n%w", indent(err))
+	}
+	return cfg, err
+}
+
+func indent(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer, lookupEnv env) error {
+	cfg, err := loadConfig("serve", args, stderr, lookupEnv, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	node, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return node.Run(ctx)
+}
+
+func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv env) error {
+	if len(args) == 0 {
+		return errors.New("want a subcommand: migrate or create-admin")
+	}
+	switch args[0] {
+	case "migrate":
+		cfg, err := loadConfig("admin migrate", args[1:], stderr, lookupEnv, nil)
+		if err != nil {
+			return err
+		}
+		db, err := server.OpenStore(ctx, cfg, newLogger(cfg, stderr), false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		v, err := db.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: applied %d migration(s) %v; schema version %d\n", db.Engine(), len(applied), applied, v)
+		return nil
+	case "create-admin":
+		var username, displayName string
+		cfg, err := loadConfig("admin create-admin", args[1:], stderr, lookupEnv, func(fs *flag.FlagSet) {
+			fs.StringVar(&username, "username", "", "username of the new admin")
+			fs.StringVar(&displayName, "display-name", "", "display name of the new admin")
+		})
+		if err != nil {
+			return err
+		}
+		if username == "" {
+			return errors.New("--username is required")
+		}
+		pw, ok := lookupEnv("UNHIDRA_ADMIN_PASSWORD")
+		if !ok {
+			fmt.Fprint(stderr, "password: ")
+			line, err := bufio.NewReader(stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("read password from standard input: %w", err)
+			}
+			pw = strings.TrimRight(line, "\r\n")
+		}
+		log := newLogger(cfg, stderr)
+		db, err := server.OpenStore(ctx, cfg, log, true)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		keys, err := server.LoadKeys(cfg)
+		if err != nil {
+			return err
+		}
+		svc, err := server.NewAuth(cfg, db, keys, log)
+		if err != nil {
+			return err
+		}
+		u, err := svc.CreateAdmin(ctx, username, pw, displayName)
+		if err != nil {
+			if unhidra.ErrorCode(err) != unhidra.EInternal {
+				return errors.New(unhidra.ErrorMessage(err))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "created admin %s (id %s)\n", u.Username, u.ID)
+		return nil
+	}
+	return fmt.Errorf("unknown admin command %q: want migrate or create-admin", args[0])
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's log goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func envOf(m map[string]string) env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"version"}, nil, &out, &errb, envOf(nil)); code != 0 || !strings.HasPrefix(out.String(), "unhidra ") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	if code := run(t.Context(), []string{"frobnicate"}, nil, &out, &errb, envOf(nil)); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Fatalf("unknown command: %d %q", code, errb.String())
+	}
+}
+
+func TestServeReportsEveryConfigError(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--addr", "nope", "--registration", "maybe"}, nil, &out, &errb, envOf(map[string]string{"UNHIDRA_LOG_FORMAT": "xml"}))
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"--addr", "--registration", "--log-format"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %s: %s", want, errb.String())
+		}
+	}
+}
+
+func TestAdminMigrateAndCreateAdmin(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"admin", "migrate", "--data", dir}, nil, &out, &errb, envOf(nil)); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errb.String())
+	}
+	if !regexp.MustCompile(`sqlite: applied [1-9]\d* migration`).MatchString(out.String()) {
+		t.Fatalf("migrate output %q", out.String())
+	}
+	out.Reset()
+	run(t.Context(), []string{"admin", "migrate", "--data", dir}, nil, &out, &errb, envOf(nil))
+	if !strings.Contains(out.String(), "applied 0 migration") {
+		t.Fatalf("second migrate output %q", out.String())
+	}
+
+	out.Reset()
+	code := run(t.Context(), []string{"admin", "create-admin", "--data", dir, "--username", "root_admin"}, strings.NewReader("a good admin passphrase\n"), &out, &errb, envOf(nil))
+	if code != 0 || !strings.Contains(out.String(), "created admin root_admin") {
+		t.Fatalf("create-admin: %d %q %q", code, out.String(), errb.String())
+	}
+	errb.Reset()
+	code = run(t.Context(), []string{"admin", "create-admin", "--data", dir, "--username", "weak"}, nil, &out, &errb, envOf(map[string]string{"UNHIDRA_ADMIN_PASSWORD": "weak"}))
+	if code != 1 || !strings.Contains(errb.String(), "password") {
+		t.Fatalf("weak password accepted: %d %q", code, errb.String())
+	}
+}
+
+// TestServe runs the real program: no admin, so the setup token is logged;
+// the server answers, and a cancelled context (SIGTERM/SIGINT in main) shuts
+// it down cleanly.
+func TestServe(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--data", dir, "--mqtt-addr", "", "--log-format", "json"}, nil, &bytes.Buffer{}, logs, envOf(nil))
+	}()
+	url := "http://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(url + "/readyz")
+		if err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never became ready: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var token string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil {
+			if v, ok := rec["setup_token"].(string); ok {
+				token = v
+			}
+		}
+	}
+	if !strings.HasPrefix(token, "uhs_") {
+		t.Fatalf("no setup token in the log:\n%s", logs.String())
+	}
+	body := `{"username":"alice","password":"admin passphrase 1","setup_token":"` + token + `"}`
+	resp, err := http.Post(url+"/api/v1/auth/register", "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("register with setup token: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if strings.Contains(logs.String(), "admin passphrase") {
+		t.Fatal("a password reached the log")
+	}
+	for _, f := range []string{"unhidra.db", "keys"} {
+		if _, err := filepath.Glob(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d:\n%s", code, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop in the log:\n%s", logs.String())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,115 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return Load(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DataDir != "./data" || c.Registration != "open" || c.RefreshGrace != 30*time.Second ||
+		c.RateLogin.String() != "10/min" || c.RateRegister.String() != "5/h" || c.RateWSMsg.String() != "50/s" {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if !strings.HasPrefix(c.DatabaseURL(), "sqlite:///") || !strings.HasSuffix(c.DatabaseURL(), "/data/unhidra.db") {
+		t.Fatalf("database URL = %q", c.DatabaseURL())
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "unhidra.toml")
+	os.WriteFile(file, []byte(`
+addr = "127.0.0.1:9000"
+rate-login = "20/min"
+registration = "invite"
+allowed-origins = ["https://a.example", "https://b.example"]
+refresh-grace = "10s"
+`), 0o600)
+	env := map[string]string{
+		"UNHIDRA_CONFIG":       file,
+		"UNHIDRA_RATE_LOGIN":   "30/min", // env beats the file
+		"UNHIDRA_REGISTRATION": "closed",
+		"UNHIDRA_PUBLIC_URL":   "https://chat.example",
+	}
+	c, err := load(t, []string{"--registration", "open"}, env) // the flag beats env
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.RateLogin.String() != "30/min" || c.Registration != "open" ||
+		len(c.AllowedOrigins) != 2 || c.RefreshGrace != 10*time.Second || c.Issuer() != "https://chat.example" || !c.SecureCookies() {
+		t.Fatalf("config = %+v", c)
+	}
+	if c.ConfigFile != file {
+		t.Fatalf("ConfigFile = %q", c.ConfigFile)
+	}
+}
+
+func TestSetButEmptyCountsAsSet(t *testing.T) {
+	c, err := load(t, nil, map[string]string{"UNHIDRA_MQTT_ADDR": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTTAddr != "" {
+		t.Fatalf("empty UNHIDRA_MQTT_ADDR did not disable the broker: %q", c.MQTTAddr)
+	}
+}
+
+func TestEveryErrorAtOnce(t *testing.T) {
+	_, err := load(t, nil, map[string]string{
+		"UNHIDRA_ADDR":          "nonsense",
+		"UNHIDRA_REGISTRATION":  "sometimes",
+		"UNHIDRA_LOG_FORMAT":    "xml",
+		"UNHIDRA_DB":            "mysql://x",
+		"UNHIDRA_PUBLIC_URL":    "chat.example",
+		"UNHIDRA_TLS_CERT":      "/nonexistent.pem",
+		"UNHIDRA_ARGON2_MEMORY": "1024",
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"--addr", "--registration", "--log-format", "--db", "--public-url", "--tls-cert and --tls-key", "--argon2-memory"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestBadValuesFromEveryPlace(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(file, []byte("rate-login = \"lots\"\nno-such-setting = 1\n"), 0o600)
+	_, err := load(t, nil, map[string]string{"UNHIDRA_CONFIG": file, "UNHIDRA_RATE_REGISTER": "5 per hour", "UNHIDRA_TRUSTED_PROXIES": "10.0.0.0/33"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"rate-login", "no-such-setting", "UNHIDRA_RATE_REGISTER", "UNHIDRA_TRUSTED_PROXIES"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "syntax.toml")
+	os.WriteFile(bad, []byte("addr = \n"), 0o600)
+	if _, err := load(t, []string{"--config", bad}, nil); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("syntax error in the file not reported: %v", err)
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	if got := EnvName("rate-login"); got != "UNHIDRA_RATE_LOGIN" {
+		t.Fatal(got)
+	}
+}

@@ -1,0 +1,375 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/auth"
+)
+
+const refreshCookie = "unhidra_refresh"
+
+type registerRequest struct {
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name,omitempty"`
+	SetupToken  string `json:"setup_token,omitempty"`
+	Invite      string `json:"invite,omitempty"`
+}
+
+type userResponse struct {
+	User *unhidra.User `json:"user"`
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	if err := s.allow(r, s.register, "register"); err != nil {
+		return err
+	}
+	var req registerRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	u, err := s.auth.Register(r.Context(), auth.RegisterInput{
+		Username: req.Username, Password: req.Password, DisplayName: req.DisplayName,
+		SetupToken: req.SetupToken, Invite: req.Invite,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, userResponse{User: u})
+	return nil
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// Cookie asks for the refresh token in an HttpOnly cookie instead of the
+	// body (browsers).
+	Cookie bool `json:"cookie,omitempty"`
+}
+
+type tokenResponse struct {
+	AccessToken  string        `json:"access_token"`
+	TokenType    string        `json:"token_type"`
+	RefreshToken string        `json:"refresh_token,omitempty"`
+	ExpiresIn    int           `json:"expires_in"`
+	SessionID    string        `json:"session_id"`
+	User         *unhidra.User `json:"user"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	if err := s.allow(r, s.login, "login"); err != nil {
+		return err
+	}
+	var req loginRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.Username == "" || req.Password == "" {
+		return unhidra.Errorf(unhidra.EInvalid, "username and password are required")
+	}
+	pair, err := s.auth.Login(r.Context(), req.Username, req.Password, s.meta(r))
+	if err != nil {
+		return err
+	}
+	s.writeTokens(w, pair, req.Cookie)
+	return nil
+}
+
+func (s *Server) writeTokens(w http.ResponseWriter, pair *auth.TokenPair, cookie bool) {
+	resp := tokenResponse{
+		AccessToken: pair.AccessToken, TokenType: "Bearer", RefreshToken: pair.RefreshToken,
+		ExpiresIn: pair.ExpiresIn, SessionID: pair.SessionID, User: pair.User,
+	}
+	if cookie {
+		resp.RefreshToken = ""
+		http.SetCookie(w, &http.Cookie{
+			Name: refreshCookie, Value: pair.RefreshToken, Path: "/api/v1/auth/",
+			HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+			MaxAge: int(s.auth.SessionTTL() / time.Second),
+		})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: refreshCookie, Value: "", Path: "/api/v1/auth/", MaxAge: -1,
+		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Cookie       bool   `json:"cookie,omitempty"`
+}
+
+// cookieToken returns the refresh token from the cookie, insisting on the
+// CSRF header: a cross-site form cannot set it, and a cross-site script
+// cannot send it without a CORS preflight this server never grants.
+func cookieToken(r *http.Request) (string, error) {
+	c, err := r.Cookie(refreshCookie)
+	if err != nil || c.Value == "" {
+		return "", nil
+	}
+	if r.Header.Get("X-Unhidra-CSRF") != "1" {
+		return "", unhidra.Errorf(unhidra.EPermission, "cookie-authenticated calls must carry the header X-Unhidra-CSRF: 1")
+	}
+	return c.Value, nil
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
+	var req refreshRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+			return err
+		}
+	}
+	tok, fromCookie := req.RefreshToken, false
+	if tok == "" {
+		var err error
+		if tok, err = cookieToken(r); err != nil {
+			return err
+		}
+		fromCookie = tok != ""
+	}
+	if tok == "" {
+		return unhidra.Errorf(unhidra.EUnauthenticated, "refresh_token is required (in the body, or the cookie set at login)")
+	}
+	pair, err := s.auth.Refresh(r.Context(), tok, s.meta(r))
+	if err != nil {
+		if fromCookie && unhidra.ErrorCode(err) == unhidra.EUnauthenticated {
+			s.clearCookie(w)
+		}
+		return err
+	}
+	s.writeTokens(w, pair, req.Cookie || fromCookie)
+	return nil
+}
+
+type logoutRequest struct {
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	var req logoutRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+			return err
+		}
+	}
+	tok := req.RefreshToken
+	if tok == "" && unhidra.PrincipalFromContext(r.Context()) == nil {
+		var err error
+		if tok, err = cookieToken(r); err != nil {
+			return err
+		}
+	}
+	if err := s.auth.Logout(r.Context(), tok); err != nil {
+		return err
+	}
+	s.clearCookie(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.auth.Me(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userResponse{User: u})
+	return nil
+}
+
+type updateMeRequest struct {
+	DisplayName *string `json:"display_name,omitempty"`
+	StatusText  *string `json:"status_text,omitempty"`
+}
+
+func (s *Server) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
+	var req updateMeRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	u, err := s.auth.UpdateMe(r.Context(), auth.ProfileUpdate{DisplayName: req.DisplayName, StatusText: req.StatusText})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userResponse{User: u})
+	return nil
+}
+
+type changePasswordRequest struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
+}
+
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+	var req changePasswordRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.OldPassword == "" || req.NewPassword == "" {
+		return unhidra.Errorf(unhidra.EInvalid, "old_password and new_password are required")
+	}
+	if err := s.auth.ChangePassword(r.Context(), req.OldPassword, req.NewPassword); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type sessionsResponse struct {
+	Sessions []*unhidra.Session `json:"sessions"`
+}
+
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.auth.ListSessions(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*unhidra.Session{}
+	}
+	writeJSON(w, http.StatusOK, sessionsResponse{Sessions: list})
+	return nil
+}
+
+func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request) error {
+	if err := s.auth.RevokeSession(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type revokedResponse struct {
+	Revoked int `json:"revoked"`
+}
+
+func (s *Server) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.auth.RevokeOtherSessions(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, revokedResponse{Revoked: n})
+	return nil
+}
+
+func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.auth.User(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userResponse{User: u})
+	return nil
+}
+
+type usersResponse struct {
+	Users      []*unhidra.User `json:"users"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) handleSearchUsers(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	users, next, err := s.auth.SearchUsers(r.Context(), q.Get("q"), q.Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	if users == nil {
+		users = []*unhidra.User{}
+	}
+	writeJSON(w, http.StatusOK, usersResponse{Users: users, NextCursor: next})
+	return nil
+}
+
+type createInviteRequest struct {
+	MaxUses    int `json:"max_uses,omitempty"`
+	ExpiresInS int `json:"expires_in_s,omitempty"`
+}
+
+type inviteResponse struct {
+	Invite *unhidra.Invite `json:"invite"`
+}
+
+func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request) error {
+	var req createInviteRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+			return err
+		}
+	}
+	if req.ExpiresInS < 0 {
+		return unhidra.Errorf(unhidra.EInvalid, "expires_in_s must be positive")
+	}
+	inv, err := s.auth.CreateInvite(r.Context(), req.MaxUses, time.Duration(req.ExpiresInS)*time.Second)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, inviteResponse{Invite: inv})
+	return nil
+}
+
+type invitesResponse struct {
+	Invites []*unhidra.Invite `json:"invites"`
+}
+
+func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.auth.ListInvites(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*unhidra.Invite{}
+	}
+	writeJSON(w, http.StatusOK, invitesResponse{Invites: list})
+	return nil
+}
+
+func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) error {
+	if err := s.auth.DeleteInvite(r.Context(), r.PathValue("code")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	users, next, err := s.auth.AdminListUsers(r.Context(), r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	if users == nil {
+		users = []*unhidra.User{}
+	}
+	writeJSON(w, http.StatusOK, usersResponse{Users: users, NextCursor: next})
+	return nil
+}
+
+type adminUpdateUserRequest struct {
+	Role     *string `json:"role,omitempty"`
+	Disabled *bool   `json:"disabled,omitempty"`
+}
+
+func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request) error {
+	var req adminUpdateUserRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	u, err := s.auth.AdminUpdateUser(r.Context(), r.PathValue("id"), auth.AdminUpdate{Role: req.Role, Disabled: req.Disabled})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userResponse{User: u})
+	return nil
+}

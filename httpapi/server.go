@@ -1,0 +1,330 @@
+// Package httpapi is the REST transport of Unhidra: it authenticates
+// requests, rate-limits them, decodes JSON strictly, calls the services and
+// maps their errors to HTTP in one place (writeError). It holds no business
+// rules; the services do.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/auth"
+	"github.com/unhidra/unhidra/clientip"
+	"github.com/unhidra/unhidra/ratelimit"
+)
+
+// Config wires the REST transport.
+type Config struct {
+	Auth     *auth.Service
+	JWKS     func() []byte // the public verification keys
+	ClientIP *clientip.Resolver
+
+	RateLogin    ratelimit.Spec
+	RateRegister ratelimit.Spec
+
+	MaxBodyBytes  int64
+	SecureCookies bool // set Secure on cookies (TLS or an https public URL)
+	TLS           bool // served over TLS: send HSTS
+
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Server is the HTTP handler of the API.
+type Server struct {
+	cfg      Config
+	auth     *auth.Service
+	log      *slog.Logger
+	metrics  *metrics
+	login    *ratelimit.Limiter
+	register *ratelimit.Limiter
+	routes   []route
+	mux      *http.ServeMux
+
+	openAPIOnce sync.Once
+	openAPIDoc  []byte
+
+	inFlight atomic.Int64
+}
+
+// Routes lists every registered endpoint as "METHOD /pattern".
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.method + " " + rt.pattern
+	}
+	return out
+}
+
+// InFlight is the number of requests being served right now.
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+
+type authMode int
+
+const (
+	public   authMode = iota // no token needed
+	optional                 // a token is used when present
+	user                     // a valid token is required
+)
+
+// route is one endpoint. The table of routes is the single source for the
+// mux, the metrics labels and the OpenAPI document.
+type route struct {
+	method, pattern string
+	auth            authMode
+	h               func(w http.ResponseWriter, r *http.Request) error
+	doc             opDoc
+}
+
+// New returns the API handler.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = clientip.New(nil)
+	}
+	s := &Server{
+		cfg:      cfg,
+		auth:     cfg.Auth,
+		log:      cfg.Logger,
+		metrics:  newMetrics(cfg.Registry),
+		login:    ratelimit.New(cfg.RateLogin, ratelimit.Options{Now: cfg.Now}),
+		register: ratelimit.New(cfg.RateRegister, ratelimit.Options{Now: cfg.Now}),
+	}
+	s.routes = s.routeTable()
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.endpoint(rt))
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	return s
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET", "/healthz", public, s.handleHealthz, docHealthz},
+		{"GET", "/readyz", public, s.handleReadyz, docReadyz},
+		{"GET", "/metrics", public, s.handleMetrics, docMetrics},
+		{"GET", "/.well-known/jwks.json", public, s.handleJWKS, docJWKS},
+		{"GET", "/api/v1/openapi.json", public, s.handleOpenAPI, docOpenAPI},
+
+		{"POST", "/api/v1/auth/register", public, s.handleRegister, docRegister},
+		{"POST", "/api/v1/auth/login", public, s.handleLogin, docLogin},
+		{"POST", "/api/v1/auth/refresh", public, s.handleRefresh, docRefresh},
+		{"POST", "/api/v1/auth/logout", optional, s.handleLogout, docLogout},
+
+		{"GET", "/api/v1/users/me", user, s.handleMe, docMe},
+		{"PATCH", "/api/v1/users/me", user, s.handleUpdateMe, docUpdateMe},
+		{"POST", "/api/v1/users/me/password", user, s.handleChangePassword, docChangePassword},
+		{"GET", "/api/v1/users/me/sessions", user, s.handleListSessions, docListSessions},
+		{"DELETE", "/api/v1/users/me/sessions", user, s.handleRevokeOtherSessions, docRevokeOtherSessions},
+		{"DELETE", "/api/v1/users/me/sessions/{id}", user, s.handleRevokeSession, docRevokeSession},
+		{"GET", "/api/v1/users/{id}", user, s.handleGetUser, docGetUser},
+		{"GET", "/api/v1/users", user, s.handleSearchUsers, docSearchUsers},
+
+		{"POST", "/api/v1/invites", user, s.handleCreateInvite, docCreateInvite},
+		{"GET", "/api/v1/invites", user, s.handleListInvites, docListInvites},
+		{"DELETE", "/api/v1/invites/{code}", user, s.handleDeleteInvite, docDeleteInvite},
+
+		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
+		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
+	}
+}
+
+// ServeHTTP wraps every request in the common middleware: request ID, panic
+// recovery, security headers, metrics and the access log.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	id := r.Header.Get("X-Request-ID")
+	if !validRequestID(id) {
+		id = newRequestID()
+	}
+	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+	r = r.WithContext(ctx)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	h := sw.Header()
+	h.Set("X-Request-ID", id)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	if s.cfg.TLS {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.LogAttrs(ctx, slog.LevelError, "panic serving request", slog.String("request_id", id), slog.Any("panic", v))
+			if !sw.wrote {
+				s.writeError(sw, r, unhidra.Errorf(unhidra.EInternal, "internal error"))
+			}
+		}
+		route := r.Pattern
+		if i := strings.IndexByte(route, ' '); i >= 0 {
+			route = route[i+1:]
+		}
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(r.Method, route, sw.status, elapsed)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Duration("duration", elapsed),
+			slog.String("ip", s.cfg.ClientIP.ClientIP(r).String()))
+	}()
+	s.mux.ServeHTTP(sw, r)
+}
+
+// endpoint adapts a route's handler: authentication per the route's mode,
+// then the handler, whose error goes to writeError.
+func (s *Server) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.auth != public {
+			tok, present := bearerToken(r)
+			switch {
+			case present:
+				p, err := s.auth.Authenticate(r.Context(), tok)
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				r = r.WithContext(unhidra.NewContextWithPrincipal(r.Context(), p))
+			case rt.auth == user:
+				s.writeError(w, r, unhidra.Errorf(unhidra.EUnauthenticated, "missing Authorization: Bearer <access_token>"))
+				return
+			}
+		}
+		if err := rt.h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// bearerToken returns the token of an Authorization: Bearer header, and
+// whether any Authorization header was sent (a malformed one must fail, not
+// be ignored).
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false
+	}
+	const prefix = "bearer "
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		return strings.TrimSpace(h[len(prefix):]), true
+	}
+	return "", true
+}
+
+// notFound answers paths no route serves, with 405 where the path exists
+// under another method.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := s.mux.Handler(r2); pattern != "" && pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: r.Method + " is not allowed here; use " + strings.Join(allowed, " or ")}})
+		return
+	}
+	s.writeError(w, r, unhidra.Errorf(unhidra.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// allow applies a per-client-IP rate limit.
+func (s *Server) allow(r *http.Request, l *ratelimit.Limiter, name string) error {
+	ok, wait := l.Allow(clientip.LimitKey(s.cfg.ClientIP.ClientIP(r)))
+	if ok {
+		return nil
+	}
+	s.metrics.rateLimitHits.WithLabelValues(name).Inc()
+	return &unhidra.Error{Code: unhidra.ERateLimited, Message: "too many requests; slow down", RetryAfterSeconds: ratelimit.RetryAfterSeconds(wait)}
+}
+
+func (s *Server) meta(r *http.Request) auth.ClientMeta {
+	ip := s.cfg.ClientIP.ClientIP(r)
+	return auth.ClientMeta{IP: ip.String(), NetworkKey: clientip.NetworkKey(ip), UserAgent: r.UserAgent()}
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.auth.Ready(ctx); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "not ready", slog.Any("err", err))
+		return unhidra.Errorf(unhidra.EUnavailable, "the database does not answer")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
+	b := s.cfg.JWKS()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Write(b)
+	return nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush,
+// deadlines, hijack for WebSockets).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

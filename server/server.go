@@ -1,0 +1,245 @@
+// Package server is the composition root: it builds a Node (one `unhidra
+// serve` process) from a config.Config, and owns its start and orderly stop.
+// Nothing else wires concrete implementations together.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/auth"
+	"github.com/unhidra/unhidra/auth/password"
+	"github.com/unhidra/unhidra/auth/token"
+	"github.com/unhidra/unhidra/clientip"
+	"github.com/unhidra/unhidra/config"
+	"github.com/unhidra/unhidra/httpapi"
+	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/store"
+)
+
+// Audience is the JWT audience of access tokens.
+const Audience = "unhidra-api"
+
+// Node is one running server process.
+type Node struct {
+	cfg   config.Config
+	log   *slog.Logger
+	Store *store.DB
+	Auth  *auth.Service
+	API   *httpapi.Server
+	Keys  *token.KeySet
+
+	http *http.Server
+	ln   net.Listener
+}
+
+// OpenStore opens (and migrates) the database the configuration names.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*store.DB, error) {
+	if cfg.DB == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL(), store.Options{Logger: log, Migrate: migrate})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// NewAuth builds the account service over db with the configured password
+// and token settings.
+func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, log *slog.Logger) (*auth.Service, error) {
+	params := password.DefaultParams()
+	params.Memory, params.Iterations, params.Parallelism = cfg.Argon2Memory, cfg.Argon2Iterations, cfg.Argon2Parallelism
+	hasher, err := password.New(password.Config{Params: params})
+	if err != nil {
+		return nil, fmt.Errorf("password hasher: %w", err)
+	}
+	policy := password.Policy{MinLength: cfg.PasswordMinLength}
+	issuer, err := token.NewIssuer(token.Config{Keys: keys, Issuer: cfg.Issuer(), Audience: Audience, TTL: cfg.AccessTTL})
+	if err != nil {
+		return nil, fmt.Errorf("token issuer: %w", err)
+	}
+	return auth.New(auth.Config{
+		Store:          db,
+		Hasher:         hasher,
+		Policy:         policy,
+		Tokens:         issuer,
+		Registration:   cfg.Registration,
+		RefreshGrace:   cfg.RefreshGrace,
+		SessionTTL:     cfg.SessionTTL,
+		AccountBackoff: ratelimit.NewBackoff(ratelimit.BackoffOptions{Max: 5 * time.Minute}),
+		GlobalBackoff:  ratelimit.NewBackoff(ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
+		Logger:         log,
+	}), nil
+}
+
+// LoadKeys loads the token signing keys: operator-managed files, or keys
+// generated and rotated in the key directory.
+func LoadKeys(cfg config.Config) (*token.KeySet, error) {
+	if len(cfg.JWTKeyFiles) > 0 {
+		return token.LoadFiles(cfg.JWTKeyFiles)
+	}
+	return token.LoadOrCreate(cfg.KeyDir(), time.Now(), token.KeyOptions{RetainFor: cfg.AccessTTL + time.Hour})
+}
+
+// New builds a node: it opens and migrates the database, loads or creates the
+// signing keys and wires the services and transports. It does not listen yet.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := OpenStore(ctx, cfg, log, true)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log, Store: db}
+	fail := func(err error) (*Node, error) {
+		db.Close()
+		return nil, err
+	}
+	if n.Keys, err = LoadKeys(cfg); err != nil {
+		return fail(fmt.Errorf("signing keys: %w", err))
+	}
+	if n.Auth, err = NewAuth(cfg, db, n.Keys, log); err != nil {
+		return fail(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.API = httpapi.New(httpapi.Config{
+		Auth:          n.Auth,
+		JWKS:          n.Keys.JWKS,
+		ClientIP:      clientip.New(cfg.TrustedProxies),
+		RateLogin:     cfg.RateLogin,
+		RateRegister:  cfg.RateRegister,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		SecureCookies: cfg.SecureCookies(),
+		TLS:           cfg.TLSCert != "",
+		Registry:      reg,
+		Logger:        log,
+	})
+	n.http = &http.Server{
+		Handler:           n.API,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if cfg.TLSCert != "" {
+		n.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return n, nil
+}
+
+// Listen binds the listen address; Addr is known afterwards.
+func (n *Node) Listen() error {
+	ln, err := net.Listen("tcp", n.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", n.cfg.Addr, err)
+	}
+	n.ln = ln
+	return nil
+}
+
+// Addr is the address the node listens on (after Listen).
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// URL is the base URL of the node as seen from this machine.
+func (n *Node) URL() string {
+	scheme := "http"
+	if n.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(n.Addr())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish (up to the shutdown timeout) and
+// closes the database.
+func (n *Node) Run(ctx context.Context) error {
+	if n.ln == nil {
+		if err := n.Listen(); err != nil {
+			n.Store.Close()
+			return err
+		}
+	}
+	if tok, needed, err := n.Auth.Bootstrap(ctx); err != nil {
+		n.Store.Close()
+		return fmt.Errorf("bootstrap: %w", err)
+	} else if needed {
+		// Printed on purpose: this is how the operator claims a fresh server.
+		n.log.Warn("no admin exists yet: register with this one-time setup token to become the admin (or run `unhidra admin create-admin`)",
+			slog.String("setup_token", tok))
+	}
+	n.log.Info("unhidra listening", slog.String("addr", n.Addr()), slog.String("url", n.URL()),
+		slog.String("version", unhidra.Version), slog.String("db", n.Store.Engine()))
+	go n.rotateKeys(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		if n.cfg.TLSCert != "" {
+			errc <- n.http.ServeTLS(n.ln, n.cfg.TLSCert, n.cfg.TLSKey)
+		} else {
+			errc <- n.http.Serve(n.ln)
+		}
+	}()
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+		n.log.Info("shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := n.http.Shutdown(sctx); err != nil {
+		n.log.Warn("shutdown: requests still running were cut", slog.Any("err", err))
+	}
+	if err := n.Store.Close(); err != nil {
+		n.log.Warn("close database", slog.Any("err", err))
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	n.log.Info("stopped")
+	return nil
+}
+
+// rotateKeys rotates the token signing key when it is due, checking hourly,
+// so a long-running node does not keep one key forever.
+func (n *Node) rotateKeys(ctx context.Context) {
+	if len(n.cfg.JWTKeyFiles) > 0 {
+		return // operator-managed keys are rotated by the operator
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if rotated, err := n.Keys.RotateIfDue(now); err != nil {
+				n.log.Error("rotate signing key", slog.Any("err", err))
+			} else if rotated {
+				n.log.Info("signing key rotated", slog.String("kid", n.Keys.ActiveKeyID()))
+			}
+		}
+	}
+}
