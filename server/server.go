@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,13 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
+		// Create the database file owner-only before SQLite does (it would
+		// use 0644); its -wal and -shm files inherit the mode.
+		f, err := os.OpenFile(filepath.Join(cfg.DataDir, "unhidra.db"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create database file: %w", err)
+		}
+		f.Close()
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL(), store.Options{Logger: log, Migrate: migrate})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -127,9 +128,12 @@ func TestServe(t *testing.T) {
 	if strings.Contains(logs.String(), "admin passphrase") {
 		t.Fatal("a password reached the log")
 	}
-	for _, f := range []string{"unhidra.db", "keys"} {
-		if _, err := filepath.Glob(filepath.Join(dir, f)); err != nil {
-			t.Fatal(err)
+	for f, want := range map[string]os.FileMode{"unhidra.db": 0o600, "unhidra.db-wal": 0o600, "keys": os.ModeDir | 0o700} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if st.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", f, st.Mode(), want)
 		}
 	}
 	cancel()
