@@ -72,6 +72,9 @@ type Principal struct {
 	Role      string
 	SessionID string
 	ClientID  string
+	// ExpiresAt is when the access token that established the principal
+	// expires; a WebSocket is closed then unless it presents a fresh one.
+	ExpiresAt time.Time
 }
 
 type principalKey struct{}

@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -54,8 +55,17 @@ type Config struct {
 	AccountBackoff *ratelimit.Backoff
 	GlobalBackoff  *ratelimit.Backoff
 
+	// Events, when set, hears session revocations (unhidra.UserSubject), so
+	// that live WebSockets of a revoked session close at once.
+	Events Publisher
+
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// Publisher is the part of the event bus the auth service uses.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, data []byte) error
 }
 
 // Service implements the account rules. Its methods take the caller from the
@@ -453,7 +463,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string, meta ClientMeta) 
 	}
 	if rt.UsedAt != nil {
 		if s.cfg.RefreshGrace <= 0 || now.Sub(*rt.UsedAt) > s.cfg.RefreshGrace {
-			if err := s.cfg.Store.RevokeSession(ctx, sess.UserID, sess.ID, now); err != nil {
+			if err := s.revokeSession(ctx, sess.UserID, sess.ID, now); err != nil {
 				return nil, fmt.Errorf("revoke reused session: %w", err)
 			}
 			s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse: session revoked",
@@ -508,7 +518,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*unhidr
 	}
 	// The role comes from the store, not the token, so a demotion applies
 	// at once.
-	return &unhidra.Principal{UserID: u.ID, Role: u.Role, SessionID: sess.ID, ClientID: claims.ClientID}, nil
+	return &unhidra.Principal{UserID: u.ID, Role: u.Role, SessionID: sess.ID, ClientID: claims.ClientID, ExpiresAt: claims.ExpiresAt}, nil
 }
 
 // Logout revokes the caller's session, or, with no authenticated caller, the
@@ -516,7 +526,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*unhidr
 func (s *Service) Logout(ctx context.Context, refresh string) error {
 	now := s.now().UTC()
 	if p := unhidra.PrincipalFromContext(ctx); p != nil {
-		return s.cfg.Store.RevokeSession(ctx, p.UserID, p.SessionID, now)
+		return s.revokeSession(ctx, p.UserID, p.SessionID, now)
 	}
 	if refresh == "" {
 		return unhidra.Errorf(unhidra.EUnauthenticated, "log out needs an access token or a refresh token")
@@ -531,7 +541,37 @@ func (s *Service) Logout(ctx context.Context, refresh string) error {
 	if err != nil {
 		return fmt.Errorf("look up session: %w", err)
 	}
-	return s.cfg.Store.RevokeSession(ctx, sess.UserID, sess.ID, now)
+	return s.revokeSession(ctx, sess.UserID, sess.ID, now)
+}
+
+// announce tells every node that sessions of userID ended. A failure is
+// logged, not returned: the revocation is already durable, and Authenticate
+// refuses the session's tokens whatever the bus does.
+func (s *Service) announce(ctx context.Context, userID string, m unhidra.ControlMessage) {
+	if s.cfg.Events == nil {
+		return
+	}
+	b, _ := json.Marshal(m)
+	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), unhidra.UserSubject(userID), b); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "announce session revocation", slog.String("user_id", userID), slog.Any("err", err))
+	}
+}
+
+func (s *Service) revokeSession(ctx context.Context, userID, sessionID string, now time.Time) error {
+	if err := s.cfg.Store.RevokeSession(ctx, userID, sessionID, now); err != nil {
+		return err
+	}
+	s.announce(ctx, userID, unhidra.ControlMessage{Type: unhidra.ControlSessionRevoked, SessionID: sessionID})
+	return nil
+}
+
+func (s *Service) revokeSessions(ctx context.Context, userID, keep string, now time.Time) (int, error) {
+	n, err := s.cfg.Store.RevokeSessions(ctx, userID, keep, now)
+	if err != nil {
+		return 0, err
+	}
+	s.announce(ctx, userID, unhidra.ControlMessage{Type: unhidra.ControlSessionsRevoked, KeepSession: keep})
+	return n, nil
 }
 
 func caller(ctx context.Context) (*unhidra.Principal, error) {
@@ -628,7 +668,7 @@ func (s *Service) ChangePassword(ctx context.Context, oldPlain, newPlain string)
 	if err := s.cfg.Store.SetPasswordHash(ctx, u.ID, nh, now); err != nil {
 		return err
 	}
-	n, err := s.cfg.Store.RevokeSessions(ctx, u.ID, p.SessionID, now)
+	n, err := s.revokeSessions(ctx, u.ID, p.SessionID, now)
 	if err != nil {
 		return fmt.Errorf("revoke other sessions: %w", err)
 	}
@@ -666,7 +706,7 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	return s.cfg.Store.RevokeSession(ctx, p.UserID, id, s.now().UTC())
+	return s.revokeSession(ctx, p.UserID, id, s.now().UTC())
 }
 
 // RevokeOtherSessions ends every session of the caller but the current one.
@@ -675,7 +715,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.cfg.Store.RevokeSessions(ctx, p.UserID, p.SessionID, s.now().UTC())
+	return s.revokeSessions(ctx, p.UserID, p.SessionID, s.now().UTC())
 }
 
 // User returns any user's public profile to a signed-in caller.
@@ -755,7 +795,7 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, upd AdminUpdat
 		return nil, err
 	}
 	if u.Disabled {
-		if _, err := s.cfg.Store.RevokeSessions(ctx, u.ID, "", now); err != nil {
+		if _, err := s.revokeSessions(ctx, u.ID, "", now); err != nil {
 			return nil, fmt.Errorf("revoke sessions of disabled user: %w", err)
 		}
 	}
