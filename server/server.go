@@ -22,6 +22,7 @@ import (
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/auth/password"
 	"github.com/unhidra/unhidra/auth/token"
+	"github.com/unhidra/unhidra/bus"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/config"
 	"github.com/unhidra/unhidra/httpapi"
@@ -40,6 +41,7 @@ type Node struct {
 	Auth  *auth.Service
 	API   *httpapi.Server
 	Keys  *token.KeySet
+	Bus   bus.Bus
 
 	http *http.Server
 	ln   net.Listener
@@ -68,7 +70,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 
 // NewAuth builds the account service over db with the configured password
 // and token settings.
-func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, log *slog.Logger) (*auth.Service, error) {
+func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Publisher, log *slog.Logger) (*auth.Service, error) {
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = cfg.Argon2Memory, cfg.Argon2Iterations, cfg.Argon2Parallelism
 	hasher, err := password.New(password.Config{Params: params})
@@ -90,6 +92,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, log *slog.Logg
 		SessionTTL:     cfg.SessionTTL,
 		AccountBackoff: ratelimit.NewBackoff(ratelimit.BackoffOptions{Max: 5 * time.Minute}),
 		GlobalBackoff:  ratelimit.NewBackoff(ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
+		Events:         events,
 		Logger:         log,
 	}), nil
 }
@@ -113,15 +116,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, Store: db}
+	n := &Node{cfg: cfg, log: log, Store: db, Bus: bus.NewMemory(bus.MemoryOptions{})}
 	fail := func(err error) (*Node, error) {
+		n.Bus.Close()
 		db.Close()
 		return nil, err
 	}
 	if n.Keys, err = LoadKeys(cfg); err != nil {
 		return fail(fmt.Errorf("signing keys: %w", err))
 	}
-	if n.Auth, err = NewAuth(cfg, db, n.Keys, log); err != nil {
+	if n.Auth, err = NewAuth(cfg, db, n.Keys, n.Bus, log); err != nil {
 		return fail(err)
 	}
 	reg := prometheus.NewRegistry()
@@ -220,6 +224,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.http.Shutdown(sctx); err != nil {
 		n.log.Warn("shutdown: requests still running were cut", slog.Any("err", err))
 	}
+	n.Bus.Close()
 	if err := n.Store.Close(); err != nil {
 		n.log.Warn("close database", slog.Any("err", err))
 	}

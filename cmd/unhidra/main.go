@@ -175,7 +175,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, log)
+		svc, err := server.NewAuth(cfg, db, keys, nil, log)
 		if err != nil {
 			return err
 		}
