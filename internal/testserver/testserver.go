@@ -24,6 +24,9 @@ type Node struct {
 	*server.Node
 	URL    string
 	Config config.Config
+	// Client is an HTTP client that trusts the node (plain http.DefaultClient
+	// unless the node serves TLS).
+	Client *http.Client
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -52,6 +55,13 @@ func Config(t testing.TB, engine string) config.Config {
 // Start runs a node with cfg until the test ends.
 func Start(t testing.TB, cfg config.Config) *Node {
 	t.Helper()
+	return StartWithClient(t, cfg, http.DefaultClient)
+}
+
+// StartWithClient is Start for a node that needs a particular client to be
+// reached (a TLS node and a client that trusts its certificate).
+func StartWithClient(t testing.TB, cfg config.Config, hc *http.Client) *Node {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
@@ -66,12 +76,12 @@ func Start(t testing.TB, cfg config.Config) *Node {
 		cancel()
 		t.Fatalf("listen: %v", err)
 	}
-	tn := &Node{Node: n, URL: n.URL(), Config: cfg, cancel: cancel, done: make(chan error, 1)}
+	tn := &Node{Node: n, URL: n.URL(), Config: cfg, Client: hc, cancel: cancel, done: make(chan error, 1)}
 	go func() { tn.done <- n.Run(ctx) }()
 	t.Cleanup(tn.Stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(tn.URL + "/readyz")
+		resp, err := hc.Get(tn.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
