@@ -11,7 +11,9 @@
 //   - On SQLite every write goes through a single connection whose
 //     transactions begin IMMEDIATE, so writers never deadlock or fail with
 //     SQLITE_BUSY against each other; reads use a separate pool and, in WAL
-//     mode, never wait for the writer.
+//     mode, never wait for the writer. Concurrent write transactions are
+//     group-committed: one COMMIT (one fsync) for everyone queued, each
+//     caller isolated by a savepoint (groupcommit.go).
 //   - Contract errors are *unhidra.Error with ENotFound or EConflict; every
 //     other error is internal and wraps the driver error with %w.
 //   - Times are stored as unix microseconds UTC and come back as UTC
@@ -62,6 +64,9 @@ type DB struct {
 	// that writes are serialized in Go rather than by SQLite's lock; on
 	// PostgreSQL it is the one pool.
 	writer *sql.DB
+	// group batches SQLite write transactions into shared commits; nil on
+	// PostgreSQL, whose concurrent transactions commit on their own.
+	group *groupCommitter
 	// reader runs reads that need no transaction. On PostgreSQL it is the
 	// same pool as writer.
 	reader     *sql.DB
@@ -191,6 +196,7 @@ func (db *DB) openSQLite(ctx context.Context, path string) error {
 		db.Close()
 		return fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	db.group = newGroupCommitter(db.writer, db.dialect, 256)
 	db.logger.Debug("store opened", "engine", EngineSQLite, "path", path)
 	return nil
 }
@@ -238,6 +244,9 @@ func (db *DB) openPostgres(ctx context.Context, rawURL string) error {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	var errs []error
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
@@ -307,10 +316,15 @@ func (db *DB) read() conn { return conn{db.reader, db.dialect} }
 // transaction already holds.
 func (db *DB) write() conn { return conn{db.writer, db.dialect} }
 
-// inTx runs fn in a write transaction and commits if fn returns nil. On
-// SQLite the transaction begins IMMEDIATE, holding the write lock
-// throughout, so what fn reads cannot change before it commits.
+// inTx runs fn in a write transaction and commits if fn returns nil; on
+// error nothing fn wrote remains. On SQLite, fn runs in the group
+// committer's batch (see groupcommit.go): serialized with every other
+// writer, inside a savepoint, durable when inTx returns. fn must not keep
+// the conn after returning, and must use only the given conn.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	if db.group != nil {
+		return db.group.do(ctx, fn)
+	}
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
