@@ -1,0 +1,182 @@
+package chat
+
+import (
+	"context"
+	"time"
+
+	"github.com/unhidra/unhidra"
+)
+
+// Store is what the chat service needs from durable storage. store.DB
+// implements it on SQLite and PostgreSQL; store/storetest pins down the
+// semantics described here.
+//
+// Every write happens inside Tx, so a change and the channel event that
+// describes it commit together or not at all. Errors are *unhidra.Error with
+// ENotFound or EConflict where noted; anything else is internal.
+type Store interface {
+	Reader
+	// Tx runs fn in one write transaction and commits if fn returns nil; any
+	// error rolls everything back, including seqs taken with NextSeq.
+	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// UserByID returns the user or ENotFound.
+	UserByID(ctx context.Context, id string) (*unhidra.User, error)
+}
+
+// Reader holds the reads, available outside and inside a transaction
+// (inside, they see the transaction's own writes).
+type Reader interface {
+	// Channel returns the channel without per-user fields, or ENotFound.
+	Channel(ctx context.Context, id string) (*unhidra.Channel, error)
+	// ChannelByDMKey returns the direct channel with that key, or ENotFound.
+	ChannelByDMKey(ctx context.Context, key string) (*unhidra.Channel, error)
+	// Member returns userID's membership of channelID, or ENotFound.
+	Member(ctx context.Context, channelID, userID string) (*unhidra.Member, error)
+	// CountOwners counts the channel's members with the owner role.
+	CountOwners(ctx context.Context, channelID string) (int, error)
+	// Members lists a channel's members ordered by user id, starting after
+	// afterUserID, at most limit.
+	Members(ctx context.Context, channelID, afterUserID string, limit int) ([]*unhidra.Member, error)
+	// MemberIDs lists every member's user id.
+	MemberIDs(ctx context.Context, channelID string) ([]string, error)
+	// UserChannels returns userID's channels with the per-user fields filled:
+	// Role, LastReadSeq, Muted, Notify, Hidden, UnreadCount (messages by
+	// others, not deleted, with seq > LastReadSeq) and MentionCount
+	// (mentions of the user in messages not deleted with seq > LastReadSeq).
+	UserChannels(ctx context.Context, userID string) ([]*unhidra.Channel, error)
+	// ChannelSeqs maps each of userID's channels to its last event seq.
+	ChannelSeqs(ctx context.Context, userID string) (map[string]int64, error)
+	// BrowsePublic lists public, unarchived channels whose name contains q
+	// (case-insensitively), ordered by name, after the name after.
+	BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error)
+
+	// Message returns a message without reactions, or ENotFound.
+	Message(ctx context.Context, id string) (*unhidra.Message, error)
+	// MessageByClientID returns the message a sender posted with that
+	// client_msg_id in the channel, with its content hash, or ENotFound.
+	MessageByClientID(ctx context.Context, channelID, senderID, clientMsgID string) (*unhidra.Message, string, error)
+	// Messages lists messages per q, always in ascending seq.
+	Messages(ctx context.Context, q MessageQuery) ([]*unhidra.Message, error)
+	// Reactions summarises the reactions on each of ids; Me is set for
+	// viewer's own.
+	Reactions(ctx context.Context, ids []string, viewer string) (map[string][]unhidra.ReactionCount, error)
+	// Edits lists a message's earlier versions, oldest first.
+	Edits(ctx context.Context, messageID string) ([]Edit, error)
+	// ThreadParticipants lists the distinct senders of a thread's replies.
+	ThreadParticipants(ctx context.Context, rootID string) ([]string, error)
+	// Following reports whether userID follows the thread of rootID.
+	Following(ctx context.Context, rootID, userID string) (bool, error)
+	// Events returns the channel's events with seq > after, ascending, at
+	// most limit.
+	Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error)
+	// UserIDsByUsername maps lower-cased usernames to user ids; names
+	// without a user are absent.
+	UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error)
+	// Search runs a parsed full-text query; see SearchQuery.
+	Search(ctx context.Context, q SearchQuery) ([]*unhidra.Message, error)
+}
+
+// Tx is one write transaction.
+type Tx interface {
+	Reader
+	// NextSeq takes the channel's next event seq (ENotFound if there is no
+	// such channel). On PostgreSQL it locks the channel row until commit, so
+	// the writers of one channel are serialized; on SQLite the single writer
+	// already is. Call it before reading what a decision depends on.
+	NextSeq(ctx context.Context, channelID string) (int64, error)
+	// InsertEvent stores ev (EConflict if its seq is taken).
+	InsertEvent(ctx context.Context, ev *unhidra.Event) error
+
+	// InsertChannel stores a channel with last_seq 0; dmKey is "" for
+	// non-direct channels. EConflict if a public channel has the name or the
+	// dm key exists.
+	InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey string) error
+	// UpdateChannel writes ch's name, topic, purpose, updated_at and
+	// archived_at (EConflict on a taken public name).
+	UpdateChannel(ctx context.Context, ch *unhidra.Channel) error
+	// InsertMember adds a membership (EConflict if it exists).
+	InsertMember(ctx context.Context, m *unhidra.Member) error
+	// SetRole changes a member's role (ENotFound if not a member).
+	SetRole(ctx context.Context, channelID, userID, role string) error
+	// DeleteMember removes a membership (ENotFound if not a member).
+	DeleteMember(ctx context.Context, channelID, userID string) error
+	// SetPrefs applies the non-nil fields of p (ENotFound if not a member).
+	SetPrefs(ctx context.Context, channelID, userID string, p Prefs) error
+	// SetLastRead moves the read position forward to seq and reports whether
+	// it moved.
+	SetLastRead(ctx context.Context, channelID, userID string, seq int64) (bool, error)
+	// ReadAll moves every one of userID's read positions to its channel's
+	// last seq and returns the positions that moved.
+	ReadAll(ctx context.Context, userID string) (map[string]int64, error)
+
+	// InsertMessage stores m (EConflict if the sender used its client_msg_id
+	// in the channel already).
+	InsertMessage(ctx context.Context, m *unhidra.Message, contentHash string) error
+	// SetMentions replaces the mention rows of a message.
+	SetMentions(ctx context.Context, m *unhidra.Message, userIDs []string) error
+	// EditMessage replaces the content, sets edited_at and records the old
+	// content in the edit history.
+	EditMessage(ctx context.Context, old *unhidra.Message, editorID string, body, ciphertext string, at time.Time) error
+	// TombstoneMessage clears the content and mentions and sets deleted_at.
+	TombstoneMessage(ctx context.Context, id string, at time.Time) error
+	// SetPinned sets the pin flag and reports whether it changed.
+	SetPinned(ctx context.Context, id string, pinned bool) (bool, error)
+	// AddReaction adds one user's emoji and reports whether it was new;
+	// RemoveReaction removes it and reports whether it was there.
+	AddReaction(ctx context.Context, messageID, userID, emoji string, at time.Time) (bool, error)
+	RemoveReaction(ctx context.Context, messageID, userID, emoji string) (bool, error)
+	// BumpThread adds delta to a root's reply_count; a positive delta also
+	// sets last_reply_at.
+	BumpThread(ctx context.Context, rootID string, delta int, at time.Time) error
+	// SetFollow records whether userID follows the thread of rootID. With
+	// onlyIfUnset it leaves an existing choice alone (auto-follow on reply
+	// must not undo an explicit unfollow).
+	SetFollow(ctx context.Context, rootID, userID string, follow, onlyIfUnset bool) error
+}
+
+// MessageQuery selects messages of one channel (or one thread).
+type MessageQuery struct {
+	ChannelID string
+	// ThreadRootID lists a thread's replies; empty lists top-level messages.
+	ThreadRootID string
+	// PinnedOnly keeps only pinned, undeleted messages.
+	PinnedOnly bool
+	// FromAfter returns the first Limit messages with seq > After;
+	// otherwise the latest Limit messages with seq < Before (0 = no bound).
+	// Either way the result is in ascending seq.
+	FromAfter     bool
+	After, Before int64
+	Limit         int
+}
+
+// SearchQuery is a parsed search, already resolved to ids.
+type SearchQuery struct {
+	UserID string // only channels this user is a member of, standard ones
+	// Terms are words or phrases the body must contain, each matched as a
+	// phrase of whole tokens.
+	Terms      []string
+	ChannelIDs []string // in: (empty: any of the user's channels)
+	SenderIDs  []string // from: (empty: anyone)
+	// Since and Until bound created_at: Since inclusive, Until exclusive.
+	Since, Until *time.Time
+	// Cursor: only messages older than (CreatedAt, ID) in the newest-first
+	// order; zero for the first page.
+	CursorAt time.Time
+	CursorID string
+	Limit    int
+}
+
+// Edit is one earlier version of a message.
+type Edit struct {
+	EditedAt   time.Time `json:"edited_at"`
+	EditorID   string    `json:"editor_id"`
+	Body       string    `json:"body,omitempty"`
+	Ciphertext string    `json:"ciphertext,omitempty"`
+}
+
+// Prefs are a member's own channel preferences; nil leaves a field alone.
+type Prefs struct {
+	Muted  *bool
+	Notify *string
+	Hidden *bool
+}

@@ -1,0 +1,740 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/chat"
+)
+
+var _ chat.Store = (*DB)(nil)
+
+// chatConn implements chat.Reader on one handle: the read pool outside a
+// transaction, the transaction itself inside one. The reads are written once
+// and serve both.
+type chatConn struct{ c conn }
+
+// chatTx is a chat write transaction.
+type chatTx struct{ chatConn }
+
+var _ chat.Tx = chatTx{}
+
+// Tx runs fn in one write transaction (see chat.Store).
+func (db *DB) Tx(ctx context.Context, fn func(tx chat.Tx) error) error {
+	return db.inTx(ctx, func(c conn) error { return fn(chatTx{chatConn{c}}) })
+}
+
+func (db *DB) chatRead() chatConn { return chatConn{db.read()} }
+
+// The chat.Reader methods of DB read from the read pool.
+
+func (db *DB) Channel(ctx context.Context, id string) (*unhidra.Channel, error) {
+	return db.chatRead().Channel(ctx, id)
+}
+func (db *DB) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Channel, error) {
+	return db.chatRead().ChannelByDMKey(ctx, key)
+}
+func (db *DB) Member(ctx context.Context, channelID, userID string) (*unhidra.Member, error) {
+	return db.chatRead().Member(ctx, channelID, userID)
+}
+func (db *DB) CountOwners(ctx context.Context, channelID string) (int, error) {
+	return db.chatRead().CountOwners(ctx, channelID)
+}
+func (db *DB) Members(ctx context.Context, channelID, after string, limit int) ([]*unhidra.Member, error) {
+	return db.chatRead().Members(ctx, channelID, after, limit)
+}
+func (db *DB) MemberIDs(ctx context.Context, channelID string) ([]string, error) {
+	return db.chatRead().MemberIDs(ctx, channelID)
+}
+func (db *DB) UserChannels(ctx context.Context, userID string) ([]*unhidra.Channel, error) {
+	return db.chatRead().UserChannels(ctx, userID)
+}
+func (db *DB) ChannelSeqs(ctx context.Context, userID string) (map[string]int64, error) {
+	return db.chatRead().ChannelSeqs(ctx, userID)
+}
+func (db *DB) BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
+	return db.chatRead().BrowsePublic(ctx, q, after, limit)
+}
+func (db *DB) Message(ctx context.Context, id string) (*unhidra.Message, error) {
+	return db.chatRead().Message(ctx, id)
+}
+func (db *DB) MessageByClientID(ctx context.Context, channelID, senderID, clientMsgID string) (*unhidra.Message, string, error) {
+	return db.chatRead().MessageByClientID(ctx, channelID, senderID, clientMsgID)
+}
+func (db *DB) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra.Message, error) {
+	return db.chatRead().Messages(ctx, q)
+}
+func (db *DB) Reactions(ctx context.Context, ids []string, viewer string) (map[string][]unhidra.ReactionCount, error) {
+	return db.chatRead().Reactions(ctx, ids, viewer)
+}
+func (db *DB) Edits(ctx context.Context, messageID string) ([]chat.Edit, error) {
+	return db.chatRead().Edits(ctx, messageID)
+}
+func (db *DB) ThreadParticipants(ctx context.Context, rootID string) ([]string, error) {
+	return db.chatRead().ThreadParticipants(ctx, rootID)
+}
+func (db *DB) Following(ctx context.Context, rootID, userID string) (bool, error) {
+	return db.chatRead().Following(ctx, rootID, userID)
+}
+func (db *DB) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
+	return db.chatRead().Events(ctx, channelID, after, limit)
+}
+func (db *DB) UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error) {
+	return db.chatRead().UserIDsByUsername(ctx, usernames)
+}
+func (db *DB) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Message, error) {
+	return db.chatRead().Search(ctx, q)
+}
+
+const channelColumns = `c.id, c.name, c.kind, c.encrypted, c.topic, c.purpose, c.created_by, c.created_at,
+	c.updated_at, c.archived_at, c.last_seq, c.dm_key`
+
+func scanChannel(s scanner, extra ...any) (*unhidra.Channel, error) {
+	var ch unhidra.Channel
+	var created, updated int64
+	var archived sql.NullInt64
+	var dmKey sql.NullString
+	dest := append([]any{&ch.ID, &ch.Name, &ch.Kind, &ch.Encrypted, &ch.Topic, &ch.Purpose, &ch.CreatedBy,
+		&created, &updated, &archived, &ch.LastSeq, &dmKey}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	ch.CreatedAt, ch.UpdatedAt, ch.ArchivedAt = goTime(created), goTime(updated), goTimePtr(archived)
+	ch.Archived = ch.ArchivedAt != nil
+	if dmKey.Valid {
+		ch.Members = DMKeyMembers(dmKey.String)
+	}
+	return &ch, nil
+}
+
+// DMKeyMembers returns the member ids recorded in a direct channel's key
+// ("<mode>:<id>,<id>,…").
+func DMKeyMembers(key string) []string {
+	_, ids, ok := strings.Cut(key, ":")
+	if !ok || ids == "" {
+		return nil
+	}
+	return strings.Split(ids, ",")
+}
+
+func notFound(what string) error { return unhidra.Errorf(unhidra.ENotFound, "%s not found", what) }
+
+func (r chatConn) Channel(ctx context.Context, id string) (*unhidra.Channel, error) {
+	ch, err := scanChannel(r.c.queryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("channel")
+	} else if err != nil {
+		return nil, fmt.Errorf("channel: %w", err)
+	}
+	return ch, nil
+}
+
+func (r chatConn) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Channel, error) {
+	ch, err := scanChannel(r.c.queryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.dm_key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("channel")
+	} else if err != nil {
+		return nil, fmt.Errorf("channel by dm key: %w", err)
+	}
+	return ch, nil
+}
+
+const memberColumns = `channel_id, user_id, role, joined_at, last_read_seq, muted, notify, hidden`
+
+func scanMember(s scanner) (*unhidra.Member, error) {
+	var m unhidra.Member
+	var joined int64
+	if err := s.Scan(&m.ChannelID, &m.UserID, &m.Role, &joined, &m.LastReadSeq, &m.Muted, &m.Notify, &m.Hidden); err != nil {
+		return nil, err
+	}
+	m.JoinedAt = goTime(joined)
+	return &m, nil
+}
+
+func (r chatConn) Member(ctx context.Context, channelID, userID string) (*unhidra.Member, error) {
+	m, err := scanMember(r.c.queryRow(ctx, `SELECT `+memberColumns+` FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("member")
+	} else if err != nil {
+		return nil, fmt.Errorf("member: %w", err)
+	}
+	return m, nil
+}
+
+func (r chatConn) CountOwners(ctx context.Context, channelID string) (int, error) {
+	var n int
+	if err := r.c.queryRow(ctx, `SELECT COUNT(*) FROM channel_members WHERE channel_id = ? AND role = ?`,
+		channelID, unhidra.ChannelOwner).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count owners: %w", err)
+	}
+	return n, nil
+}
+
+func (r chatConn) Members(ctx context.Context, channelID, after string, limit int) ([]*unhidra.Member, error) {
+	rows, err := r.c.query(ctx, `SELECT `+memberColumns+` FROM channel_members
+		WHERE channel_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`, channelID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("members: %w", err)
+	}
+	return collect(rows, "members", scanMember)
+}
+
+func (r chatConn) MemberIDs(ctx context.Context, channelID string) ([]string, error) {
+	rows, err := r.c.query(ctx, `SELECT user_id FROM channel_members WHERE channel_id = ? ORDER BY user_id`, channelID)
+	if err != nil {
+		return nil, fmt.Errorf("member ids: %w", err)
+	}
+	return collect(rows, "member ids", func(s scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+func (r chatConn) UserChannels(ctx context.Context, userID string) ([]*unhidra.Channel, error) {
+	rows, err := r.c.query(ctx, `SELECT `+channelColumns+`, cm.role, cm.last_read_seq, cm.muted, cm.notify, cm.hidden,
+			(SELECT COUNT(*) FROM messages m WHERE m.channel_id = c.id AND m.seq > cm.last_read_seq
+				AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL),
+			(SELECT COUNT(*) FROM mentions mn WHERE mn.user_id = cm.user_id AND mn.channel_id = c.id
+				AND mn.seq > cm.last_read_seq)
+		FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
+		WHERE cm.user_id = ?
+		ORDER BY c.kind, c.name_lower, c.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("user channels: %w", err)
+	}
+	return collect(rows, "user channels", func(s scanner) (*unhidra.Channel, error) {
+		var ch *unhidra.Channel
+		var role, notify string
+		var lastRead int64
+		var muted, hidden bool
+		var unread, mentions int
+		ch, err := scanChannel(s, &role, &lastRead, &muted, &notify, &hidden, &unread, &mentions)
+		if err != nil {
+			return nil, err
+		}
+		ch.Role, ch.LastReadSeq, ch.Muted, ch.Notify, ch.Hidden = role, lastRead, muted, notify, hidden
+		ch.UnreadCount, ch.MentionCount = unread, mentions
+		return ch, nil
+	})
+}
+
+func (r chatConn) ChannelSeqs(ctx context.Context, userID string) (map[string]int64, error) {
+	rows, err := r.c.query(ctx, `SELECT c.id, c.last_seq FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
+		WHERE cm.user_id = ?`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("channel seqs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("channel seqs: %w", err)
+		}
+		out[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("channel seqs: %w", err)
+	}
+	return out, nil
+}
+
+func (r chatConn) BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
+	rows, err := r.c.query(ctx, `SELECT `+channelColumns+` FROM channels c
+		WHERE c.kind = ? AND c.archived_at IS NULL AND c.name_lower LIKE ? ESCAPE '\' AND c.name_lower > ?
+		ORDER BY c.name_lower LIMIT ?`,
+		unhidra.ChannelPublic, "%"+escapeLike(fold(q))+"%", fold(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("browse channels: %w", err)
+	}
+	return collect(rows, "browse channels", func(s scanner) (*unhidra.Channel, error) { return scanChannel(s) })
+}
+
+const messageColumns = `m.id, m.channel_id, m.seq, m.client_msg_id, m.sender_type, m.sender_id, m.kind, m.body,
+	m.ciphertext, m.thread_root_id, m.mentions, m.reply_count, m.last_reply_at, m.pinned, m.created_at,
+	m.edited_at, m.deleted_at`
+
+func scanMessage(s scanner, extra ...any) (*unhidra.Message, error) {
+	var m unhidra.Message
+	var root sql.NullString
+	var mentions string
+	var lastReply, edited, deleted sql.NullInt64
+	var created int64
+	dest := append([]any{&m.ID, &m.ChannelID, &m.Seq, &m.ClientMsgID, &m.Sender.Type, &m.Sender.ID, &m.Kind, &m.Body,
+		&m.Ciphertext, &root, &mentions, &m.ReplyCount, &lastReply, &m.Pinned, &created, &edited, &deleted}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	m.ThreadRootID = root.String
+	if mentions != "" {
+		m.Mentions = strings.Fields(mentions)
+	}
+	m.LastReplyAt, m.EditedAt = goTimePtr(lastReply), goTimePtr(edited)
+	m.CreatedAt = goTime(created)
+	m.Deleted = deleted.Valid
+	m.Reactions = []unhidra.ReactionCount{}
+	m.Attachments = []string{}
+	return &m, nil
+}
+
+func (r chatConn) Message(ctx context.Context, id string) (*unhidra.Message, error) {
+	m, err := scanMessage(r.c.queryRow(ctx, `SELECT `+messageColumns+` FROM messages m WHERE m.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("message")
+	} else if err != nil {
+		return nil, fmt.Errorf("message: %w", err)
+	}
+	return m, nil
+}
+
+func (r chatConn) MessageByClientID(ctx context.Context, channelID, senderID, clientMsgID string) (*unhidra.Message, string, error) {
+	var hash string
+	m, err := scanMessage(r.c.queryRow(ctx, `SELECT `+messageColumns+`, m.content_hash FROM messages m
+		WHERE m.channel_id = ? AND m.sender_id = ? AND m.client_msg_id = ?`, channelID, senderID, clientMsgID), &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", notFound("message")
+	} else if err != nil {
+		return nil, "", fmt.Errorf("message by client id: %w", err)
+	}
+	return m, hash, nil
+}
+
+func (r chatConn) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra.Message, error) {
+	var where strings.Builder
+	args := []any{q.ChannelID}
+	where.WriteString(`m.channel_id = ?`)
+	if q.ThreadRootID != "" {
+		where.WriteString(` AND m.thread_root_id = ?`)
+		args = append(args, q.ThreadRootID)
+	} else {
+		where.WriteString(` AND m.thread_root_id IS NULL`)
+	}
+	if q.PinnedOnly {
+		where.WriteString(` AND m.pinned = ? AND m.deleted_at IS NULL`)
+		args = append(args, true)
+	}
+	order := "DESC"
+	if q.FromAfter {
+		where.WriteString(` AND m.seq > ?`)
+		args = append(args, q.After)
+		order = "ASC"
+	} else if q.Before > 0 {
+		where.WriteString(` AND m.seq < ?`)
+		args = append(args, q.Before)
+	}
+	args = append(args, q.Limit)
+	rows, err := r.c.query(ctx, `SELECT `+messageColumns+` FROM messages m WHERE `+where.String()+
+		` ORDER BY m.seq `+order+` LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	ms, err := collect(rows, "messages", func(s scanner) (*unhidra.Message, error) { return scanMessage(s) })
+	if err != nil {
+		return nil, err
+	}
+	if !q.FromAfter {
+		slices.Reverse(ms)
+	}
+	return ms, nil
+}
+
+// placeholders returns "?, ?, …" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func (r chatConn) Reactions(ctx context.Context, ids []string, viewer string) (map[string][]unhidra.ReactionCount, error) {
+	out := map[string][]unhidra.ReactionCount{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{viewer}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := r.c.query(ctx, `SELECT message_id, emoji, COUNT(*), SUM(CASE WHEN user_id = ? THEN 1 ELSE 0 END), MIN(created_at)
+		FROM reactions WHERE message_id IN (`+placeholders(len(ids))+`)
+		GROUP BY message_id, emoji ORDER BY message_id, MIN(created_at), emoji`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reactions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var rc unhidra.ReactionCount
+		var me, first int64
+		if err := rows.Scan(&id, &rc.Emoji, &rc.Count, &me, &first); err != nil {
+			return nil, fmt.Errorf("reactions: %w", err)
+		}
+		rc.Me = me > 0
+		out[id] = append(out[id], rc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reactions: %w", err)
+	}
+	return out, nil
+}
+
+func (r chatConn) Edits(ctx context.Context, messageID string) ([]chat.Edit, error) {
+	rows, err := r.c.query(ctx, `SELECT edited_at, editor_id, old_body, old_ciphertext FROM message_edits
+		WHERE message_id = ? ORDER BY edited_at, old_body`, messageID)
+	if err != nil {
+		return nil, fmt.Errorf("edits: %w", err)
+	}
+	return collect(rows, "edits", func(s scanner) (chat.Edit, error) {
+		var e chat.Edit
+		var at int64
+		err := s.Scan(&at, &e.EditorID, &e.Body, &e.Ciphertext)
+		e.EditedAt = goTime(at)
+		return e, err
+	})
+}
+
+func (r chatConn) ThreadParticipants(ctx context.Context, rootID string) ([]string, error) {
+	rows, err := r.c.query(ctx, `SELECT sender_id FROM messages WHERE thread_root_id = ?
+		GROUP BY sender_id ORDER BY MIN(seq)`, rootID)
+	if err != nil {
+		return nil, fmt.Errorf("thread participants: %w", err)
+	}
+	return collect(rows, "thread participants", func(s scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+}
+
+func (r chatConn) Following(ctx context.Context, rootID, userID string) (bool, error) {
+	var f bool
+	err := r.c.queryRow(ctx, `SELECT following FROM thread_follows WHERE root_id = ? AND user_id = ?`, rootID, userID).Scan(&f)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("following: %w", err)
+	}
+	return f, nil
+}
+
+func (r chatConn) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
+	rows, err := r.c.query(ctx, `SELECT channel_id, seq, type, frame, created_at FROM channel_events
+		WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?`, channelID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return collect(rows, "events", func(s scanner) (unhidra.Event, error) {
+		var ev unhidra.Event
+		var frame string
+		var at int64
+		err := s.Scan(&ev.ChannelID, &ev.Seq, &ev.Type, &frame, &at)
+		ev.Frame, ev.CreatedAt = []byte(frame), goTime(at)
+		return ev, err
+	})
+}
+
+func (r chatConn) UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(usernames) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(usernames))
+	for i, u := range usernames {
+		args[i] = fold(u)
+	}
+	rows, err := r.c.query(ctx, `SELECT username_lower, id FROM users WHERE username_lower IN (`+placeholders(len(args))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("users by username: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, id string
+		if err := rows.Scan(&name, &id); err != nil {
+			return nil, fmt.Errorf("users by username: %w", err)
+		}
+		out[name] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("users by username: %w", err)
+	}
+	return out, nil
+}
+
+// The writes of a chat transaction.
+
+func (t chatTx) NextSeq(ctx context.Context, channelID string) (int64, error) {
+	var seq int64
+	err := t.c.queryRow(ctx, `UPDATE channels SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, channelID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("channel")
+	} else if err != nil {
+		return 0, fmt.Errorf("next seq: %w", err)
+	}
+	return seq, nil
+}
+
+func (t chatTx) InsertEvent(ctx context.Context, ev *unhidra.Event) error {
+	_, err := t.c.exec(ctx, `INSERT INTO channel_events (channel_id, seq, type, frame, created_at) VALUES (?, ?, ?, ?, ?)`,
+		ev.ChannelID, ev.Seq, ev.Type, string(ev.Frame), dbTime(ev.CreatedAt))
+	if violationOf(err) == uniqueViolation {
+		return &unhidra.Error{Code: unhidra.EConflict, Message: "event seq already taken", Err: err}
+	} else if err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+func (t chatTx) InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey string) error {
+	var key any
+	if dmKey != "" {
+		key = dmKey
+	}
+	_, err := t.c.exec(ctx, `INSERT INTO channels (id, name, name_lower, kind, encrypted, topic, purpose, created_by,
+			created_at, updated_at, archived_at, last_seq, dm_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)`,
+		ch.ID, ch.Name, fold(ch.Name), ch.Kind, ch.Encrypted, ch.Topic, ch.Purpose, ch.CreatedBy,
+		dbTime(ch.CreatedAt), dbTime(ch.UpdatedAt), key)
+	if violationOf(err) == uniqueViolation {
+		return &unhidra.Error{Code: unhidra.EConflict, Message: "a public channel with that name exists", Err: err}
+	} else if err != nil {
+		return fmt.Errorf("insert channel: %w", err)
+	}
+	return nil
+}
+
+func (t chatTx) UpdateChannel(ctx context.Context, ch *unhidra.Channel) error {
+	n, err := t.c.execN(ctx, `UPDATE channels SET name = ?, name_lower = ?, topic = ?, purpose = ?, updated_at = ?, archived_at = ?
+		WHERE id = ?`, ch.Name, fold(ch.Name), ch.Topic, ch.Purpose, dbTime(ch.UpdatedAt), dbTimePtr(ch.ArchivedAt), ch.ID)
+	if violationOf(err) == uniqueViolation {
+		return &unhidra.Error{Code: unhidra.EConflict, Message: "a public channel with that name exists", Err: err}
+	} else if err != nil {
+		return fmt.Errorf("update channel: %w", err)
+	}
+	if n == 0 {
+		return notFound("channel")
+	}
+	return nil
+}
+
+func (t chatTx) InsertMember(ctx context.Context, m *unhidra.Member) error {
+	if m.Notify == "" {
+		m.Notify = "all"
+	}
+	_, err := t.c.exec(ctx, `INSERT INTO channel_members (channel_id, user_id, role, joined_at, last_read_seq, muted, notify, hidden)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ChannelID, m.UserID, m.Role, dbTime(m.JoinedAt), m.LastReadSeq, m.Muted, m.Notify, m.Hidden)
+	switch violationOf(err) {
+	case uniqueViolation:
+		return &unhidra.Error{Code: unhidra.EConflict, Message: "already a member", Err: err}
+	case foreignKeyViolation:
+		return &unhidra.Error{Code: unhidra.ENotFound, Message: "user or channel not found", Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("insert member: %w", err)
+	}
+	return nil
+}
+
+func (t chatTx) SetRole(ctx context.Context, channelID, userID, role string) error {
+	n, err := t.c.execN(ctx, `UPDATE channel_members SET role = ? WHERE channel_id = ? AND user_id = ?`, role, channelID, userID)
+	if err != nil {
+		return fmt.Errorf("set role: %w", err)
+	}
+	if n == 0 {
+		return notFound("member")
+	}
+	return nil
+}
+
+func (t chatTx) DeleteMember(ctx context.Context, channelID, userID string) error {
+	n, err := t.c.execN(ctx, `DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID)
+	if err != nil {
+		return fmt.Errorf("delete member: %w", err)
+	}
+	if n == 0 {
+		return notFound("member")
+	}
+	return nil
+}
+
+func (t chatTx) SetPrefs(ctx context.Context, channelID, userID string, p chat.Prefs) error {
+	n, err := t.c.execN(ctx, `UPDATE channel_members SET muted = COALESCE(?, muted), notify = COALESCE(?, notify),
+			hidden = COALESCE(?, hidden)
+		WHERE channel_id = ? AND user_id = ?`, p.Muted, p.Notify, p.Hidden, channelID, userID)
+	if err != nil {
+		return fmt.Errorf("set prefs: %w", err)
+	}
+	if n == 0 {
+		return notFound("member")
+	}
+	return nil
+}
+
+func (t chatTx) SetLastRead(ctx context.Context, channelID, userID string, seq int64) (bool, error) {
+	n, err := t.c.execN(ctx, `UPDATE channel_members SET last_read_seq = ?
+		WHERE channel_id = ? AND user_id = ? AND last_read_seq < ?`, seq, channelID, userID, seq)
+	if err != nil {
+		return false, fmt.Errorf("set last read: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (t chatTx) ReadAll(ctx context.Context, userID string) (map[string]int64, error) {
+	rows, err := t.c.query(ctx, `UPDATE channel_members
+		SET last_read_seq = (SELECT c.last_seq FROM channels c WHERE c.id = channel_members.channel_id)
+		WHERE user_id = ? AND last_read_seq < (SELECT c.last_seq FROM channels c WHERE c.id = channel_members.channel_id)
+		RETURNING channel_id, last_read_seq`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read all: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("read all: %w", err)
+		}
+		out[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read all: %w", err)
+	}
+	return out, nil
+}
+
+func (t chatTx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHash string) error {
+	var root any
+	if m.ThreadRootID != "" {
+		root = m.ThreadRootID
+	}
+	_, err := t.c.exec(ctx, `INSERT INTO messages (id, channel_id, seq, client_msg_id, content_hash, sender_type, sender_id,
+			kind, body, ciphertext, thread_root_id, mentions, reply_count, last_reply_at, pinned, created_at, edited_at, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, NULL, NULL)`,
+		m.ID, m.ChannelID, m.Seq, m.ClientMsgID, contentHash, m.Sender.Type, m.Sender.ID,
+		m.Kind, m.Body, m.Ciphertext, root, strings.Join(m.Mentions, " "), false, dbTime(m.CreatedAt))
+	if violationOf(err) == uniqueViolation {
+		return &unhidra.Error{Code: unhidra.EConflict, Message: "client_msg_id already used in this channel", Err: err}
+	} else if err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
+	return nil
+}
+
+func (t chatTx) SetMentions(ctx context.Context, m *unhidra.Message, userIDs []string) error {
+	if _, err := t.c.exec(ctx, `UPDATE messages SET mentions = ? WHERE id = ?`, strings.Join(m.Mentions, " "), m.ID); err != nil {
+		return fmt.Errorf("set mentions: %w", err)
+	}
+	if _, err := t.c.exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, m.ID); err != nil {
+		return fmt.Errorf("set mentions: %w", err)
+	}
+	for _, u := range userIDs {
+		if _, err := t.c.exec(ctx, `INSERT INTO mentions (message_id, channel_id, seq, user_id) VALUES (?, ?, ?, ?)
+			ON CONFLICT (message_id, user_id) DO NOTHING`, m.ID, m.ChannelID, m.Seq, u); err != nil {
+			return fmt.Errorf("set mentions: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t chatTx) EditMessage(ctx context.Context, old *unhidra.Message, editorID, body, ciphertext string, at time.Time) error {
+	if _, err := t.c.exec(ctx, `INSERT INTO message_edits (message_id, edited_at, editor_id, old_body, old_ciphertext)
+		VALUES (?, ?, ?, ?, ?)`, old.ID, dbTime(at), editorID, old.Body, old.Ciphertext); err != nil {
+		return fmt.Errorf("edit message: %w", err)
+	}
+	n, err := t.c.execN(ctx, `UPDATE messages SET body = ?, ciphertext = ?, edited_at = ? WHERE id = ?`,
+		body, ciphertext, dbTime(at), old.ID)
+	if err != nil {
+		return fmt.Errorf("edit message: %w", err)
+	}
+	if n == 0 {
+		return notFound("message")
+	}
+	return nil
+}
+
+func (t chatTx) TombstoneMessage(ctx context.Context, id string, at time.Time) error {
+	n, err := t.c.execN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', pinned = ?, deleted_at = ?
+		WHERE id = ? AND deleted_at IS NULL`, false, dbTime(at), id)
+	if err != nil {
+		return fmt.Errorf("delete message: %w", err)
+	}
+	if n == 0 {
+		return notFound("message")
+	}
+	if _, err := t.c.exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, id); err != nil {
+		return fmt.Errorf("delete message: %w", err)
+	}
+	return nil
+}
+
+func (t chatTx) SetPinned(ctx context.Context, id string, pinned bool) (bool, error) {
+	n, err := t.c.execN(ctx, `UPDATE messages SET pinned = ? WHERE id = ? AND pinned <> ? AND deleted_at IS NULL`, pinned, id, pinned)
+	if err != nil {
+		return false, fmt.Errorf("set pinned: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (t chatTx) AddReaction(ctx context.Context, messageID, userID, emoji string, at time.Time) (bool, error) {
+	n, err := t.c.execN(ctx, `INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (message_id, user_id, emoji) DO NOTHING`, messageID, userID, emoji, dbTime(at))
+	if err != nil {
+		return false, fmt.Errorf("add reaction: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (t chatTx) RemoveReaction(ctx context.Context, messageID, userID, emoji string) (bool, error) {
+	n, err := t.c.execN(ctx, `DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`, messageID, userID, emoji)
+	if err != nil {
+		return false, fmt.Errorf("remove reaction: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (t chatTx) BumpThread(ctx context.Context, rootID string, delta int, at time.Time) error {
+	var err error
+	if delta > 0 {
+		_, err = t.c.exec(ctx, `UPDATE messages SET reply_count = reply_count + ?, last_reply_at = ? WHERE id = ?`, delta, dbTime(at), rootID)
+	} else {
+		_, err = t.c.exec(ctx, `UPDATE messages SET reply_count = reply_count + ? WHERE id = ?`, delta, rootID)
+	}
+	if err != nil {
+		return fmt.Errorf("bump thread: %w", err)
+	}
+	return nil
+}
+
+func (t chatTx) SetFollow(ctx context.Context, rootID, userID string, follow, onlyIfUnset bool) error {
+	q := `INSERT INTO thread_follows (root_id, user_id, following) VALUES (?, ?, ?)
+		ON CONFLICT (root_id, user_id) DO UPDATE SET following = excluded.following`
+	if onlyIfUnset {
+		q = `INSERT INTO thread_follows (root_id, user_id, following) VALUES (?, ?, ?)
+		ON CONFLICT (root_id, user_id) DO NOTHING`
+	}
+	if _, err := t.c.exec(ctx, q, rootID, userID, follow); err != nil {
+		return fmt.Errorf("set follow: %w", err)
+	}
+	return nil
+}
