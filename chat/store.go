@@ -79,6 +79,10 @@ type Reader interface {
 // Tx is one write transaction.
 type Tx interface {
 	Reader
+	// LockChannel returns the channel and, on PostgreSQL, locks its row
+	// until commit (ENotFound if absent): decisions read after it cannot be
+	// raced by another node's writer of the channel.
+	LockChannel(ctx context.Context, id string) (*unhidra.Channel, error)
 	// NextSeq takes the channel's next event seq (ENotFound if there is no
 	// such channel). On PostgreSQL it locks the channel row until commit, so
 	// the writers of one channel are serialized; on SQLite the single writer
