@@ -52,6 +52,16 @@ type TokenStore interface {
 	SaveTokens(ctx context.Context, t Tokens) error
 }
 
+// TokenLoader is implemented by a TokenStore that other processes share
+// (a credentials file used by several CLI commands at once). Before each
+// refresh the client loads the stored tokens: when another process has
+// rotated them meanwhile, the client adopts its successor instead of
+// presenting a spent refresh token, which the server would take for theft
+// and answer by revoking the session.
+type TokenLoader interface {
+	LoadTokens(ctx context.Context) (Tokens, error)
+}
+
 // TokenStoreFunc adapts a function to TokenStore.
 type TokenStoreFunc func(ctx context.Context, t Tokens) error
 
@@ -204,6 +214,20 @@ func (c *Client) refresh(ctx context.Context, used string) error {
 	t := c.Tokens()
 	if t.AccessToken != used && t.AccessToken != "" {
 		return nil // rotated meanwhile by someone else
+	}
+	if l, ok := c.store.(TokenLoader); ok && t.RefreshToken != "" {
+		if st, err := l.LoadTokens(ctx); err == nil && st.RefreshToken != "" && st.RefreshToken != t.RefreshToken {
+			if st.ExpiresAt.IsZero() {
+				st.ExpiresAt = tokenExpiry(st.AccessToken)
+			}
+			c.mu.Lock()
+			c.tokens = st
+			c.mu.Unlock()
+			if st.AccessToken != used && !c.stale(st) {
+				return nil // another process already rotated: use its tokens
+			}
+			t = st
+		}
 	}
 	if t.RefreshToken == "" {
 		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: "not signed in (no refresh token)"}

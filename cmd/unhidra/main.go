@@ -30,7 +30,7 @@ Usage:
                                      create an admin account; the password is read
                                      from UNHIDRA_ADMIN_PASSWORD or standard input
   unhidra version                    print the version
-
+` + clientUsage + `
 Every flag also reads UNHIDRA_<FLAG> (dashes as underscores) and a TOML file
 given with --config or UNHIDRA_CONFIG.
 `
@@ -61,12 +61,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
+		if isClientVerb(args[0]) {
+			err = clientCommand(ctx, args[0], args[1:], stdin, stdout, stderr, lookupEnv)
+			break
+		}
 		fmt.Fprintf(stderr, "unhidra: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		if ue := (usageError{}); errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "unhidra %s: %v\n", args[0], err)
+			return 2
 		}
 		fmt.Fprintf(stderr, "unhidra %s: %v\n", args[0], err)
 		return 1
