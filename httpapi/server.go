@@ -18,6 +18,7 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
+	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/ratelimit"
 )
@@ -25,6 +26,7 @@ import (
 // Config wires the REST transport.
 type Config struct {
 	Auth     *auth.Service
+	Chat     *chat.Service
 	JWKS     func() []byte // the public verification keys
 	ClientIP *clientip.Resolver
 
@@ -118,7 +120,7 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) routeTable() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/healthz", public, s.handleHealthz, docHealthz},
 		{"GET", "/readyz", public, s.handleReadyz, docReadyz},
 		{"GET", "/metrics", public, s.handleMetrics, docMetrics},
@@ -145,7 +147,7 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
-	}
+	}, s.chatRoutes()...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

@@ -23,6 +23,7 @@ import (
 	"github.com/unhidra/unhidra/auth/password"
 	"github.com/unhidra/unhidra/auth/token"
 	"github.com/unhidra/unhidra/bus"
+	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/config"
 	"github.com/unhidra/unhidra/httpapi"
@@ -39,6 +40,7 @@ type Node struct {
 	log   *slog.Logger
 	Store *store.DB
 	Auth  *auth.Service
+	Chat  *chat.Service
 	API   *httpapi.Server
 	Keys  *token.KeySet
 	Bus   bus.Bus
@@ -130,8 +132,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.Chat = chat.New(chat.Config{Store: db, Bus: n.Bus, Logger: log, Registry: reg})
 	n.API = httpapi.New(httpapi.Config{
 		Auth:          n.Auth,
+		Chat:          n.Chat,
 		JWKS:          n.Keys.JWKS,
 		ClientIP:      clientip.New(cfg.TrustedProxies),
 		RateLogin:     cfg.RateLogin,
