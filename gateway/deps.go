@@ -11,6 +11,8 @@ import (
 // session cannot open or re-authenticate a socket.
 type Authenticator interface {
 	Authenticate(ctx context.Context, accessToken string) (*unhidra.Principal, error)
+	// Me returns the caller's account, for the hello frame.
+	Me(ctx context.Context) (*unhidra.User, error)
 }
 
 // Chat is what the gateway needs from the chat service (chat.Service

@@ -1,0 +1,477 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/bus"
+	"github.com/unhidra/unhidra/clientip"
+	"github.com/unhidra/unhidra/gateway/wire"
+	"github.com/unhidra/unhidra/gateway/wsconn"
+	"github.com/unhidra/unhidra/ratelimit"
+)
+
+// Config wires a Gateway. Auth, Chat and Bus are required; zero values of
+// the rest get the defaults in their comments.
+type Config struct {
+	Auth   Authenticator
+	Chat   Chat
+	Bus    bus.Bus
+	Engine wsconn.Engine // default wsconn.Coder{}
+
+	ClientIP *clientip.Resolver
+	// AllowedOrigins lists the origins (scheme://host[:port]) browsers may
+	// open sockets from. Empty: the origin of PublicURL, or with no public
+	// URL any Origin whose host:port is the request's Host.
+	AllowedOrigins []string
+	PublicURL      string
+
+	RateIP   ratelimit.Spec // new connections per client IP (/64 for IPv6)
+	RateUser ratelimit.Spec // new connections per user
+	RateMsg  ratelimit.Spec // client frames per connection
+
+	MaxFrameBytes int64         // largest client frame; 64 KiB
+	QueueFrames   int           // per-socket send queue, in frames; 256
+	QueueBytes    int           // per-socket send queue, in bytes; 1 MiB
+	WriteTimeout  time.Duration // one batch write; 10 s
+	RingSize      int           // recent events kept per channel for replay; 1024
+	MaxReplay     int64         // largest resume gap replayed, ≥ 1000; 1000
+	EventsPage    int           // events per store read while replaying; 200
+	HoldTimeout   time.Duration // hold of a new socket's events for its first frame; 2 s
+	GapHold       time.Duration // wait for a missing seq before asking the store; 200 ms
+	PingInterval  time.Duration // keepalive; 25 s
+	PongTimeout   time.Duration // 10 s
+	IdleAway      time.Duration // no client frame for this long: the socket counts as away; 5 min
+	OfflineGrace  time.Duration // a user goes offline this long after their last socket; 5 s
+	TypingEvery   time.Duration // typing frames forwarded per socket and channel at most this often; 2 s
+	CallTimeout   time.Duration // one call to Chat or Auth made for background work; 10 s
+
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Engine == nil {
+		c.Engine = wsconn.Coder{}
+	}
+	if c.ClientIP == nil {
+		c.ClientIP = clientip.New(nil)
+	}
+	setD := func(p *time.Duration, d time.Duration) {
+		if *p <= 0 {
+			*p = d
+		}
+	}
+	setI := func(p *int, d int) {
+		if *p <= 0 {
+			*p = d
+		}
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 64 << 10
+	}
+	setI(&c.QueueFrames, 256)
+	setI(&c.QueueBytes, 1<<20)
+	setD(&c.WriteTimeout, 10*time.Second)
+	setI(&c.RingSize, 1024)
+	if c.MaxReplay <= 0 {
+		c.MaxReplay = 1000
+	}
+	setI(&c.EventsPage, 200)
+	setD(&c.HoldTimeout, 2*time.Second)
+	setD(&c.GapHold, 200*time.Millisecond)
+	setD(&c.PingInterval, 25*time.Second)
+	setD(&c.PongTimeout, 10*time.Second)
+	setD(&c.IdleAway, 5*time.Minute)
+	setD(&c.OfflineGrace, 5*time.Second)
+	setD(&c.TypingEvery, 2*time.Second)
+	setD(&c.CallTimeout, 10*time.Second)
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Gateway is the real-time WebSocket endpoint of one node. See the package
+// documentation for what it guarantees.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	hub     hub
+	users   userIndex
+	origins map[string]bool
+
+	ipLimit, userLimit *ratelimit.Limiter
+
+	ctx    context.Context // background work; cancelled by Shutdown
+	cancel context.CancelFunc
+
+	closing  atomic.Bool
+	sessions sync.WaitGroup
+	subs     []bus.Subscription
+	stop     chan struct{}
+}
+
+// New builds a Gateway and subscribes it to the bus.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Auth == nil || cfg.Chat == nil || cfg.Bus == nil {
+		return nil, errors.New("gateway: Auth, Chat and Bus are required")
+	}
+	cfg.defaults()
+	g := &Gateway{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		m:         newMetrics(cfg.Registry),
+		ipLimit:   ratelimit.New(cfg.RateIP, ratelimit.Options{}),
+		userLimit: ratelimit.New(cfg.RateUser, ratelimit.Options{}),
+		stop:      make(chan struct{}),
+	}
+	g.hub.init()
+	g.users.init()
+	g.users.g = g
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	origins, err := allowedOrigins(cfg.AllowedOrigins, cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	g.origins = origins
+	for _, s := range []struct {
+		pattern string
+		h       bus.Handler
+	}{
+		{unhidra.AllChannelEvents, g.onChannelEvent},
+		{unhidra.AllChannelEphemeral, g.onEphemeral},
+		{unhidra.AllUsers, g.onControl},
+		{unhidra.AllPresence, g.onPresence},
+	} {
+		sub, err := cfg.Bus.Subscribe(s.pattern, s.h)
+		if err != nil {
+			g.closeSubs()
+			return nil, fmt.Errorf("gateway: subscribe %s: %w", s.pattern, err)
+		}
+		g.subs = append(g.subs, sub)
+	}
+	go g.idleSweeper()
+	return g, nil
+}
+
+func (g *Gateway) closeSubs() {
+	for _, s := range g.subs {
+		s.Close()
+	}
+	g.subs = nil
+}
+
+// allowedOrigins normalises the configured origins; nil means "the
+// request's own host".
+func allowedOrigins(list []string, publicURL string) (map[string]bool, error) {
+	if len(list) == 0 && publicURL != "" {
+		list = []string{publicURL}
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	m := map[string]bool{}
+	for _, o := range list {
+		n, ok := normalizeOrigin(o)
+		if !ok {
+			return nil, fmt.Errorf("gateway: %q is not an origin", o)
+		}
+		m[n] = true
+	}
+	return m, nil
+}
+
+// normalizeOrigin returns scheme://host[:port] in lower case with the
+// scheme's default port dropped, so that equal origins compare equal.
+func normalizeOrigin(s string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+		return "", false
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if scheme == "http" {
+		host = strings.TrimSuffix(host, ":80")
+	} else {
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return scheme + "://" + host, true
+}
+
+// checkOrigin enforces the allow-list. A missing Origin is accepted: only
+// browsers send one, and the token is not ambient (no cookie), so a
+// non-browser client gains nothing by omitting it.
+func (g *Gateway) checkOrigin(r *http.Request) error {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return nil
+	}
+	denied := unhidra.Errorf(unhidra.EPermission, "this Origin may not open WebSockets here (see --allowed-origins)")
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return denied
+	}
+	if g.origins == nil {
+		if strings.EqualFold(u.Host, r.Host) {
+			return nil
+		}
+		return denied
+	}
+	if n, ok := normalizeOrigin(o); ok && g.origins[n] {
+		return nil
+	}
+	return denied
+}
+
+// offeredProtocols returns whether the client offered unhidra.v1 and the
+// bearer token it offered, if any.
+func offeredProtocols(r *http.Request) (v1 bool, token string) {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			p = strings.TrimSpace(p)
+			switch {
+			case p == wire.Subprotocol:
+				v1 = true
+			case strings.HasPrefix(p, wire.BearerPrefix) && token == "":
+				token = p[len(wire.BearerPrefix):]
+			}
+		}
+	}
+	return v1, token
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Accept serves GET /api/v1/ws. Errors before the upgrade (not a WebSocket
+// request, a refused Origin, shutting down) are returned as *unhidra.Error
+// for the HTTP layer to answer; problems a browser must be able to see (a
+// bad token, a rate limit) complete the handshake and close the socket with
+// the documented code, because a browser cannot read the status of a failed
+// handshake.
+func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
+	if g.closing.Load() {
+		return unhidra.Errorf(unhidra.EUnavailable, "the server is shutting down")
+	}
+	if !isUpgrade(r) {
+		return unhidra.Errorf(unhidra.EInvalid, "this endpoint speaks WebSocket: send a GET with Upgrade: websocket")
+	}
+	if err := g.checkOrigin(r); err != nil {
+		g.m.connections.WithLabelValues("forbidden_origin").Inc()
+		return err
+	}
+	_, token := offeredProtocols(r)
+	ip := g.cfg.ClientIP.ClientIP(r)
+	var (
+		p      *unhidra.Principal
+		code   int
+		reason string
+		result = "accepted"
+	)
+	if ok, _ := g.ipLimit.Allow(clientip.LimitKey(ip)); !ok {
+		g.m.rateLimitHits.WithLabelValues("ip").Inc()
+		code, reason, result = wire.CloseRateLimited, "too many new connections from this address", "rate_limited"
+	} else if token == "" {
+		code, reason, result = wire.CloseUnauthenticated, "offer the subprotocol bearer.<access_token>", "unauthenticated"
+	} else if pr, err := g.cfg.Auth.Authenticate(r.Context(), token); err != nil {
+		if unhidra.ErrorCode(err) == unhidra.EUnauthenticated {
+			code, reason, result = wire.CloseUnauthenticated, "the access token is not valid", "unauthenticated"
+		} else {
+			g.log.LogAttrs(r.Context(), slog.LevelError, "websocket authenticate", slog.Any("err", err))
+			code, reason, result = wire.CloseInternal, "internal error", "error"
+		}
+	} else if ok, _ := g.userLimit.Allow(pr.UserID); !ok {
+		g.m.rateLimitHits.WithLabelValues("user").Inc()
+		code, reason, result = wire.CloseRateLimited, "too many new connections for this user", "rate_limited"
+	} else {
+		p = pr
+	}
+	conn, err := g.cfg.Engine.Upgrade(w, r, wsconn.Options{
+		Subprotocol:  wire.Subprotocol,
+		ReadLimit:    g.cfg.MaxFrameBytes,
+		PingInterval: g.cfg.PingInterval,
+		PongTimeout:  g.cfg.PongTimeout,
+	})
+	if err != nil {
+		// The engine has answered the request.
+		g.m.connections.WithLabelValues("bad_handshake").Inc()
+		return nil
+	}
+	g.m.connections.WithLabelValues(result).Inc()
+	if code != 0 {
+		g.m.closes.WithLabelValues(closeLabel(code)).Inc()
+		conn.Close(code, reason)
+		return nil
+	}
+	s := g.newSession(conn, p, ip.String(), r.UserAgent())
+	g.open(s, token)
+	return nil
+}
+
+// open runs a new session's set-up: hello, revocation re-check,
+// subscriptions, then starts reading. The session is registered (and so
+// closable by Shutdown and control messages) before any I/O.
+func (g *Gateway) open(s *session, token string) {
+	g.sessions.Add(1)
+	g.m.active.Inc()
+	g.users.add(s)
+	defer s.conn.Start(s) // always: OnClose does the clean-up
+	if g.closing.Load() {
+		s.closeWith(wire.CloseGoingAway, "server shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx(), g.cfg.CallTimeout)
+	defer cancel()
+	u, err := g.cfg.Auth.Me(ctx)
+	if err != nil {
+		s.closeWith(closeCodeFor(err), "could not load the account")
+		return
+	}
+	s.enqueue(wire.Hello(s.id, s.principal().SessionID, u), 0)
+	// A logout between the first Authenticate and g.users.add would have
+	// been announced before this session could hear it: check once more
+	// now that it can.
+	if _, err := g.cfg.Auth.Authenticate(ctx, token); err != nil {
+		s.closeWith(closeCodeFor(err), "the session has ended")
+		return
+	}
+	chans, err := g.cfg.Chat.MemberChannels(ctx)
+	if err != nil {
+		s.closeWith(closeCodeFor(err), "could not load channels")
+		return
+	}
+	for ch, last := range chans {
+		g.subscribe(s, ch, last, true)
+	}
+	s.startTimers()
+}
+
+func closeCodeFor(err error) int {
+	if unhidra.ErrorCode(err) == unhidra.EUnauthenticated {
+		return wire.CloseUnauthenticated
+	}
+	return wire.CloseInternal
+}
+
+// Shutdown closes every socket with 1001 (going away) and waits for them
+// to end, or for ctx. New connections are refused from the first call.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	if g.closing.Swap(true) {
+		return nil
+	}
+	close(g.stop)
+	g.closeSubs()
+	for _, s := range g.users.all() {
+		s.closeWith(wire.CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { g.sessions.Wait(); close(done) }()
+	defer g.cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ConnectionInfo describes one live socket for operators.
+type ConnectionInfo struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	SessionID string    `json:"session_id"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	Since     time.Time `json:"since"`
+	FramesIn  int64     `json:"frames_in"`
+	FramesOut int64     `json:"frames_out"`
+	Status    string    `json:"status"`
+	Channels  int       `json:"channels"`
+}
+
+// Connections lists this node's live sockets. Only admins may call it.
+func (g *Gateway) Connections(ctx context.Context) ([]ConnectionInfo, error) {
+	p := unhidra.PrincipalFromContext(ctx)
+	if p == nil {
+		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "sign in first")
+	}
+	if p.Role != unhidra.RoleAdmin {
+		return nil, unhidra.Errorf(unhidra.EPermission, "only admins may list connections")
+	}
+	var out []ConnectionInfo
+	for _, s := range g.users.all() {
+		out = append(out, s.info())
+	}
+	return out, nil
+}
+
+// ActiveConnections is the number of sockets open on this node.
+func (g *Gateway) ActiveConnections() int { return len(g.users.all()) }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func (g *Gateway) callCtx(p *unhidra.Principal) (context.Context, context.CancelFunc) {
+	ctx := g.ctx
+	if p != nil {
+		ctx = unhidra.NewContextWithPrincipal(ctx, p)
+	}
+	return context.WithTimeout(ctx, g.cfg.CallTimeout)
+}
+
+// onControl handles membership and session changes of one user.
+func (g *Gateway) onControl(subject string, data []byte) {
+	userID := strings.TrimPrefix(subject, "user.")
+	var m unhidra.ControlMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		g.log.Warn("gateway: bad control message", slog.String("subject", subject), slog.Any("err", err))
+		return
+	}
+	for _, s := range g.users.sessionsOf(userID) {
+		switch m.Type {
+		case unhidra.ControlSubscribe:
+			if m.ChannelID != "" && m.Seq > 0 {
+				g.follow(s, m.ChannelID, m.Seq)
+			}
+		case unhidra.ControlUnsubscribe:
+			if m.ChannelID != "" {
+				g.unfollow(s, m.ChannelID, m.Seq)
+			}
+		case unhidra.ControlSessionRevoked:
+			if s.principal().SessionID == m.SessionID {
+				s.closeWith(wire.CloseUnauthenticated, "the session was revoked")
+			}
+		case unhidra.ControlSessionsRevoked:
+			if m.KeepSession == "" || s.principal().SessionID != m.KeepSession {
+				s.closeWith(wire.CloseUnauthenticated, "the session was revoked")
+			}
+		}
+	}
+}
