@@ -20,6 +20,7 @@ import (
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
+	"github.com/unhidra/unhidra/gateway"
 	"github.com/unhidra/unhidra/ratelimit"
 )
 
@@ -27,7 +28,8 @@ import (
 type Config struct {
 	Auth     *auth.Service
 	Chat     *chat.Service
-	JWKS     func() []byte // the public verification keys
+	Gateway  *gateway.Gateway // serves /api/v1/ws; nil answers 503
+	JWKS     func() []byte    // the public verification keys
 	ClientIP *clientip.Resolver
 
 	RateLogin    ratelimit.Spec
@@ -147,7 +149,7 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
-	}, s.chatRoutes()...)
+	}, append(s.chatRoutes(), s.gatewayRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

@@ -26,6 +26,7 @@ import (
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/config"
+	"github.com/unhidra/unhidra/gateway"
 	"github.com/unhidra/unhidra/httpapi"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
@@ -41,9 +42,11 @@ type Node struct {
 	Store *store.DB
 	Auth  *auth.Service
 	Chat  *chat.Service
-	API   *httpapi.Server
-	Keys  *token.KeySet
-	Bus   bus.Bus
+	// Gateway is the WebSocket gateway (/api/v1/ws).
+	Gateway *gateway.Gateway
+	API     *httpapi.Server
+	Keys    *token.KeySet
+	Bus     bus.Bus
 
 	http *http.Server
 	ln   net.Listener
@@ -133,9 +136,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.Chat = chat.New(chat.Config{Store: db, Bus: n.Bus, Logger: log, Registry: reg})
+	n.Gateway, err = gateway.New(gateway.Config{
+		Auth:           n.Auth,
+		Chat:           n.Chat,
+		Bus:            n.Bus,
+		ClientIP:       clientip.New(cfg.TrustedProxies),
+		AllowedOrigins: cfg.AllowedOrigins,
+		PublicURL:      cfg.PublicURL,
+		RateIP:         cfg.RateWSIP,
+		RateUser:       cfg.RateWSUser,
+		RateMsg:        cfg.RateWSMsg,
+		Registry:       reg,
+		Logger:         log,
+	})
+	if err != nil {
+		return fail(err)
+	}
 	n.API = httpapi.New(httpapi.Config{
 		Auth:          n.Auth,
 		Chat:          n.Chat,
+		Gateway:       n.Gateway,
 		JWKS:          n.Keys.JWKS,
 		ClientIP:      clientip.New(cfg.TrustedProxies),
 		RateLogin:     cfg.RateLogin,
@@ -225,6 +245,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.ShutdownTimeout)
 	defer cancel()
+	// WebSockets are hijacked connections, which http.Server.Shutdown does
+	// not track: close them first, each with 1001 (going away).
+	if err := n.Gateway.Shutdown(sctx); err != nil {
+		n.log.Warn("shutdown: some WebSockets did not close in time", slog.Any("err", err))
+	}
 	if err := n.http.Shutdown(sctx); err != nil {
 		n.log.Warn("shutdown: requests still running were cut", slog.Any("err", err))
 	}

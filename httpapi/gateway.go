@@ -1,0 +1,49 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/gateway"
+)
+
+// gatewayRoutes are the WebSocket endpoint and its admin view. The socket
+// authenticates with its own subprotocol token (API.md), so the route is
+// public at the HTTP layer.
+func (s *Server) gatewayRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/ws", public, s.handleWebSocket, docWebSocket},
+		{"GET", "/api/v1/admin/connections", user, s.handleAdminConnections, docAdminConnections},
+	}
+}
+
+type connectionsResponse struct {
+	Connections []gateway.ConnectionInfo `json:"connections"`
+}
+
+var (
+	docWebSocket        = opDoc{summary: "Real-time WebSocket (subprotocols unhidra.v1 and bearer.<access_token>; frames in API.md)", tag: "realtime", status: http.StatusSwitchingProtocols}
+	docAdminConnections = opDoc{summary: "Live WebSocket connections of this node (admins)", tag: "admin", resp: connectionsResponse{}}
+)
+
+func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Gateway == nil {
+		return unhidra.Errorf(unhidra.EUnavailable, "the real-time gateway is not running")
+	}
+	return s.cfg.Gateway.Accept(w, r)
+}
+
+func (s *Server) handleAdminConnections(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Gateway == nil {
+		return unhidra.Errorf(unhidra.EUnavailable, "the real-time gateway is not running")
+	}
+	conns, err := s.cfg.Gateway.Connections(r.Context())
+	if err != nil {
+		return err
+	}
+	if conns == nil {
+		conns = []gateway.ConnectionInfo{}
+	}
+	writeJSON(w, http.StatusOK, connectionsResponse{Connections: conns})
+	return nil
+}
