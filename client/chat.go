@@ -78,15 +78,19 @@ func (c *Client) Channels(ctx context.Context) ([]*unhidra.Channel, error) {
 	return out.Channels, nil
 }
 
-// Browse lists public channels the caller can join, matching q.
-func (c *Client) Browse(ctx context.Context, q string) ([]*unhidra.Channel, error) {
-	var out struct {
-		Channels []*unhidra.Channel `json:"channels"`
-	}
-	if err := c.do(ctx, "GET", "/api/v1/channels/browse"+query("q", q), nil, &out); err != nil {
+// ChannelPage is one page of channels.
+type ChannelPage struct {
+	Channels   []*unhidra.Channel `json:"channels"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+// Browse lists public channels the caller can join whose name matches q.
+func (c *Client) Browse(ctx context.Context, q string, opts ListOptions) (*ChannelPage, error) {
+	var out ChannelPage
+	if err := c.do(ctx, "GET", "/api/v1/channels/browse"+query("q", q, "cursor", opts.Cursor, "limit", opts.limit()), nil, &out); err != nil {
 		return nil, err
 	}
-	return out.Channels, nil
+	return &out, nil
 }
 
 // Channel returns one channel (not_found for channels the caller may not
@@ -129,12 +133,16 @@ func (c *Client) Archive(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/api/v1/channels/"+esc(id), nil, nil)
 }
 
-// Join makes the caller a member of a public channel.
-func (c *Client) Join(ctx context.Context, id string) error {
+// Join makes the caller a member of a public channel and returns it.
+func (c *Client) Join(ctx context.Context, id string) (*unhidra.Channel, error) {
 	if err := need("join channel", id); err != nil {
-		return err
+		return nil, err
 	}
-	return c.do(ctx, "POST", "/api/v1/channels/"+esc(id)+"/join", nil, nil)
+	var out channelEnvelope
+	if err := c.do(ctx, "POST", "/api/v1/channels/"+esc(id)+"/join", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Channel, nil
 }
 
 // Leave ends the caller's membership of a channel.
@@ -145,32 +153,44 @@ func (c *Client) Leave(ctx context.Context, id string) error {
 	return c.do(ctx, "POST", "/api/v1/channels/"+esc(id)+"/leave", nil, nil)
 }
 
-// Members lists a channel's members.
-func (c *Client) Members(ctx context.Context, channelID string) ([]*unhidra.Member, error) {
+// MemberPage is one page of a channel's members.
+type MemberPage struct {
+	Members    []*unhidra.Member `json:"members"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// Members lists a channel's members, a page at a time.
+func (c *Client) Members(ctx context.Context, channelID string, opts ListOptions) (*MemberPage, error) {
 	if err := need("members", channelID); err != nil {
 		return nil, err
 	}
-	var out struct {
-		Members []*unhidra.Member `json:"members"`
-	}
-	if err := c.do(ctx, "GET", "/api/v1/channels/"+esc(channelID)+"/members", nil, &out); err != nil {
+	var out MemberPage
+	if err := c.do(ctx, "GET", "/api/v1/channels/"+esc(channelID)+"/members"+query("cursor", opts.Cursor, "limit", opts.limit()), nil, &out); err != nil {
 		return nil, err
 	}
-	return out.Members, nil
+	return &out, nil
 }
 
 // SetMemberRole puts userID in the channel with role (one of
 // unhidra.ChannelOwner … unhidra.ChannelMember): it adds a user who is not
-// a member yet, which is how a user is invited to a channel.
-func (c *Client) SetMemberRole(ctx context.Context, channelID, userID, role string) error {
+// a member yet (created is then true), which is how a user is invited to a
+// channel.
+func (c *Client) SetMemberRole(ctx context.Context, channelID, userID, role string) (m *unhidra.Member, created bool, err error) {
 	if err := errors.Join(need("channel", channelID), need("user", userID)); err != nil {
-		return err
+		return nil, false, err
 	}
-	return c.do(ctx, "PUT", "/api/v1/channels/"+esc(channelID)+"/members/"+esc(userID), map[string]string{"role": role}, nil)
+	var out struct {
+		Member *unhidra.Member `json:"member"`
+	}
+	status, err := c.doStatus(ctx, "PUT", "/api/v1/channels/"+esc(channelID)+"/members/"+esc(userID), map[string]string{"role": role}, &out)
+	if err != nil {
+		return nil, false, err
+	}
+	return out.Member, status == http.StatusCreated, nil
 }
 
 // AddMember invites userID into the channel as a plain member.
-func (c *Client) AddMember(ctx context.Context, channelID, userID string) error {
+func (c *Client) AddMember(ctx context.Context, channelID, userID string) (*unhidra.Member, bool, error) {
 	return c.SetMemberRole(ctx, channelID, userID, unhidra.ChannelMember)
 }
 
@@ -305,33 +325,47 @@ func (c *Client) Delete(ctx context.Context, messageID string) error {
 	return c.do(ctx, "DELETE", "/api/v1/messages/"+esc(messageID), nil, nil)
 }
 
-// Revision is one earlier version of an edited message.
-type Revision struct {
+// Edit is one earlier version of an edited message.
+type Edit struct {
+	EditedAt   time.Time `json:"edited_at"`
+	EditorID   string    `json:"editor_id"`
 	Body       string    `json:"body,omitempty"`
 	Ciphertext string    `json:"ciphertext,omitempty"`
-	EditedAt   time.Time `json:"edited_at"`
-	EditedBy   string    `json:"edited_by,omitempty"`
 }
 
 // History returns a message's edit history (moderators and the author).
-func (c *Client) History(ctx context.Context, messageID string) ([]Revision, error) {
+func (c *Client) History(ctx context.Context, messageID string) ([]Edit, error) {
 	if err := need("message history", messageID); err != nil {
 		return nil, err
 	}
 	var out struct {
-		History []Revision `json:"history"`
+		Edits []Edit `json:"edits"`
 	}
 	if err := c.do(ctx, "GET", "/api/v1/messages/"+esc(messageID)+"/history", nil, &out); err != nil {
 		return nil, err
 	}
-	return out.History, nil
+	return out.Edits, nil
+}
+
+// Message returns one message.
+func (c *Client) Message(ctx context.Context, id string) (*unhidra.Message, error) {
+	if err := need("message", id); err != nil {
+		return nil, err
+	}
+	var out messageEnvelope
+	if err := c.do(ctx, "GET", "/api/v1/messages/"+esc(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Message, nil
 }
 
 // Thread is a thread root and a window of its replies.
 type Thread struct {
-	Root    *unhidra.Message   `json:"root"`
-	Replies []*unhidra.Message `json:"replies"`
-	HasMore bool               `json:"has_more"`
+	Root         *unhidra.Message   `json:"root"`
+	Replies      []*unhidra.Message `json:"replies"`
+	HasMore      bool               `json:"has_more"`
+	Participants []string           `json:"participants,omitempty"` // user IDs
+	Following    bool               `json:"following"`
 }
 
 // Thread returns a thread; opts pages through its replies.
@@ -389,15 +423,15 @@ func (c *Client) messageVerb(ctx context.Context, method, messageID, suffix stri
 	return c.do(ctx, method, "/api/v1/messages/"+esc(messageID)+suffix, nil, nil)
 }
 
-// Pins lists a channel's pinned messages.
-func (c *Client) Pins(ctx context.Context, channelID string) ([]*unhidra.Message, error) {
+// Pins lists a channel's pinned messages (limit 0: the server's default).
+func (c *Client) Pins(ctx context.Context, channelID string, limit int) ([]*unhidra.Message, error) {
 	if err := need("pins", channelID); err != nil {
 		return nil, err
 	}
 	var out struct {
 		Messages []*unhidra.Message `json:"messages"`
 	}
-	if err := c.do(ctx, "GET", "/api/v1/channels/"+esc(channelID)+"/pins", nil, &out); err != nil {
+	if err := c.do(ctx, "GET", "/api/v1/channels/"+esc(channelID)+"/pins"+query("limit", ListOptions{Limit: limit}.limit()), nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Messages, nil
@@ -461,12 +495,14 @@ func (c *Client) ResolveChannel(ctx context.Context, ref string) (*unhidra.Chann
 	if ch := pickChannel(mine, ref, name); ch != nil {
 		return ch, nil
 	}
-	public, err := c.Browse(ctx, name)
-	if err != nil && !IsCode(err, CodeNotFound) {
+	page, err := c.Browse(ctx, name, ListOptions{Limit: 200})
+	if err != nil && !IsCode(err, CodeNotFound) && !IsCode(err, CodeInvalid) {
 		return nil, err
 	}
-	if ch := pickChannel(public, ref, name); ch != nil {
-		return ch, nil
+	if page != nil {
+		if ch := pickChannel(page.Channels, ref, name); ch != nil {
+			return ch, nil
+		}
 	}
 	// An ID the caller may see but that is not listed (a channel it left).
 	if !strings.HasPrefix(ref, "#") && url.PathEscape(ref) == ref {

@@ -37,6 +37,13 @@ type tokenServer struct {
 }
 
 func newTokenServer(t *testing.T) (*tokenServer, *httptest.Server) {
+	ts, mux := newTokenMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return ts, srv
+}
+
+func newTokenMux() (*tokenServer, *http.ServeMux) {
 	ts := &tokenServer{access: map[string]bool{}, refresh: map[string]bool{}, ttl: 15 * time.Minute, now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/auth/login", func(w http.ResponseWriter, r *http.Request) {
@@ -81,9 +88,7 @@ func newTokenServer(t *testing.T) (*tokenServer, *httptest.Server) {
 		ts.mu.Unlock()
 		w.WriteHeader(204)
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return ts, srv
+	return ts, mux
 }
 
 func (ts *tokenServer) issue(w http.ResponseWriter) {

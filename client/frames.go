@@ -163,6 +163,20 @@ type (
 		Added     bool   `json:"added"`
 		Seq       int64  `json:"seq"`
 	}
+	// MemberFrame is a member_joined (also a role change, with the new
+	// role) or member_left frame.
+	MemberFrame struct {
+		ChannelID string `json:"channel_id"`
+		UserID    string `json:"user_id"`
+		Role      string `json:"role,omitempty"`
+		Seq       int64  `json:"seq"`
+	}
+	// ChannelUpdated is a rename, topic or purpose change, or an archive.
+	ChannelUpdated struct {
+		ChannelID string           `json:"channel_id"`
+		Seq       int64            `json:"seq"`
+		Channel   *unhidra.Channel `json:"channel"`
+	}
 	// Typing says a user is typing in a channel.
 	Typing struct {
 		ChannelID string `json:"channel_id"`

@@ -340,17 +340,6 @@ func (s *Stream) isMe(cn *Conn, f *Frame) bool {
 	if h.User == nil {
 		return false
 	}
-	var m struct {
-		UserID string `json:"user_id"`
-		Member *struct {
-			UserID string `json:"user_id"`
-		} `json:"member"`
-	}
-	if f.Decode(&m) != nil {
-		return false
-	}
-	if m.UserID == "" && m.Member != nil {
-		m.UserID = m.Member.UserID
-	}
-	return m.UserID == h.User.ID
+	var m MemberFrame
+	return f.Decode(&m) == nil && m.UserID == h.User.ID
 }

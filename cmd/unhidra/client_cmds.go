@@ -621,8 +621,12 @@ func (x *cli) channelsOne(sub string, args []string) error {
 	}
 	switch sub {
 	case "join":
-		if err := x.c.Join(x.ctx, ch.ID); err != nil {
+		joined, err := x.c.Join(x.ctx, ch.ID)
+		if err != nil {
 			return x.friendly(err)
+		}
+		if joined != nil {
+			ch = joined
 		}
 		if x.json {
 			return x.printJSON(map[string]any{"channel": ch})
@@ -636,9 +640,18 @@ func (x *cli) channelsOne(sub string, args []string) error {
 			fmt.Fprintf(x.stdout, "left %s\n", x.channelName(ch))
 		}
 	case "members":
-		members, err := x.c.Members(x.ctx, ch.ID)
-		if err != nil {
-			return x.friendly(err)
+		var members []*unhidra.Member
+		opts := client.ListOptions{Limit: 200}
+		for range 100 { // 20,000 members: beyond that, a listing is not for a terminal
+			page, err := x.c.Members(x.ctx, ch.ID, opts)
+			if err != nil {
+				return x.friendly(err)
+			}
+			members = append(members, page.Members...)
+			if page.NextCursor == "" || len(page.Members) == 0 {
+				break
+			}
+			opts.Cursor = page.NextCursor
 		}
 		if x.json {
 			if members == nil {
@@ -680,7 +693,7 @@ func (x *cli) channelsInvite(args []string) error {
 			}
 			return x.friendly(err)
 		}
-		if err := x.c.AddMember(x.ctx, ch.ID, u.ID); err != nil {
+		if _, _, err := x.c.AddMember(x.ctx, ch.ID, u.ID); err != nil {
 			return fmt.Errorf("invite %s: %w", u.Username, x.friendly(err))
 		}
 		if !x.json {
