@@ -25,7 +25,9 @@ func open(t testing.TB, url string) *store.DB {
 
 func TestSQLite(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) *store.DB { return open(t, testenv.SQLiteURL(t)) })
+	open := func(t *testing.T) *store.DB { return open(t, testenv.SQLiteURL(t)) }
+	storetest.Run(t, open)
+	storetest.RunChat(t, open)
 }
 
 func TestPostgres(t *testing.T) {
@@ -33,5 +35,7 @@ func TestPostgres(t *testing.T) {
 	// One database, one schema per case: creating a database costs about a
 	// second, a schema milliseconds.
 	dbURL := testenv.PostgresURL(t)
-	storetest.Run(t, func(t *testing.T) *store.DB { return open(t, testenv.PostgresSchemaURL(t, dbURL)) })
+	open := func(t *testing.T) *store.DB { return open(t, testenv.PostgresSchemaURL(t, dbURL)) }
+	storetest.Run(t, open)
+	storetest.RunChat(t, open)
 }
