@@ -437,6 +437,24 @@ func (c *Client) Pins(ctx context.Context, channelID string, limit int) ([]*unhi
 	return out.Messages, nil
 }
 
+// Events returns a channel's durable events with seq > after, ascending, at
+// most limit (0: the server's default page). Each Event.Frame is exactly the
+// WebSocket frame of the event, so a client can fill a gap over REST with
+// the same code that handles live frames (ParseFrame).
+func (c *Client) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
+	if err := need("events", channelID); err != nil {
+		return nil, err
+	}
+	var out struct {
+		Events []unhidra.Event `json:"events"`
+	}
+	q := query("after", strconv.FormatInt(after, 10), "limit", ListOptions{Limit: limit}.limit())
+	if err := c.do(ctx, "GET", "/api/v1/channels/"+esc(channelID)+"/events"+q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Events, nil
+}
+
 // MarkRead sets the caller's read position in a channel (a read receipt).
 func (c *Client) MarkRead(ctx context.Context, channelID string, seq int64) error {
 	if err := need("mark read", channelID); err != nil {
@@ -450,7 +468,8 @@ func (c *Client) ReadAll(ctx context.Context) error {
 	return c.do(ctx, "POST", "/api/v1/channels/read-all", nil, nil)
 }
 
-// Highlight is a match in a search hit: byte offsets into the body.
+// Highlight is a match in a search hit: offsets into the body counted in
+// Unicode code points (runes), End exclusive.
 type Highlight struct {
 	Start int `json:"start"`
 	End   int `json:"end"`

@@ -198,7 +198,6 @@ func TestConnectRefusedAndForbidden(t *testing.T) {
 	}
 }
 
-
 // TestConnKeepsItselfAuthenticated: before the socket's access token
 // expires, the Conn refreshes the session and presents the new token in an
 // auth frame, so a long-lived socket is not closed at expiry.
