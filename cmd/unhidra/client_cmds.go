@@ -827,7 +827,10 @@ func (x *cli) printMessage(prefix string, m *unhidra.Message) {
 	if m.EditedAt != nil && !m.Deleted {
 		marks = append(marks, "edited")
 	}
-	if m.ReplyCount > 0 {
+	switch {
+	case m.ReplyCount == 1:
+		marks = append(marks, "1 reply")
+	case m.ReplyCount > 1:
 		marks = append(marks, fmt.Sprintf("%d replies", m.ReplyCount))
 	}
 	extra := ""

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/unhidra/unhidra/internal/testserver"
 )
@@ -187,4 +190,157 @@ func TestParseInterspersed(t *testing.T) {
 	if err != nil || *thread != "m1" || strings.Join(pos, "|") != "general|hello|world|--not-a-flag" {
 		t.Fatalf("parse: %v %q %q", err, *thread, pos)
 	}
+}
+
+// signedUp registers and logs in a CLI user.
+func signedUp(t *testing.T, server, name, pw string) *cliUser {
+	t.Helper()
+	u := newCLIUser(t, server)
+	u.okEnv("", []string{"UNHIDRA_PASSWORD", pw}, "register", name)
+	return u
+}
+
+func TestCLIChat(t *testing.T) {
+	n := testserver.Start(t, testserver.Config(t, "sqlite"))
+	alice := signedUp(t, n.URL, "alice", alicePW)
+	bob := signedUp(t, n.URL, "bob", bobPW)
+	carol := signedUp(t, n.URL, "carol", "a third long passphrase")
+
+	if out := alice.ok("", "channels"); !strings.Contains(out, "no channels yet") {
+		t.Fatalf("empty channels: %q", out)
+	}
+	out := alice.ok("", "channels", "create", "general", "--topic", "all things")
+	if !strings.Contains(out, "created public channel #general") {
+		t.Fatalf("create: %q", out)
+	}
+	alice.ok("", "channels", "create", "secret", "--private")
+	if code, _, errs := bob.run("", "send", "secret", "hi"); code != 1 || !strings.Contains(errs, "no channel") {
+		t.Fatalf("private channel visible to a non-member: %d %q", code, errs)
+	}
+
+	bob.ok("", "channels", "join", "#general")
+	alice.ok("", "channels", "invite", "secret", "bob", "carol")
+	if out := alice.ok("", "channels", "members", "secret"); !strings.Contains(out, "bob") || !strings.Contains(out, "carol") || !strings.Contains(out, "owner") {
+		t.Fatalf("members: %q", out)
+	}
+
+	out = alice.ok("", "send", "general", "the", "deploy", "is", "green")
+	if !strings.Contains(out, "sent to #general") {
+		t.Fatalf("send: %q", out)
+	}
+	var sent struct{ Message struct{ ID string } }
+	if err := json.Unmarshal([]byte(bob.ok("", "send", "general", "--json", "--thread", "", "ack, rolling back the canary")), &sent); err != nil || sent.Message.ID == "" {
+		t.Fatalf("send --json: %v", err)
+	}
+	bob.ok("", "send", "general", "--thread", sent.Message.ID, "done")
+	bob.ok("multi\nline from stdin\n", "send", "general", "-")
+
+	out = bob.ok("", "history", "general")
+	for _, want := range []string{"alice: the deploy is green", "bob: ack, rolling back the canary", "bob: ack, rolling back the canary [1 reply]", "multi\n    line from stdin"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("history lacks %q:\n%s", want, out)
+		}
+	}
+	var page struct {
+		Messages []struct{ Body string }
+		HasMore  bool `json:"has_more"`
+	}
+	if err := json.Unmarshal([]byte(bob.ok("", "history", "general", "--limit", "2", "--json")), &page); err != nil || len(page.Messages) != 2 || !page.HasMore {
+		t.Fatalf("history --json: %v %+v", err, page)
+	}
+
+	// carol sees only the private channel she was invited to, with an
+	// unread mention once alice names her.
+	out = carol.ok("", "channels")
+	if !strings.Contains(out, "#secret") || strings.Contains(out, "#general") {
+		t.Fatalf("carol's channels: %q", out)
+	}
+	alice.ok("", "send", "secret", "hi @carol")
+	out = carol.ok("", "channels")
+	if !regexpMatch(`#secret\s+private\s+1\s+1`, out) {
+		t.Fatalf("carol's unread and mention counts: %q", out)
+	}
+
+	out = bob.ok("", "search", "deploy")
+	if !strings.Contains(out, "#general") || !strings.Contains(out, "the deploy is green") {
+		t.Fatalf("search: %q", out)
+	}
+	var hits struct{ Hits []struct{ Highlights []struct{ Start, End int } } }
+	if err := json.Unmarshal([]byte(bob.ok("", "search", "canary", "--json")), &hits); err != nil || len(hits.Hits) != 1 || len(hits.Hits[0].Highlights) == 0 {
+		t.Fatalf("search --json: %v %+v", err, hits)
+	}
+	if out := bob.ok("", "search", "nothing-matches-this"); !strings.Contains(out, "no messages found") {
+		t.Fatalf("search without hits: %q", out)
+	}
+
+	// DMs: by username, then by @name in send.
+	out = bob.ok("", "dm", "alice")
+	if !strings.Contains(out, "opened direct message @alice") {
+		t.Fatalf("dm: %q", out)
+	}
+	if out := bob.ok("", "dm", "alice"); !strings.Contains(out, "already open") {
+		t.Fatalf("dm again: %q", out)
+	}
+	bob.ok("", "send", "@alice", "psst")
+	if out := alice.ok("", "history", "@bob"); !strings.Contains(out, "bob: psst") {
+		t.Fatalf("dm history: %q", out)
+	}
+	if code, _, errs := bob.run("", "dm", "nobody_here"); code != 1 || !strings.Contains(errs, "no user named") {
+		t.Fatalf("dm unknown user: %d %q", code, errs)
+	}
+
+	bob.ok("", "channels", "leave", "general")
+	if out := bob.ok("", "channels"); strings.Contains(out, "#general") {
+		t.Fatalf("left channel still listed: %q", out)
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestCLITail: tail prints a message another user sends, and stops
+// cleanly when its context ends (Ctrl-C).
+func TestCLITail(t *testing.T) {
+	n := testserver.Start(t, testserver.Config(t, "sqlite"))
+	alice := signedUp(t, n.URL, "alice", alicePW)
+	bob := signedUp(t, n.URL, "bob", bobPW)
+	alice.ok("", "channels", "create", "ops")
+	bob.ok("", "channels", "join", "ops")
+	alice.ok("", "send", "ops", "before the tail")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, errs := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"tail", "ops"}, strings.NewReader(""), out, errs, bob.env()) }()
+	waitFor(t, func() bool { return strings.Contains(errs.String(), "tailing #ops") }, errs)
+
+	alice.ok("", "send", "ops", "rollout at 50%")
+	alice.ok("", "send", "ops", "rollout at 100%")
+	waitFor(t, func() bool { return strings.Contains(out.String(), "rollout at 100%") }, out)
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("tail exited %d: %s", code, errs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail did not stop on cancel")
+	}
+	got := out.String()
+	if strings.Contains(got, "before the tail") || strings.Count(got, "alice: rollout at 50%") != 1 ||
+		strings.Index(got, "50%") > strings.Index(got, "100%") {
+		t.Fatalf("tail output:\n%s", got)
+	}
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, cond func() bool, show *syncBuffer) {
+	t.Helper()
+	for range 400 {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("condition not met; output so far:\n%s", show.String())
 }
