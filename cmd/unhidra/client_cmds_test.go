@@ -265,7 +265,9 @@ func TestCLIChat(t *testing.T) {
 	if !strings.Contains(out, "#general") || !strings.Contains(out, "the deploy is green") {
 		t.Fatalf("search: %q", out)
 	}
-	var hits struct{ Hits []struct{ Highlights []struct{ Start, End int } } }
+	var hits struct {
+		Hits []struct{ Highlights []struct{ Start, End int } }
+	}
 	if err := json.Unmarshal([]byte(bob.ok("", "search", "canary", "--json")), &hits); err != nil || len(hits.Hits) != 1 || len(hits.Hits[0].Highlights) == 0 {
 		t.Fatalf("search --json: %v %+v", err, hits)
 	}
