@@ -327,10 +327,13 @@ func (r chatConn) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra
 	var where strings.Builder
 	args := []any{q.ChannelID}
 	where.WriteString(`m.channel_id = ?`)
-	if q.ThreadRootID != "" {
+	switch {
+	case q.PinnedOnly:
+		// Pins list replies as well as top-level messages.
+	case q.ThreadRootID != "":
 		where.WriteString(` AND m.thread_root_id = ?`)
 		args = append(args, q.ThreadRootID)
-	} else {
+	default:
 		where.WriteString(` AND m.thread_root_id IS NULL`)
 	}
 	if q.PinnedOnly {
@@ -481,6 +484,19 @@ func (r chatConn) UserIDsByUsername(ctx context.Context, usernames []string) (ma
 }
 
 // The writes of a chat transaction.
+
+func (t chatTx) LockChannel(ctx context.Context, id string) (*unhidra.Channel, error) {
+	// A no-op UPDATE takes the row lock on PostgreSQL (SQLite's single
+	// writer needs none) without spending a seq.
+	ch, err := scanChannel(t.c.queryRow(ctx, `UPDATE channels SET last_seq = last_seq WHERE id = ? RETURNING `+
+		strings.ReplaceAll(channelColumns, "c.", ""), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("channel")
+	} else if err != nil {
+		return nil, fmt.Errorf("lock channel: %w", err)
+	}
+	return ch, nil
+}
 
 func (t chatTx) NextSeq(ctx context.Context, channelID string) (int64, error) {
 	var seq int64
