@@ -415,3 +415,49 @@ func FuzzParseFrame(f *testing.F) {
 		fr.Err()
 	})
 }
+
+// sharedStore is a TokenStore that two clients share, like two CLI
+// processes sharing one credentials file.
+type sharedStore struct {
+	mu sync.Mutex
+	t  Tokens
+}
+
+func (s *sharedStore) SaveTokens(_ context.Context, t Tokens) error {
+	s.mu.Lock()
+	s.t = t
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *sharedStore) LoadTokens(context.Context) (Tokens, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.t, nil
+}
+
+// TestSharedStoreAdoptsRotation: when another process rotated the tokens,
+// the client takes its successor instead of presenting a spent refresh
+// token (which the server would treat as theft).
+func TestSharedStoreAdoptsRotation(t *testing.T) {
+	ts, srv := newTokenServer(t)
+	store := &sharedStore{}
+	a, _ := New(srv.URL, WithTokenStore(store))
+	ctx := t.Context()
+	if _, err := a.Login(ctx, "bob", "right password"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(srv.URL, WithTokenStore(store), WithTokens(store.t))
+	if err := a.Refresh(ctx); err != nil { // a rotates; b's refresh token is now spent
+		t.Fatal(err)
+	}
+	ts.mu.Lock()
+	delete(ts.access, b.Tokens().AccessToken) // b's access token expires
+	ts.mu.Unlock()
+	if _, err := b.Me(ctx); err != nil {
+		t.Fatalf("b after a rotated: %v", err)
+	}
+	if ts.refreshes.Load() != 1 || b.Tokens() != a.Tokens() {
+		t.Fatalf("refreshes %d; b adopted a's tokens: %v", ts.refreshes.Load(), b.Tokens() == a.Tokens())
+	}
+}

@@ -237,13 +237,23 @@ func (x *cli) prompt(label string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
+// interactive reports whether passwords are typed at a terminal.
+func (x *cli) interactive() bool {
+	if _, ok := x.lookupEnv("UNHIDRA_PASSWORD"); ok {
+		return false
+	}
+	f, ok := x.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // password reads a password from UNHIDRA_PASSWORD or standard input,
 // without echo when standard input is a terminal.
 func (x *cli) password(label string) (string, error) {
 	if pw, ok := x.lookupEnv("UNHIDRA_PASSWORD"); ok {
 		return pw, nil
 	}
-	if f, ok := x.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if x.interactive() {
+		f := x.stdin.(*os.File)
 		fmt.Fprint(x.stderr, label)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(x.stderr)
@@ -307,6 +317,17 @@ func (x *cli) register(args []string) error {
 	pw, err := x.password("password: ")
 	if err != nil {
 		return err
+	}
+	if x.interactive() {
+		// Nobody sees what they typed: ask twice rather than register
+		// an account with a typo for a password.
+		again, err := x.password("password (again): ")
+		if err != nil {
+			return err
+		}
+		if again != pw {
+			return errors.New("the passwords differ")
+		}
 	}
 	u, err := x.c.Register(x.ctx, client.RegisterInput{Username: username, Password: pw, DisplayName: display, SetupToken: setup, Invite: invite})
 	if err != nil {

@@ -56,7 +56,7 @@ func (x *cli) tail(args []string) error {
 		Positions: positions,
 		Resync:    t.resync,
 		OnDisconnect: func(err error, wait time.Duration) {
-			fmt.Fprintf(x.stderr, "connection lost (%v); reconnecting in %s\n", x.friendly(err), wait.Round(100*time.Millisecond))
+			fmt.Fprintf(x.stderr, "disconnected (%v); retrying in %s\n", x.friendly(err), wait.Round(100*time.Millisecond))
 		},
 	})
 	defer s.Close()
