@@ -281,13 +281,14 @@ func (cn *Conn) Send(ctx context.Context, in *unhidra.SendInput) error {
 		in.ClientMsgID = NewClientMsgID()
 	}
 	return cn.write(ctx, struct {
-		Type         string `json:"type"`
-		ClientMsgID  string `json:"client_msg_id"`
-		ChannelID    string `json:"channel_id"`
-		Body         string `json:"body,omitempty"`
-		Ciphertext   string `json:"ciphertext,omitempty"`
-		ThreadRootID string `json:"thread_root_id,omitempty"`
-	}{"send", in.ClientMsgID, in.ChannelID, in.Body, in.Ciphertext, in.ThreadRootID})
+		Type         string   `json:"type"`
+		ClientMsgID  string   `json:"client_msg_id"`
+		ChannelID    string   `json:"channel_id"`
+		Body         string   `json:"body,omitempty"`
+		Ciphertext   string   `json:"ciphertext,omitempty"`
+		ThreadRootID string   `json:"thread_root_id,omitempty"`
+		Attachments  []string `json:"attachments,omitempty"`
+	}{"send", in.ClientMsgID, in.ChannelID, in.Body, in.Ciphertext, in.ThreadRootID, in.Attachments})
 }
 
 // Typing says the caller is typing in a channel.

@@ -271,3 +271,78 @@ func TestE2ELogoutClosesStream(t *testing.T) {
 	}
 	t.Fatal("the stream kept going after logout")
 }
+
+// TestE2EConn: a bare connection says hello with the caller, answers the
+// ping Connect sends, relays typing and read receipts between users, and
+// refuses a send to a channel the user cannot post to with an error frame
+// whose ref is the client_msg_id.
+func TestE2EConn(t *testing.T) {
+	n := testserver.Start(t, testserver.Config(t, "sqlite"))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	alice := signUp(t, n, "alice", "correct horse battery 1")
+	bob := signUp(t, n, "bob", "purple monkey dishwasher")
+	ch, err := alice.CreateChannel(ctx, client.CreateChannelInput{Name: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := alice.Connect(ctx, client.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	if u := ca.Hello().User; u == nil || u.Username != "alice" {
+		t.Fatalf("hello: %+v", ca.Hello())
+	}
+	cb, err := bob.Connect(ctx, client.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	// until reads alice's frames until one of type typ.
+	until := func(cn *client.Conn, typ string) *client.Frame {
+		t.Helper()
+		for range 100 {
+			f, err := cn.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", typ, err)
+			}
+			if f.Type == typ {
+				return f
+			}
+		}
+		t.Fatalf("no %s frame", typ)
+		return nil
+	}
+	until(ca, client.FramePong)
+	until(cb, client.FramePong)
+
+	if err := cb.Typing(ctx, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	var ty client.Typing
+	if err := until(ca, client.FrameTyping).Decode(&ty); err != nil || ty.ChannelID != ch.ID || ty.UserID != cb.Hello().User.ID {
+		t.Fatalf("typing: %+v %v", ty, err)
+	}
+
+	bad := &unhidra.SendInput{ChannelID: "no-such-channel", Body: "hi"}
+	if err := ca.Send(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	e := until(ca, client.FrameError).Err()
+	if e == nil || e.Code != client.CodeNotFound || e.Ref != bad.ClientMsgID {
+		t.Fatalf("error frame: %+v", e)
+	}
+	// The socket stays open after an error frame.
+	m, err := alice.SendText(ctx, ch.ID, "still here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := until(ca, client.FrameMessage)
+	if got, _ := f.Message(); got == nil || got.ID != m.ID || ca.Positions()[ch.ID] != m.Seq {
+		t.Fatalf("message %+v, positions %v", got, ca.Positions())
+	}
+}
