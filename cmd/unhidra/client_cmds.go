@@ -42,14 +42,11 @@ CHANNEL is a name (#general), an ID, or @user[,user…] for a direct message.
 Credentials live in the user config directory (unhidra/credentials.json, 0600).
 `
 
-// clientVerbs are the commands dispatched to clientCommand.
-var clientVerbs = []string{"register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search"}
-
+// isClientVerb reports whether v is a command dispatched to clientCommand.
 func isClientVerb(v string) bool {
-	for _, x := range clientVerbs {
-		if x == v {
-			return true
-		}
+	switch v {
+	case "register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search":
+		return true
 	}
 	return false
 }
