@@ -29,6 +29,7 @@ Usage:
   unhidra admin create-admin --username NAME [--display-name NAME] [flags]
                                      create an admin account; the password is read
                                      from UNHIDRA_ADMIN_PASSWORD or standard input
+  unhidra bench SCENARIO [flags]     load generator: sends, fanout, idle, all
   unhidra version                    print the version
 ` + clientUsage + `
 Every flag also reads UNHIDRA_<FLAG> (dashes as underscores) and a TOML file
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = serve(ctx, args[1:], stderr, lookupEnv)
 	case "admin":
 		err = admin(ctx, args[1:], stdin, stdout, stderr, lookupEnv)
+	case "bench":
+		err = benchCommand(ctx, args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "unhidra %s (%s, %s/%s)\n", unhidra.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":

@@ -1,0 +1,282 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/client"
+)
+
+// Options are shared by the scenarios.
+type Options struct {
+	Server   string        // server URL
+	PID      int           // the server's process, when the bench started it
+	Binary   string        // this program, to start worker processes
+	Out      io.Writer     // JSON result lines
+	Duration time.Duration // measuring time of sends and fanout
+}
+
+// SendsResult is the outcome of the sends scenario.
+type SendsResult struct {
+	Scenario     string      `json:"scenario"`
+	Senders      int         `json:"senders"`
+	Seconds      float64     `json:"seconds"`
+	Sends        int         `json:"sends"`
+	SendsPerSec  float64     `json:"sends_per_sec"`
+	Ack          Percentiles `json:"send_to_ack"`
+	BaselinePing Percentiles `json:"baseline_ping_pong"`
+	// AckP50OverPing is the median send→ack time in units of the median
+	// ping→pong round trip on the same sockets: what durability and the
+	// chat service cost on top of the gateway's own round trip.
+	AckP50OverPing float64 `json:"ack_p50_over_ping_p50"`
+	Errors         int     `json:"errors"`
+}
+
+// Sends measures durable sends: each sender owns a channel and keeps one
+// send in flight on its socket, waiting for the ack (sent after the commit)
+// before the next.
+func Sends(ctx context.Context, o Options, senders int) (*SendsResult, error) {
+	clients, _, err := CreateUsers(ctx, o.Server, "snd", senders)
+	if err != nil {
+		return nil, err
+	}
+	type sender struct {
+		cn *client.Conn
+		ch string
+	}
+	ss := make([]sender, senders)
+	for i, c := range clients {
+		ch, err := c.CreateChannel(ctx, client.CreateChannelInput{Name: fmt.Sprintf("bench-send-%d-%d", time.Now().UnixNano(), i), Kind: unhidra.ChannelPrivate})
+		if err != nil {
+			return nil, fmt.Errorf("create channel: %w", err)
+		}
+		cn, err := c.Connect(ctx, client.ConnectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("connect: %w", err)
+		}
+		defer cn.CloseNow()
+		ss[i] = sender{cn, ch.ID}
+	}
+	// waitFor reads frames until one of the wanted type (and client_msg_id).
+	waitFor := func(cn *client.Conn, typ, id string) error {
+		for {
+			f, err := cn.Read(ctx)
+			if err != nil {
+				return err
+			}
+			switch f.Type {
+			case typ:
+				if id == "" {
+					return nil
+				}
+				var a client.Ack
+				if f.Decode(&a) == nil && a.ClientMsgID == id {
+					return nil
+				}
+			case "error":
+				return f.Err()
+			}
+		}
+	}
+	run := func(d time.Duration, op func(s sender, i int) error) ([]int64, int, time.Duration) {
+		var mu sync.Mutex
+		var all []int64
+		var errs int
+		var wg sync.WaitGroup
+		start := time.Now()
+		deadline := start.Add(d)
+		for _, s := range ss {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var local []int64
+				for i := 0; time.Now().Before(deadline); i++ {
+					t0 := time.Now()
+					if err := op(s, i); err != nil {
+						mu.Lock()
+						errs++
+						mu.Unlock()
+						return
+					}
+					local = append(local, time.Since(t0).Microseconds())
+				}
+				mu.Lock()
+				all = append(all, local...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return all, errs, time.Since(start)
+	}
+	pings, _, _ := run(o.Duration/3, func(s sender, _ int) error {
+		if err := s.cn.Ping(ctx); err != nil {
+			return err
+		}
+		return waitFor(s.cn, "pong", "")
+	})
+	acks, errs, took := run(o.Duration, func(s sender, i int) error {
+		id := client.NewClientMsgID()
+		if err := s.cn.Send(ctx, &unhidra.SendInput{ChannelID: s.ch, ClientMsgID: id, Body: "bench message " + strconv.Itoa(i)}); err != nil {
+			return err
+		}
+		return waitFor(s.cn, "ack", id)
+	})
+	r := &SendsResult{Scenario: "sends", Senders: senders, Seconds: took.Seconds(), Sends: len(acks),
+		SendsPerSec: float64(len(acks)) / took.Seconds(), Ack: Summarise(acks), BaselinePing: Summarise(pings), Errors: errs}
+	if r.BaselinePing.P50ms > 0 {
+		r.AckP50OverPing = r.Ack.P50ms / r.BaselinePing.P50ms
+	}
+	emit(o.Out, r)
+	return r, nil
+}
+
+// FanoutResult is the outcome of the fanout scenario.
+type FanoutResult struct {
+	Scenario         string      `json:"scenario"`
+	Members          int         `json:"members"`
+	Processes        int         `json:"processes"`
+	RatePerSec       float64     `json:"send_rate_per_sec"`
+	Sent             int         `json:"sent"`
+	Delivered        int64       `json:"delivered"`
+	Expected         int64       `json:"expected"`
+	DeliveriesPerSec float64     `json:"deliveries_per_sec"`
+	Latency          Percentiles `json:"send_to_receive"`
+	ClosedEarly      int         `json:"sockets_closed_early"`
+	Failed           int         `json:"sockets_failed"`
+}
+
+// Fanout sends timed messages at rate per second into one channel of
+// members members (one socket each, spread over procs worker processes) and
+// measures send→receive latency at every member and the delivery rate.
+func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*FanoutResult, error) {
+	clients, creds, err := CreateUsers(ctx, o.Server, "fan", members)
+	if err != nil {
+		return nil, err
+	}
+	owner := clients[0]
+	ch, err := owner.CreateChannel(ctx, client.CreateChannelInput{Name: fmt.Sprintf("bench-fanout-%d", time.Now().UnixNano()), Kind: unhidra.ChannelPublic})
+	if err != nil {
+		return nil, err
+	}
+	if err := parallel(ctx, clients[1:], 8, func(c *client.Client) error { _, err := c.Join(ctx, ch.ID); return err }); err != nil {
+		return nil, fmt.Errorf("join: %w", err)
+	}
+	ws, err := startWorkers(ctx, o.Binary, procs, Job{Server: o.Server, Creds: creds, SocketsPerUser: 1, Timed: true})
+	if err != nil {
+		return nil, err
+	}
+	sender, err := owner.Connect(ctx, client.ConnectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer sender.CloseNow()
+	go func() { // drain the sender's own frames
+		for {
+			if _, err := sender.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	interval := time.Duration(float64(time.Second) / rate)
+	tick := time.NewTicker(interval)
+	deadline := time.Now().Add(o.Duration)
+	sent := 0
+	for time.Now().Before(deadline) {
+		<-tick.C
+		body := Marker + strconv.FormatInt(time.Now().UnixNano(), 10)
+		if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch.ID, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
+			return nil, err
+		}
+		sent++
+	}
+	tick.Stop()
+	time.Sleep(3 * time.Second) // let the last deliveries arrive
+	total, err := stopWorkers(ws)
+	if err != nil {
+		return nil, err
+	}
+	r := &FanoutResult{Scenario: "fanout", Members: members, Processes: len(ws), RatePerSec: rate, Sent: sent,
+		Delivered: total.Received, Expected: int64(sent) * int64(members),
+		Latency: Summarise(total.LatenciesUs), ClosedEarly: total.ClosedEarly, Failed: total.Failed}
+	if span := time.Duration(total.LastNanos - total.FirstNanos); span > 0 {
+		r.DeliveriesPerSec = float64(total.Received) / span.Seconds()
+	}
+	emit(o.Out, r)
+	return r, nil
+}
+
+// IdleResult is the outcome of the idle scenario.
+type IdleResult struct {
+	Scenario          string             `json:"scenario"`
+	Connections       int                `json:"connections"`
+	Processes         int                `json:"processes"`
+	Before            map[string]float64 `json:"server_before"`
+	After             map[string]float64 `json:"server_after"`
+	RSSPerConnBytes   float64            `json:"rss_per_conn_bytes"`
+	HeapPerConnBytes  float64            `json:"heap_per_conn_bytes"`
+	StackPerConnBytes float64            `json:"stack_per_conn_bytes"`
+	Failed            int                `json:"sockets_failed"`
+}
+
+// Idle opens conns authenticated WebSockets (users × conns/users), spread
+// over procs worker processes, and reads the server's memory before and
+// after.
+func Idle(ctx context.Context, o Options, conns, users, procs int) (*IdleResult, error) {
+	users = max(1, min(users, conns))
+	_, creds, err := CreateUsers(ctx, o.Server, "idl", users)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(2 * time.Second)
+	before, err := ServerMetrics(ctx, o.Server)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := startWorkers(ctx, o.Binary, procs, Job{Server: o.Server, Creds: creds, SocketsPerUser: conns / users})
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(5 * time.Second) // let the server settle (hello, hold timers)
+	after, err := ServerMetrics(ctx, o.Server)
+	if err != nil {
+		return nil, err
+	}
+	total, err := stopWorkers(ws)
+	if err != nil {
+		return nil, err
+	}
+	n := float64(total.Sockets)
+	r := &IdleResult{Scenario: "idle", Connections: total.Sockets, Processes: len(ws), Before: before, After: after, Failed: total.Failed}
+	if n > 0 {
+		r.RSSPerConnBytes = (after["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]) / n
+		r.HeapPerConnBytes = (after["go_memstats_heap_inuse_bytes"] - before["go_memstats_heap_inuse_bytes"]) / n
+		r.StackPerConnBytes = (after["go_memstats_stack_inuse_bytes"] - before["go_memstats_stack_inuse_bytes"]) / n
+	}
+	emit(o.Out, r)
+	return r, nil
+}
+
+func parallel(ctx context.Context, cs []*client.Client, n int, fn func(*client.Client) error) error {
+	sem := make(chan struct{}, n)
+	errc := make(chan error, len(cs))
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(c); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}

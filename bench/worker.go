@@ -1,0 +1,227 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/unhidra/unhidra/client"
+)
+
+// Marker starts the body of every timed message: "lgts <unix nanos>".
+const Marker = "lgts "
+
+// Job is what a worker process is told on its standard input.
+type Job struct {
+	Server         string  `json:"server"`
+	Creds          []Creds `json:"creds"`
+	SocketsPerUser int     `json:"sockets_per_user"`
+	// Timed collects send→receive latencies of messages whose body starts
+	// with Marker.
+	Timed bool `json:"timed"`
+}
+
+// WorkerResult is what a worker prints when its standard input closes.
+type WorkerResult struct {
+	Sockets     int     `json:"sockets"`
+	Failed      int     `json:"failed"`       // sockets that could not connect
+	ClosedEarly int     `json:"closed_early"` // sockets the server closed during the run
+	Received    int64   `json:"received"`     // timed messages received
+	FirstNanos  int64   `json:"first_nanos"`  // first timed receipt
+	LastNanos   int64   `json:"last_nanos"`   // last timed receipt
+	LatenciesUs []int64 `json:"latencies_us"` // send→receive, one per receipt
+	Error       string  `json:"error,omitempty"`
+}
+
+// RunWorker is the body of `unhidra bench worker`: it connects the job's
+// sockets, says {"ready":true}, and reads frames until stdin closes.
+func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	var job Job
+	in := bufio.NewReader(stdin)
+	line, err := in.ReadBytes('\n')
+	if err != nil && len(line) == 0 {
+		return fmt.Errorf("read job: %w", err)
+	}
+	if err := json.Unmarshal(line, &job); err != nil {
+		return fmt.Errorf("decode job: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		mu     sync.Mutex
+		res    WorkerResult
+		conns  []*client.Conn
+		wg     sync.WaitGroup
+		closed atomic.Int64
+	)
+	sem := make(chan struct{}, 64)
+	for _, cr := range job.Creds {
+		c, err := client.New(job.Server, client.WithTokens(cr.Tokens))
+		if err != nil {
+			return err
+		}
+		for range job.SocketsPerUser {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				cn, err := c.Connect(ctx, client.ConnectOptions{})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					res.Failed++
+					if res.Error == "" {
+						res.Error = err.Error()
+					}
+					return
+				}
+				conns = append(conns, cn)
+			}()
+		}
+	}
+	wg.Wait()
+	res.Sockets = len(conns)
+	fmt.Fprintln(stdout, `{"ready":true}`)
+
+	var readers sync.WaitGroup
+	for _, cn := range conns {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var local []int64
+			var first, last, n int64
+			defer func() {
+				mu.Lock()
+				res.LatenciesUs = append(res.LatenciesUs, local...)
+				res.Received += n
+				if first != 0 && (res.FirstNanos == 0 || first < res.FirstNanos) {
+					res.FirstNanos = first
+				}
+				res.LastNanos = max(res.LastNanos, last)
+				mu.Unlock()
+			}()
+			for {
+				f, err := cn.Read(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						closed.Add(1)
+					}
+					return
+				}
+				if !job.Timed || f.Type != "message" {
+					continue
+				}
+				m, err := f.Message()
+				if err != nil || !strings.HasPrefix(m.Body, Marker) {
+					continue
+				}
+				sent, err := strconv.ParseInt(m.Body[len(Marker):], 10, 64)
+				if err != nil {
+					continue
+				}
+				now := time.Now().UnixNano()
+				local = append(local, (now-sent)/1000)
+				if first == 0 {
+					first = now
+				}
+				last = now
+				n++
+			}
+		}()
+	}
+	// Hold until the parent closes stdin.
+	io.Copy(io.Discard, in)
+	cancel()
+	for _, cn := range conns {
+		cn.CloseNow()
+	}
+	readers.Wait()
+	res.ClosedEarly = int(closed.Load())
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+// worker is a running worker process.
+type worker struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+// startWorkers splits creds over n worker processes, starts them and waits
+// until every one has connected its sockets.
+func startWorkers(ctx context.Context, binary string, n int, job Job) ([]*worker, error) {
+	n = max(1, min(n, len(job.Creds)))
+	var ws []*worker
+	for i := range n {
+		part := job
+		part.Creds = nil
+		for j := i; j < len(job.Creds); j += n {
+			part.Creds = append(part.Creds, job.Creds[j])
+		}
+		cmd := exec.CommandContext(ctx, binary, "bench", "worker")
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return nil, err
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		w := &worker{cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(stdout, 1<<20)}
+		ws = append(ws, w)
+		b, _ := json.Marshal(part)
+		if _, err := stdin.Write(append(b, '\n')); err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range ws {
+		line, err := w.out.ReadString('\n')
+		if err != nil || !strings.Contains(line, `"ready"`) {
+			return nil, fmt.Errorf("worker did not get ready: %q %v", line, err)
+		}
+	}
+	return ws, nil
+}
+
+// stopWorkers closes the workers' stdin and collects their results.
+func stopWorkers(ws []*worker) (WorkerResult, error) {
+	var total WorkerResult
+	for _, w := range ws {
+		w.stdin.Close()
+	}
+	for _, w := range ws {
+		var r WorkerResult
+		if err := json.NewDecoder(w.out).Decode(&r); err != nil {
+			return total, fmt.Errorf("worker result: %w", err)
+		}
+		w.cmd.Wait()
+		total.Sockets += r.Sockets
+		total.Failed += r.Failed
+		total.ClosedEarly += r.ClosedEarly
+		total.Received += r.Received
+		total.LatenciesUs = append(total.LatenciesUs, r.LatenciesUs...)
+		if r.FirstNanos != 0 && (total.FirstNanos == 0 || r.FirstNanos < total.FirstNanos) {
+			total.FirstNanos = r.FirstNanos
+		}
+		total.LastNanos = max(total.LastNanos, r.LastNanos)
+		if total.Error == "" {
+			total.Error = r.Error
+		}
+	}
+	return total, nil
+}
