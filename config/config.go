@@ -69,6 +69,10 @@ type Config struct {
 	MaxFileSize     int64
 	ShutdownTimeout time.Duration
 
+	// DebugAddr, when set, serves Go's pprof profiles on a separate
+	// listener (keep it on loopback: profiles reveal internals).
+	DebugAddr string
+
 	LogFormat string // text or json
 	LogLevel  string // debug, info, warn, error
 
@@ -144,6 +148,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: `text|json`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: `debug|info|warn|error`")
 }
@@ -250,6 +255,11 @@ func (c *Config) Validate() error {
 	if c.MQTTAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MQTTAddr); err != nil {
 			bad("--mqtt-addr %q: want HOST:PORT or empty", c.MQTTAddr)
+		}
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			bad("--debug-addr %q: want HOST:PORT or empty", c.DebugAddr)
 		}
 	}
 	if c.DataDir == "" {

@@ -258,7 +258,7 @@ func TestPresenceTypingAndAdminConnections(t *testing.T) {
 		}
 		wb.quiet(200*time.Millisecond, "presence")
 		// A user who shares no channel hears neither.
-		ws.quiet(200*time.Millisecond)
+		ws.quiet(200 * time.Millisecond)
 
 		var conns struct {
 			Connections []struct {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -229,6 +230,9 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("unhidra listening", slog.String("addr", n.Addr()), slog.String("url", n.URL()),
 		slog.String("version", unhidra.Version), slog.String("db", n.Store.Engine()))
 	go n.rotateKeys(ctx)
+	if n.cfg.DebugAddr != "" {
+		go n.serveDebug(ctx)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if n.cfg.TLSCert != "" {
@@ -283,5 +287,24 @@ func (n *Node) rotateKeys(ctx context.Context) {
 				n.log.Info("signing key rotated", slog.String("kid", n.Keys.ActiveKeyID()))
 			}
 		}
+	}
+}
+
+// serveDebug serves pprof profiles on --debug-addr until ctx ends.
+func (n *Node) serveDebug(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: n.cfg.DebugAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	n.log.Info("debug profiles served", slog.String("addr", n.cfg.DebugAddr))
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		n.log.Warn("debug listener", slog.Any("err", err))
 	}
 }

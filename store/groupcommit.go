@@ -21,6 +21,7 @@ import (
 type groupCommitter struct {
 	db      *sql.DB // the single-connection writer pool
 	d       *dialect
+	stmts   *stmtCache
 	max     int
 	jobs    chan *commitJob
 	stop    chan struct{}
@@ -38,8 +39,8 @@ type commitJob struct {
 	done chan error
 }
 
-func newGroupCommitter(db *sql.DB, d *dialect, maxBatch int) *groupCommitter {
-	g := &groupCommitter{db: db, d: d, max: maxBatch, jobs: make(chan *commitJob, 4*maxBatch), stop: make(chan struct{})}
+func newGroupCommitter(db *sql.DB, d *dialect, stmts *stmtCache, maxBatch int) *groupCommitter {
+	g := &groupCommitter{db: db, d: d, stmts: stmts, max: maxBatch, jobs: make(chan *commitJob, 4*maxBatch), stop: make(chan struct{})}
 	g.stopped.Add(1)
 	go g.run()
 	return g
@@ -87,6 +88,11 @@ func (g *groupCommitter) run() {
 			}
 		}
 		g.commit(batch)
+		if g.stmts != nil {
+			// The connection is free between batches: prepare what the
+			// last batch ran unprepared.
+			g.stmts.prepareWanted(context.Background())
+		}
 	}
 }
 
@@ -113,7 +119,7 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 		}
 		return
 	}
-	c := conn{tx, g.d}
+	c := conn{h: tx, d: g.d, cache: g.stmts, tx: tx}
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err

@@ -67,6 +67,9 @@ type DB struct {
 	// group batches SQLite write transactions into shared commits; nil on
 	// PostgreSQL, whose concurrent transactions commit on their own.
 	group *groupCommitter
+	// readStmts and writeStmts cache prepared statements on SQLite's
+	// reader and writer pools; nil on PostgreSQL.
+	readStmts, writeStmts *stmtCache
 	// reader runs reads that need no transaction. On PostgreSQL it is the
 	// same pool as writer.
 	reader     *sql.DB
@@ -196,7 +199,8 @@ func (db *DB) openSQLite(ctx context.Context, path string) error {
 		db.Close()
 		return fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	db.group = newGroupCommitter(db.writer, db.dialect, 256)
+	db.readStmts, db.writeStmts = newStmtCache(db.reader), newStmtCache(db.writer)
+	db.group = newGroupCommitter(db.writer, db.dialect, db.writeStmts, 256)
 	db.logger.Debug("store opened", "engine", EngineSQLite, "path", path)
 	return nil
 }
@@ -247,6 +251,11 @@ func (db *DB) Close() error {
 	if db.group != nil {
 		db.group.close()
 	}
+	for _, c := range []*stmtCache{db.readStmts, db.writeStmts} {
+		if c != nil {
+			c.close()
+		}
+	}
 	var errs []error
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
@@ -281,14 +290,40 @@ type handle interface {
 }
 
 // conn runs queries written with ? placeholders on one handle, rebinding
-// them for the engine. Every query in this package goes through it.
+// them for the engine. Every query in this package goes through it. With a
+// statement cache (SQLite), queries run as cached prepared statements: on
+// the pool itself, or bound to tx inside a transaction.
 type conn struct {
-	h handle
-	d *dialect
+	h     handle
+	d     *dialect
+	cache *stmtCache
+	tx    *sql.Tx
+}
+
+// stmt returns the cached prepared statement for query, bound to the
+// conn's transaction if any, or nil to run it unprepared.
+func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if c.cache == nil {
+		return nil
+	}
+	if c.tx == nil {
+		return c.cache.get(ctx, query)
+	}
+	st := c.cache.lookup(query)
+	if st == nil {
+		return nil
+	}
+	// The writer pool has one connection, the transaction's, on which the
+	// statement is already prepared: this binds without preparing again.
+	return c.tx.StmtContext(ctx, st)
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.h.ExecContext(ctx, c.d.rebind(query), args...)
+	query = c.d.rebind(query)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.h.ExecContext(ctx, query, args...)
 }
 
 // execN runs a statement and returns how many rows it changed.
@@ -301,20 +336,28 @@ func (c conn) execN(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.h.QueryContext(ctx, c.d.rebind(query), args...)
+	query = c.d.rebind(query)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.h.QueryContext(ctx, query, args...)
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.h.QueryRowContext(ctx, c.d.rebind(query), args...)
+	query = c.d.rebind(query)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.h.QueryRowContext(ctx, query, args...)
 }
 
 // read returns the handle for reads outside a transaction.
-func (db *DB) read() conn { return conn{db.reader, db.dialect} }
+func (db *DB) read() conn { return conn{h: db.reader, d: db.dialect, cache: db.readStmts} }
 
 // write returns the handle for single-statement writes. Never call it from
 // inside inTx: on SQLite the writer has one connection, which the
 // transaction already holds.
-func (db *DB) write() conn { return conn{db.writer, db.dialect} }
+func (db *DB) write() conn { return conn{h: db.writer, d: db.dialect, cache: db.writeStmts} }
 
 // inTx runs fn in a write transaction and commits if fn returns nil; on
 // error nothing fn wrote remains. On SQLite, fn runs in the group
@@ -335,7 +378,7 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(conn{tx, db.dialect}); err != nil {
+	if err := fn(conn{h: tx, d: db.dialect, cache: db.writeStmts, tx: tx}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
