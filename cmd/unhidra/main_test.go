@@ -86,13 +86,13 @@ func TestAdminMigrateAndCreateAdmin(t *testing.T) {
 // the server answers, and a cancelled context (SIGTERM/SIGINT in main) shuts
 // it down cleanly.
 func TestServe(t *testing.T) {
-	addr := freeAddr(t)
+	addr, debugAddr := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--data", dir, "--mqtt-addr", "", "--log-format", "json"}, nil, &bytes.Buffer{}, logs, envOf(nil))
+		done <- run(ctx, []string{"serve", "--addr", addr, "--data", dir, "--mqtt-addr", "", "--log-format", "json", "--debug-addr", debugAddr}, nil, &bytes.Buffer{}, logs, envOf(nil))
 	}()
 	url := "http://" + addr
 	deadline := time.Now().Add(15 * time.Second)
@@ -135,6 +135,11 @@ func TestServe(t *testing.T) {
 		} else if st.Mode() != want {
 			t.Errorf("%s: mode %v, want %v", f, st.Mode(), want)
 		}
+	}
+	if resp, err := http.Get("http://" + debugAddr + "/debug/pprof/"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("debug listener: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
 	}
 	cancel()
 	select {
