@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -122,12 +123,11 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 				if !job.Timed || f.Type != "message" {
 					continue
 				}
-				m, err := f.Message()
-				if err != nil || !strings.HasPrefix(m.Body, Marker) {
-					continue
-				}
-				sent, err := strconv.ParseInt(m.Body[len(Marker):], 10, 64)
-				if err != nil {
+				// Find the timestamp in the raw frame rather than decoding
+				// the message: the load generator shares the machine with
+				// the server, and its CPU is taken from the measurement.
+				sent, ok := timestamp(f.Raw)
+				if !ok {
 					continue
 				}
 				now := time.Now().UnixNano()
@@ -224,4 +224,22 @@ func stopWorkers(ws []*worker) (WorkerResult, error) {
 		}
 	}
 	return total, nil
+}
+
+var bodyMarker = []byte(`"body":"` + Marker)
+
+// timestamp reads the send time from a message frame whose body is
+// Marker + unix nanos.
+func timestamp(raw []byte) (int64, bool) {
+	i := bytes.Index(raw, bodyMarker)
+	if i < 0 {
+		return 0, false
+	}
+	rest := raw[i+len(bodyMarker):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+	return n, err == nil
 }
