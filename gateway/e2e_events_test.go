@@ -154,18 +154,10 @@ func TestSlowConsumerClosed(t *testing.T) {
 	for i := range count {
 		api(t, n, "POST", "/api/v1/channels/"+ch+"/messages", a.Token, map[string]string{"client_msg_id": fmt.Sprint("big", i), "body": big}, 201, nil)
 	}
-	// The fast reader is unaffected: it gets all the messages.
-	got := 0
-	for got < count {
-		f := wf.next()
-		if f.Type == "message" {
-			got++
-		}
-		if f.Type == "error" {
-			t.Fatalf("fast reader got %s", f.raw)
-		}
-	}
 	// The slow one, reading now, finds what was buffered and then 4009.
+	// If the server gave up waiting to write its close frame into the full
+	// socket before we read (a loaded machine), the connection just ends;
+	// the metrics below still say why.
 	code := -1
 	for {
 		_, _, err := sc.Read(ctx)
@@ -177,13 +169,36 @@ func TestSlowConsumerClosed(t *testing.T) {
 			break
 		}
 	}
-	if code != 4009 {
+	if code != 4009 && code != -1 {
 		t.Fatalf("slow consumer closed with %d, want 4009", code)
 	}
-	r, _ := http.Get(n.URL + "/metrics")
+	// The fast reader is unaffected: it gets all the messages.
+	for got := 0; got < count; {
+		f := wf.next()
+		if f.Type == "message" {
+			got++
+		}
+		if f.Type == "error" {
+			t.Fatalf("fast reader got %s", f.raw)
+		}
+	}
+	r, err := http.Get(n.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer r.Body.Close()
 	b, _ := io.ReadAll(r.Body)
-	if !strings.Contains(string(b), "gateway_slow_consumers_total 1") {
-		t.Fatalf("slow consumer not counted")
+	if !strings.Contains(string(b), "gateway_slow_consumers_total 1") || !strings.Contains(string(b), `gateway_closes_total{code="4009"} 1`) {
+		t.Fatalf("slow consumer not counted: %s", grepLines(string(b), "gateway_"))
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
