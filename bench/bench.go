@@ -204,6 +204,7 @@ func ServerMetrics(ctx context.Context, server string) (map[string]float64, erro
 	want := map[string]bool{
 		"process_resident_memory_bytes": true, "go_memstats_heap_inuse_bytes": true,
 		"go_goroutines": true, "gateway_connections_active": true, "go_memstats_stack_inuse_bytes": true,
+		"process_cpu_seconds_total": true,
 	}
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {

@@ -148,6 +148,10 @@ type FanoutResult struct {
 	Latency          Percentiles `json:"send_to_receive"`
 	ClosedEarly      int         `json:"sockets_closed_early"`
 	Failed           int         `json:"sockets_failed"`
+	// ServerCPUPerDelivery is the server's CPU time (user+system) over the
+	// sending phase divided by the deliveries: what one delivery costs it.
+	ServerCPUPerDeliveryUs float64 `json:"server_cpu_per_delivery_us"`
+	ServerCPUCores         float64 `json:"server_cpu_cores"` // average cores busy while sending
 }
 
 // Fanout sends timed messages at rate per second into one channel of
@@ -182,6 +186,11 @@ func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*
 			}
 		}
 	}()
+	before, err := ServerMetrics(ctx, o.Server)
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	tick := time.NewTicker(interval)
 	deadline := time.Now().Add(o.Duration)
@@ -196,6 +205,11 @@ func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*
 	}
 	tick.Stop()
 	time.Sleep(3 * time.Second) // let the last deliveries arrive
+	after, err := ServerMetrics(ctx, o.Server)
+	if err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(began)
 	total, err := stopWorkers(ws)
 	if err != nil {
 		return nil, err
@@ -205,6 +219,11 @@ func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*
 		Latency: Summarise(total.LatenciesUs), ClosedEarly: total.ClosedEarly, Failed: total.Failed}
 	if span := time.Duration(total.LastNanos - total.FirstNanos); span > 0 {
 		r.DeliveriesPerSec = float64(total.Received) / span.Seconds()
+	}
+	cpu := after["process_cpu_seconds_total"] - before["process_cpu_seconds_total"]
+	r.ServerCPUCores = cpu / elapsed.Seconds()
+	if total.Received > 0 {
+		r.ServerCPUPerDeliveryUs = cpu * 1e6 / float64(total.Received)
 	}
 	emit(o.Out, r)
 	return r, nil
