@@ -289,29 +289,7 @@ func (x *cli) register(args []string) error {
 	fs.StringVar(&display, "display-name", "", "display name")
 	fs.StringVar(&setup, "setup-token", "", "the one-time setup token from the server log (makes you the admin)")
 	fs.StringVar(&invite, "invite", "", "invite code (servers with --registration invite)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		return usagef("register takes at most a username")
-	}
-	if len(pos) == 1 {
-		username = pos[0]
-	}
-	if err := x.resolveServer("http://localhost:8080"); err != nil {
-		return err
-	}
-	if err := x.connect(false); err != nil {
-		return err
-	}
-	if username == "" {
-		if username, err = x.prompt("username: "); err != nil {
-			return err
-		}
-	}
-	x.warnPlainHTTP()
-	pw, err := x.password("password: ")
+	username, pw, err := x.askCredentials(fs, args, "register", &username)
 	if err != nil {
 		return err
 	}
@@ -340,33 +318,43 @@ func (x *cli) register(args []string) error {
 	return nil
 }
 
-func (x *cli) login(args []string) error {
-	fs := x.flags("login")
-	var username string
-	fs.StringVar(&username, "username", "", "username (asked when missing)")
+// askCredentials reads a username (the one positional argument, the flag,
+// or a prompt) and a password for register and login, after connecting to
+// the server.
+// flagUsername is the --username variable, set by the parse here.
+func (x *cli) askCredentials(fs *flag.FlagSet, args []string, verb string, flagUsername *string) (string, string, error) {
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return "", "", err
 	}
+	username := *flagUsername
 	if len(pos) > 1 {
-		return usagef("login takes at most a username")
+		return "", "", usagef("%s takes at most a username", verb)
 	}
 	if len(pos) == 1 {
 		username = pos[0]
 	}
 	if err := x.resolveServer("http://localhost:8080"); err != nil {
-		return err
+		return "", "", err
 	}
 	if err := x.connect(false); err != nil {
-		return err
+		return "", "", err
 	}
 	if username == "" {
 		if username, err = x.prompt("username: "); err != nil {
-			return err
+			return "", "", err
 		}
 	}
 	x.warnPlainHTTP()
 	pw, err := x.password("password: ")
+	return username, pw, err
+}
+
+func (x *cli) login(args []string) error {
+	fs := x.flags("login")
+	var username string
+	fs.StringVar(&username, "username", "", "username (asked when missing)")
+	username, pw, err := x.askCredentials(fs, args, "login", &username)
 	if err != nil {
 		return err
 	}
