@@ -30,7 +30,7 @@ type Config struct {
 	Auth   Authenticator
 	Chat   Chat
 	Bus    bus.Bus
-	Engine wsconn.Engine // default wsconn.Coder{}
+	Engine wsconn.Engine // default &wsconn.Gobwas{}
 
 	ClientIP *clientip.Resolver
 	// AllowedOrigins lists the origins (scheme://host[:port]) browsers may
@@ -65,7 +65,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Engine == nil {
-		c.Engine = wsconn.Coder{}
+		c.Engine = &wsconn.Gobwas{}
 	}
 	if c.ClientIP == nil {
 		c.ClientIP = clientip.New(nil)
