@@ -67,7 +67,8 @@
 //     queue is full is closed with 4009 (too slow; reconnect and resume)
 //     and everyone else goes on. A writer runs only while a queue is not
 //     empty and takes everything queued in one batch (one system call with
-//     wsconn.Coder); while it writes, up to one more queue can build up.
+//     either engine in wsconn); while it writes, up to one more queue can
+//     build up.
 //   - A client frame is handled on the socket's reading goroutine, so a
 //     client that sends faster than it is served simply waits. RateMsg
 //     (50/s) bounds frames per socket: an over-limit frame gets error
