@@ -204,7 +204,7 @@ func ServerMetrics(ctx context.Context, server string) (map[string]float64, erro
 	want := map[string]bool{
 		"process_resident_memory_bytes": true, "go_memstats_heap_inuse_bytes": true,
 		"go_goroutines": true, "gateway_connections_active": true, "go_memstats_stack_inuse_bytes": true,
-		"process_cpu_seconds_total": true,
+		"process_cpu_seconds_total": true, `gateway_messages_total{direction="out"}`: true,
 	}
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {
@@ -223,4 +223,30 @@ func ServerMetrics(ctx context.Context, server string) (map[string]float64, erro
 func emit(w io.Writer, v any) {
 	b, _ := json.Marshal(v)
 	fmt.Fprintln(w, string(b))
+}
+
+// Settle waits until the server has stopped writing frames (no more than
+// quiet frames in half a second), at most max. Connecting many users at once
+// sets off a storm of presence frames (every member hears every other member
+// come online); measuring message fan-out during it would measure the storm.
+func Settle(ctx context.Context, server string, quiet float64, max time.Duration) error {
+	const key = `gateway_messages_total{direction="out"}`
+	deadline := time.Now().Add(max)
+	last := -1.0
+	for time.Now().Before(deadline) {
+		m, err := ServerMetrics(ctx, server)
+		if err != nil {
+			return err
+		}
+		if last >= 0 && m[key]-last <= quiet {
+			return nil
+		}
+		last = m[key]
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return nil
 }

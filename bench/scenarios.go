@@ -186,6 +186,9 @@ func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*
 			}
 		}
 	}()
+	if err := Settle(ctx, o.Server, 50, 90*time.Second); err != nil {
+		return nil, err
+	}
 	before, err := ServerMetrics(ctx, o.Server)
 	if err != nil {
 		return nil, err
@@ -260,7 +263,10 @@ func Idle(ctx context.Context, o Options, conns, users, procs int) (*IdleResult,
 	if err != nil {
 		return nil, err
 	}
-	time.Sleep(5 * time.Second) // let the server settle (hello, hold timers)
+	// Let the server settle: hellos, hold timers, the presence storm.
+	if err := Settle(ctx, o.Server, 50, 90*time.Second); err != nil {
+		return nil, err
+	}
 	after, err := ServerMetrics(ctx, o.Server)
 	if err != nil {
 		return nil, err
