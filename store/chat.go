@@ -247,20 +247,7 @@ func (r chatConn) ChannelSeqs(ctx context.Context, userID string) (map[string]in
 	if err != nil {
 		return nil, fmt.Errorf("channel seqs: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, fmt.Errorf("channel seqs: %w", err)
-		}
-		out[id] = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("channel seqs: %w", err)
-	}
-	return out, nil
+	return scanSeqs(rows, "channel seqs")
 }
 
 func (r chatConn) BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
@@ -623,20 +610,7 @@ func (t chatTx) ReadAll(ctx context.Context, userID string) (map[string]int64, e
 	if err != nil {
 		return nil, fmt.Errorf("read all: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, fmt.Errorf("read all: %w", err)
-		}
-		out[id] = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read all: %w", err)
-	}
-	return out, nil
+	return scanSeqs(rows, "read all")
 }
 
 func (t chatTx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHash string) error {
@@ -753,4 +727,22 @@ func (t chatTx) SetFollow(ctx context.Context, rootID, userID string, follow, on
 		return fmt.Errorf("set follow: %w", err)
 	}
 	return nil
+}
+
+// scanSeqs reads (channel id, seq) rows into a map and closes them.
+func scanSeqs(rows *sql.Rows, what string) (map[string]int64, error) {
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
