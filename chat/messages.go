@@ -375,20 +375,30 @@ func (s *Service) inMessage(ctx context.Context, op string, p *unhidra.Principal
 
 // GetMessage returns one message.
 func (s *Service) GetMessage(ctx context.Context, id string) (*unhidra.Message, error) {
-	p, err := caller(ctx)
+	m, _, p, err := s.readableMessage(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	return m, s.withReactions(ctx, p.UserID, m)
+}
+
+// readableMessage loads a message the caller may read, with the caller's
+// access to its channel.
+func (s *Service) readableMessage(ctx context.Context, id string) (*unhidra.Message, *access, *unhidra.Principal, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	done := s.observe("message")
 	m, a, err := s.messageAccess(ctx, s.store, nil, p, id)
 	done()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := a.need(actRead); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return m, s.withReactions(ctx, p.UserID, m)
+	return m, a, p, nil
 }
 
 // EditInput is a new version of a message; exactly one of the fields, per
@@ -482,17 +492,8 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 // EditHistory returns a message's earlier versions, oldest first: to its
 // author and to the channel's moderators and up.
 func (s *Service) EditHistory(ctx context.Context, id string) ([]Edit, error) {
-	p, err := caller(ctx)
+	m, a, p, err := s.readableMessage(ctx, id)
 	if err != nil {
-		return nil, err
-	}
-	done := s.observe("message")
-	m, a, err := s.messageAccess(ctx, s.store, nil, p, id)
-	done()
-	if err != nil {
-		return nil, err
-	}
-	if err := a.need(actRead); err != nil {
 		return nil, err
 	}
 	if m.Sender.ID != p.UserID {
@@ -500,7 +501,7 @@ func (s *Service) EditHistory(ctx context.Context, id string) ([]Edit, error) {
 			return nil, err
 		}
 	}
-	done = s.observe("edits")
+	done := s.observe("edits")
 	defer done()
 	es, err := s.store.Edits(ctx, id)
 	if es == nil && err == nil {

@@ -230,10 +230,7 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*unhidra.Session{}
-	}
-	writeJSON(w, http.StatusOK, sessionsResponse{Sessions: list})
+	writeJSON(w, http.StatusOK, sessionsResponse{Sessions: orEmpty(list)})
 	return nil
 }
 
@@ -282,10 +279,7 @@ func (s *Server) handleSearchUsers(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if users == nil {
-		users = []*unhidra.User{}
-	}
-	writeJSON(w, http.StatusOK, usersResponse{Users: users, NextCursor: next})
+	writeJSON(w, http.StatusOK, usersResponse{Users: orEmpty(users), NextCursor: next})
 	return nil
 }
 
@@ -325,10 +319,7 @@ func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*unhidra.Invite{}
-	}
-	writeJSON(w, http.StatusOK, invitesResponse{Invites: list})
+	writeJSON(w, http.StatusOK, invitesResponse{Invites: orEmpty(list)})
 	return nil
 }
 
@@ -349,10 +340,7 @@ func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if users == nil {
-		users = []*unhidra.User{}
-	}
-	writeJSON(w, http.StatusOK, usersResponse{Users: users, NextCursor: next})
+	writeJSON(w, http.StatusOK, usersResponse{Users: orEmpty(users), NextCursor: next})
 	return nil
 }
 

@@ -110,3 +110,11 @@ func queryLimit(r *http.Request) (int, error) {
 	}
 	return n, nil
 }
+
+// orEmpty makes a nil list encode as [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -41,9 +41,6 @@ func (s *Server) handleAdminConnections(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	if conns == nil {
-		conns = []gateway.ConnectionInfo{}
-	}
-	writeJSON(w, http.StatusOK, connectionsResponse{Connections: conns})
+	writeJSON(w, http.StatusOK, connectionsResponse{Connections: orEmpty(conns)})
 	return nil
 }
