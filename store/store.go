@@ -183,7 +183,7 @@ func (db *DB) openSQLite(ctx context.Context, path string) error {
 	db.writer.SetConnMaxLifetime(0)
 	db.writer.SetConnMaxIdleTime(0)
 	// The writer connects first: it turns WAL on, which the readers rely on.
-	if err := db.writer.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, db.writer); err != nil {
 		db.writer.Close()
 		return fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -417,4 +417,25 @@ func dbBytes(b []byte) any {
 		return nil
 	}
 	return b
+}
+
+// pingWhileBusy opens the first connection, retrying while the file is
+// locked: switching a fresh database to WAL takes an exclusive lock for
+// which SQLite does not always call its busy handler, so a second process
+// opening the same file at that moment (admin migrate beside serve) would
+// fail at once instead of waiting.
+func pingWhileBusy(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != 5 /* SQLITE_BUSY */ || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
