@@ -20,7 +20,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -36,6 +35,7 @@ import (
 	"github.com/unhidra/unhidra/auth/password"
 	"github.com/unhidra/unhidra/auth/token"
 	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // Config wires a Service. Store, Hasher and Tokens are required.
@@ -55,7 +55,7 @@ type Config struct {
 	AccountBackoff *ratelimit.Backoff
 	GlobalBackoff  *ratelimit.Backoff
 
-	// Events, when set, hears session revocations (unhidra.UserSubject), so
+	// Events, when set, hears session revocations (wire.UserSubject), so
 	// that live WebSockets of a revoked session close at once.
 	Events Publisher
 
@@ -547,12 +547,11 @@ func (s *Service) Logout(ctx context.Context, refresh string) error {
 // announce tells every node that sessions of userID ended. A failure is
 // logged, not returned: the revocation is already durable, and Authenticate
 // refuses the session's tokens whatever the bus does.
-func (s *Service) announce(ctx context.Context, userID string, m unhidra.ControlMessage) {
+func (s *Service) announce(ctx context.Context, userID string, m wire.Control) {
 	if s.cfg.Events == nil {
 		return
 	}
-	b, _ := json.Marshal(m)
-	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), unhidra.UserSubject(userID), b); err != nil {
+	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), wire.UserSubject(userID), m.Encode()); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "announce session revocation", slog.String("user_id", userID), slog.Any("err", err))
 	}
 }
@@ -561,7 +560,7 @@ func (s *Service) revokeSession(ctx context.Context, userID, sessionID string, n
 	if err := s.cfg.Store.RevokeSession(ctx, userID, sessionID, now); err != nil {
 		return err
 	}
-	s.announce(ctx, userID, unhidra.ControlMessage{Type: unhidra.ControlSessionRevoked, SessionID: sessionID})
+	s.announce(ctx, userID, wire.Control{Type: wire.ControlSessionRevoked, SessionID: sessionID})
 	return nil
 }
 
@@ -570,7 +569,7 @@ func (s *Service) revokeSessions(ctx context.Context, userID, keep string, now t
 	if err != nil {
 		return 0, err
 	}
-	s.announce(ctx, userID, unhidra.ControlMessage{Type: unhidra.ControlSessionsRevoked, KeepSession: keep})
+	s.announce(ctx, userID, wire.Control{Type: wire.ControlSessionsRevoked, KeepSession: keep})
 	return n, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/unhidra/unhidra"
@@ -304,4 +305,137 @@ func parallel(ctx context.Context, cs []*client.Client, n int, fn func(*client.C
 	wg.Wait()
 	close(errc)
 	return <-errc
+}
+
+// StormResult is the outcome of the storm scenario.
+type StormResult struct {
+	Scenario  string  `json:"scenario"`
+	Members   int     `json:"members"`
+	Processes int     `json:"processes"`
+	Sockets   int     `json:"sockets"`
+	Failed    int     `json:"sockets_failed"`
+	ConnectS  float64 `json:"connect_seconds"` // until every socket had its hello
+	// SettleS is from the first connect until the last presence frame
+	// reached any socket: how long the mass connect keeps the gateway busy.
+	SettleS        float64 `json:"settle_seconds"`
+	PresenceFrames int64   `json:"presence_frames"`
+	// FramesPerMember is every frame the members received (hello excluded)
+	// divided by the members: O(1) when presence is batched, O(N) when
+	// every member hears every other one by one.
+	FramesPerMember float64 `json:"frames_per_member"`
+	ServerFramesOut float64 `json:"server_frames_out"`
+	// Messages sent at RatePerSec from the first connect on: Delivered of
+	// Expected for those sent after every socket was connected (before
+	// that, a socket not yet connected cannot be expected to get them),
+	// and the send→receive latency of every receipt.
+	RatePerSec  float64     `json:"rate_per_sec"`
+	Sent        int         `json:"sent"`
+	Delivered   int64       `json:"delivered_after_connect"`
+	Expected    int64       `json:"expected_after_connect"`
+	Latency     Percentiles `json:"send_to_receive"`
+	ClosedEarly int         `json:"closed_early"`
+}
+
+// Storm connects members members of one channel at once (one socket
+// each, spread over procs worker processes) while a timed message is sent
+// into the channel rate times a second, and measures how long the presence
+// traffic of the mass connect lasts, how many frames it costs, and what it
+// does to message delivery.
+func Storm(ctx context.Context, o Options, members, procs int, rate float64) (*StormResult, error) {
+	clients, creds, err := CreateUsers(ctx, o.Server, "stm", members+1)
+	if err != nil {
+		return nil, err
+	}
+	owner := clients[0]
+	ch, err := owner.CreateChannel(ctx, client.CreateChannelInput{Name: fmt.Sprintf("bench-storm-%d", time.Now().UnixNano()), Kind: unhidra.ChannelPublic})
+	if err != nil {
+		return nil, err
+	}
+	if err := parallel(ctx, clients[1:], 8, func(c *client.Client) error { _, err := c.Join(ctx, ch.ID); return err }); err != nil {
+		return nil, fmt.Errorf("join: %w", err)
+	}
+	sender, err := owner.Connect(ctx, client.ConnectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer sender.CloseNow()
+	go func() {
+		for {
+			if _, err := sender.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	if err := Settle(ctx, o.Server, 5, 30*time.Second); err != nil {
+		return nil, err
+	}
+	before, err := ServerMetrics(ctx, o.Server)
+	if err != nil {
+		return nil, err
+	}
+
+	began := time.Now()
+	var connectedAt atomic.Int64
+	sendErr := make(chan error, 1)
+	var sent []int64
+	go func() {
+		interval := time.Duration(float64(time.Second) / rate)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			<-tick.C
+			c := connectedAt.Load()
+			if c != 0 && time.Now().UnixNano() > c+int64(o.Duration) {
+				sendErr <- nil
+				return
+			}
+			now := time.Now().UnixNano()
+			body := Marker + strconv.FormatInt(now, 10)
+			if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch.ID, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
+				sendErr <- err
+				return
+			}
+			sent = append(sent, now)
+		}
+	}()
+	ws, err := startWorkers(ctx, o.Binary, procs, Job{Server: o.Server, Creds: creds[1:], SocketsPerUser: 1, Timed: true})
+	if err != nil {
+		return nil, err
+	}
+	connectedAt.Store(time.Now().UnixNano())
+	connect := time.Since(began)
+	if err := <-sendErr; err != nil {
+		return nil, err
+	}
+	// Let the last deliveries and the end of the storm arrive.
+	if err := Settle(ctx, o.Server, 5, 120*time.Second); err != nil {
+		return nil, err
+	}
+	after, err := ServerMetrics(ctx, o.Server)
+	if err != nil {
+		return nil, err
+	}
+	total, err := stopWorkers(ws)
+	if err != nil {
+		return nil, err
+	}
+	r := &StormResult{Scenario: "storm", Members: members, Processes: len(ws), Sockets: total.Sockets, Failed: total.Failed,
+		ConnectS: connect.Seconds(), PresenceFrames: total.PresenceFrames, RatePerSec: rate, Sent: len(sent),
+		Latency: Summarise(total.LatenciesUs), ClosedEarly: total.ClosedEarly,
+		ServerFramesOut: after[`gateway_messages_total{direction="out"}`] - before[`gateway_messages_total{direction="out"}`]}
+	if total.LastPresenceNanos > 0 {
+		r.SettleS = float64(total.LastPresenceNanos-began.UnixNano()) / 1e9
+	}
+	if members > 0 {
+		r.FramesPerMember = float64(total.Frames) / float64(members)
+	}
+	cut := connectedAt.Load()
+	for _, at := range sent {
+		if at > cut {
+			r.Expected += int64(total.Sockets)
+			r.Delivered += total.PerMessage[at]
+		}
+	}
+	emit(o.Out, r)
+	return r, nil
 }

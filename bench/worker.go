@@ -40,7 +40,16 @@ type WorkerResult struct {
 	FirstNanos  int64   `json:"first_nanos"`  // first timed receipt
 	LastNanos   int64   `json:"last_nanos"`   // last timed receipt
 	LatenciesUs []int64 `json:"latencies_us"` // send→receive, one per receipt
-	Error       string  `json:"error,omitempty"`
+	// Frames counts every frame the sockets received after their hello;
+	// PresenceFrames the presence frames among them, and LastPresenceNanos
+	// is when the last of those arrived (unix ns).
+	Frames            int64 `json:"frames"`
+	PresenceFrames    int64 `json:"presence_frames"`
+	LastPresenceNanos int64 `json:"last_presence_nanos"`
+	// PerMessage counts the receipts of each timed message, keyed by its
+	// send time (unix ns), so that deliveries can be checked per message.
+	PerMessage map[int64]int64 `json:"per_message,omitempty"`
+	Error      string          `json:"error,omitempty"`
 }
 
 // RunWorker is the body of `unhidra bench worker`: it connects the job's
@@ -59,12 +68,72 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	defer cancel()
 
 	var (
-		mu     sync.Mutex
-		res    WorkerResult
-		conns  []*client.Conn
-		wg     sync.WaitGroup
-		closed atomic.Int64
+		mu      sync.Mutex
+		res     WorkerResult
+		conns   []*client.Conn
+		wg      sync.WaitGroup
+		readers sync.WaitGroup
+		closed  atomic.Int64
 	)
+	res.PerMessage = map[int64]int64{}
+	// read drains one socket from the moment it is connected, so that
+	// frames arriving while the other sockets connect (a presence storm)
+	// never back up into the server's queues.
+	read := func(cn *client.Conn) {
+		defer readers.Done()
+		var local []int64
+		var first, last, n, frames, presence, lastPresence int64
+		perMsg := map[int64]int64{}
+		defer func() {
+			mu.Lock()
+			res.LatenciesUs = append(res.LatenciesUs, local...)
+			res.Received += n
+			res.Frames += frames
+			res.PresenceFrames += presence
+			res.LastPresenceNanos = max(res.LastPresenceNanos, lastPresence)
+			for k, v := range perMsg {
+				res.PerMessage[k] += v
+			}
+			if first != 0 && (res.FirstNanos == 0 || first < res.FirstNanos) {
+				res.FirstNanos = first
+			}
+			res.LastNanos = max(res.LastNanos, last)
+			mu.Unlock()
+		}()
+		for {
+			f, err := cn.Read(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					closed.Add(1)
+				}
+				return
+			}
+			frames++
+			if f.Type == "presence" {
+				presence++
+				lastPresence = time.Now().UnixNano()
+				continue
+			}
+			if !job.Timed || f.Type != "message" {
+				continue
+			}
+			// Find the timestamp in the raw frame rather than decoding
+			// the message: the load generator shares the machine with
+			// the server, and its CPU is taken from the measurement.
+			sent, ok := timestamp(f.Raw)
+			if !ok {
+				continue
+			}
+			now := time.Now().UnixNano()
+			local = append(local, (now-sent)/1000)
+			perMsg[sent]++
+			if first == 0 {
+				first = now
+			}
+			last = now
+			n++
+		}
+	}
 	sem := make(chan struct{}, 64)
 	for _, cr := range job.Creds {
 		c, err := client.New(job.Server, client.WithTokens(cr.Tokens))
@@ -88,6 +157,8 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 					return
 				}
 				conns = append(conns, cn)
+				readers.Add(1)
+				go read(cn)
 			}()
 		}
 	}
@@ -95,51 +166,6 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	res.Sockets = len(conns)
 	fmt.Fprintln(stdout, `{"ready":true}`)
 
-	var readers sync.WaitGroup
-	for _, cn := range conns {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			var local []int64
-			var first, last, n int64
-			defer func() {
-				mu.Lock()
-				res.LatenciesUs = append(res.LatenciesUs, local...)
-				res.Received += n
-				if first != 0 && (res.FirstNanos == 0 || first < res.FirstNanos) {
-					res.FirstNanos = first
-				}
-				res.LastNanos = max(res.LastNanos, last)
-				mu.Unlock()
-			}()
-			for {
-				f, err := cn.Read(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						closed.Add(1)
-					}
-					return
-				}
-				if !job.Timed || f.Type != "message" {
-					continue
-				}
-				// Find the timestamp in the raw frame rather than decoding
-				// the message: the load generator shares the machine with
-				// the server, and its CPU is taken from the measurement.
-				sent, ok := timestamp(f.Raw)
-				if !ok {
-					continue
-				}
-				now := time.Now().UnixNano()
-				local = append(local, (now-sent)/1000)
-				if first == 0 {
-					first = now
-				}
-				last = now
-				n++
-			}
-		}()
-	}
 	// Hold until the parent closes stdin.
 	io.Copy(io.Discard, in)
 	cancel()
@@ -219,6 +245,15 @@ func stopWorkers(ws []*worker) (WorkerResult, error) {
 			total.FirstNanos = r.FirstNanos
 		}
 		total.LastNanos = max(total.LastNanos, r.LastNanos)
+		total.Frames += r.Frames
+		total.PresenceFrames += r.PresenceFrames
+		total.LastPresenceNanos = max(total.LastPresenceNanos, r.LastPresenceNanos)
+		if len(r.PerMessage) > 0 && total.PerMessage == nil {
+			total.PerMessage = map[int64]int64{}
+		}
+		for k, v := range r.PerMessage {
+			total.PerMessage[k] += v
+		}
 		if total.Error == "" {
 			total.Error = r.Error
 		}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // CreateChannelInput is a request to create a channel or open a DM.
@@ -94,7 +95,7 @@ func (s *Service) CreateChannel(ctx context.Context, in CreateChannelInput) (*un
 		if err := c.tx.InsertMember(ctx, m); err != nil {
 			return err
 		}
-		seq, err := c.emitMember(ctx, unhidra.EventMemberJoined, p.UserID, m.Role)
+		seq, err := c.emitMember(ctx, wire.TypeMemberJoined, p.UserID, m.Role)
 		if err != nil {
 			return err
 		}
@@ -194,7 +195,7 @@ func (s *Service) createDirect(ctx context.Context, p *unhidra.Principal, in Cre
 			if err := c.tx.InsertMember(ctx, m); err != nil {
 				return err
 			}
-			seq, err := c.emitMember(ctx, unhidra.EventMemberJoined, id, m.Role)
+			seq, err := c.emitMember(ctx, wire.TypeMemberJoined, id, m.Role)
 			if err != nil {
 				return err
 			}
@@ -408,7 +409,7 @@ func addMember(ctx context.Context, c *change, userID, role string) error {
 	if err := c.tx.InsertMember(ctx, m); err != nil {
 		return err
 	}
-	seq, err := c.emitMember(ctx, unhidra.EventMemberJoined, userID, role)
+	seq, err := c.emitMember(ctx, wire.TypeMemberJoined, userID, role)
 	if err != nil {
 		return err
 	}
@@ -438,7 +439,7 @@ func removeMember(ctx context.Context, c *change, target *unhidra.Member) error 
 	if err := c.tx.DeleteMember(ctx, c.channelID, target.UserID); err != nil {
 		return err
 	}
-	seq, err := c.emitMember(ctx, unhidra.EventMemberLeft, target.UserID, "")
+	seq, err := c.emitMember(ctx, wire.TypeMemberLeft, target.UserID, "")
 	if err != nil {
 		return err
 	}
@@ -559,7 +560,7 @@ func (s *Service) SetMember(ctx context.Context, channelID, userID, role string)
 		if err := c.tx.SetRole(ctx, channelID, userID, role); err != nil {
 			return err
 		}
-		_, err = c.emitMember(ctx, unhidra.EventMemberJoined, userID, role)
+		_, err = c.emitMember(ctx, wire.TypeMemberJoined, userID, role)
 		return err
 	})
 	if err != nil {

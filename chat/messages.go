@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/wire"
 )
 
 var clientMsgIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -160,7 +161,7 @@ func (s *Service) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mess
 				return err
 			}
 		}
-		if err := c.record(ctx, seq, unhidra.EventMessage, messageFrame{Type: unhidra.EventMessage, ChannelID: msg.ChannelID, Seq: seq, Message: msg}); err != nil {
+		if err := c.record(ctx, seq, wire.Event{Type: wire.TypeMessage, MessageID: msg.ID}, wire.MessageFrame{Type: wire.TypeMessage, ChannelID: msg.ChannelID, Seq: seq, Message: msg}); err != nil {
 			return err
 		}
 		// The sender has read their own message.
@@ -212,7 +213,7 @@ func (s *Service) emitUpdated(ctx context.Context, c *change, id string) error {
 	if rs[id] != nil {
 		m.Reactions = rs[id]
 	}
-	_, err = c.emitMessage(ctx, unhidra.EventMessageUpdated, m)
+	_, err = c.emitMessage(ctx, wire.TypeMessageUpdated, m)
 	return err
 }
 
@@ -474,8 +475,8 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		if err := c.tx.TombstoneMessage(ctx, m.ID, c.now); err != nil {
 			return err
 		}
-		if _, err := c.emit(ctx, unhidra.EventMessageDeleted, func(seq int64) any {
-			return messageDeletedFrame{Type: unhidra.EventMessageDeleted, ChannelID: m.ChannelID, MessageID: m.ID, Seq: seq}
+		if _, err := c.emit(ctx, wire.Event{Type: wire.TypeMessageDeleted, MessageID: m.ID}, func(seq int64) any {
+			return wire.MessageDeleted{Type: wire.TypeMessageDeleted, ChannelID: m.ChannelID, MessageID: m.ID, Seq: seq}
 		}); err != nil {
 			return err
 		}
@@ -642,8 +643,8 @@ func (s *Service) React(ctx context.Context, id, emoji string, add bool) (*unhid
 		if err != nil || !changed {
 			return err
 		}
-		_, err = c.emit(ctx, unhidra.EventReaction, func(seq int64) any {
-			return reactionFrame{Type: unhidra.EventReaction, ChannelID: m.ChannelID, MessageID: id, Emoji: emoji, UserID: p.UserID, Added: add, Seq: seq}
+		_, err = c.emit(ctx, wire.Event{Type: wire.TypeReaction, MessageID: id, UserID: p.UserID}, func(seq int64) any {
+			return wire.Reaction{Type: wire.TypeReaction, ChannelID: m.ChannelID, MessageID: id, Emoji: emoji, UserID: p.UserID, Added: add, Seq: seq}
 		})
 		return err
 	})

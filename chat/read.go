@@ -2,8 +2,11 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // MemberChannels returns the caller's channels with their last event seq
@@ -18,8 +21,8 @@ func (s *Service) MemberChannels(ctx context.Context) (map[string]int64, error) 
 	return s.store.ChannelSeqs(ctx, p.UserID)
 }
 
-// ChannelIDsOf lists the channels userID belongs to (gateway.Chat; not an
-// action of the caller).
+// ChannelIDsOf lists the channels userID belongs to (gateway.Events; not
+// an action of the caller).
 func (s *Service) ChannelIDsOf(ctx context.Context, userID string) ([]string, error) {
 	done := s.observe("channel_seqs")
 	seqs, err := s.store.ChannelSeqs(ctx, userID)
@@ -64,6 +67,39 @@ func (s *Service) Events(ctx context.Context, channelID string, after int64, lim
 	return evs, err
 }
 
+// ChannelEvents returns a channel's events with seq > after, ascending, at
+// most limit (1 to MaxEventsPage), with their metadata (gateway.Events).
+// It is not an action of a caller: the gateway reads once for all of its
+// sockets and bounds what each may receive by its subscription.
+func (s *Service) ChannelEvents(ctx context.Context, channelID string, after int64, limit int) ([]wire.Event, error) {
+	if limit < 1 || limit > MaxEventsPage {
+		limit = MaxEventsPage
+	}
+	done := s.observe("events")
+	evs, err := s.store.Events(ctx, channelID, max(after, 0), limit)
+	done()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wire.Event, len(evs))
+	for i, ev := range evs {
+		out[i] = eventMeta(ev)
+	}
+	return out, nil
+}
+
+// eventMeta returns the bus form of a stored event.
+func eventMeta(ev unhidra.Event) wire.Event {
+	out := wire.Event{Type: ev.Type, ChannelID: ev.ChannelID, Seq: ev.Seq, At: ev.CreatedAt.UnixMicro(), Frame: ev.Frame}
+	if ev.Type == wire.TypeMemberJoined || ev.Type == wire.TypeMemberLeft {
+		var m wire.Member
+		if json.Unmarshal(ev.Frame, &m) == nil {
+			out.UserID = m.UserID
+		}
+	}
+	return out
+}
+
 // MarkRead moves the caller's read position in a channel forward to seq (a
 // position never moves back) and broadcasts a read receipt when it moved.
 func (s *Service) MarkRead(ctx context.Context, channelID string, seq int64) error {
@@ -96,8 +132,7 @@ func (s *Service) MarkRead(ctx context.Context, channelID string, seq int64) err
 		return err
 	}
 	if moved {
-		s.publishJSON(context.WithoutCancel(ctx), unhidra.ChannelEphemeralSubject(channelID),
-			readFrame{Type: "read", ChannelID: channelID, UserID: p.UserID, Seq: seq})
+		s.publishEphemeral(ctx, wire.TypeRead, channelID, p.UserID, wire.ReadReceipt{Type: wire.TypeRead, ChannelID: channelID, UserID: p.UserID, Seq: seq})
 	}
 	return nil
 }
@@ -121,19 +156,24 @@ func (s *Service) ReadAll(ctx context.Context) error {
 		return err
 	}
 	for id, seq := range moved {
-		s.publishJSON(context.WithoutCancel(ctx), unhidra.ChannelEphemeralSubject(id),
-			readFrame{Type: "read", ChannelID: id, UserID: p.UserID, Seq: seq})
+		s.publishEphemeral(ctx, wire.TypeRead, id, p.UserID, wire.ReadReceipt{Type: wire.TypeRead, ChannelID: id, UserID: p.UserID, Seq: seq})
 	}
 	return nil
 }
 
 // Typing broadcasts that the caller is typing in a channel, at most once
 // per TypingInterval per user and channel; calls in between succeed and
-// send nothing.
+// send nothing. A client may send a typing frame per keystroke, so the
+// throttle is looked at before anything is read from the store: a
+// throttled call has been authorized within the interval already.
 func (s *Service) Typing(ctx context.Context, channelID string) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
+	}
+	key := p.UserID + "/" + channelID
+	if s.typingThrottled(key, s.now()) {
+		return nil
 	}
 	a, err := s.loadRead(ctx, p, channelID)
 	if err != nil {
@@ -143,7 +183,6 @@ func (s *Service) Typing(ctx context.Context, channelID string) error {
 		return err
 	}
 	now := s.now()
-	key := p.UserID + "/" + channelID
 	s.typingMu.Lock()
 	last, ok := s.typing[key]
 	send := !ok || now.Sub(last) >= TypingInterval || now.Before(last)
@@ -161,8 +200,14 @@ func (s *Service) Typing(ctx context.Context, channelID string) error {
 	}
 	s.typingMu.Unlock()
 	if send {
-		s.publishJSON(context.WithoutCancel(ctx), unhidra.ChannelEphemeralSubject(channelID),
-			typingFrame{Type: "typing", ChannelID: channelID, UserID: p.UserID})
+		s.publishEphemeral(ctx, wire.TypeTyping, channelID, p.UserID, wire.Typing{Type: wire.TypeTyping, ChannelID: channelID, UserID: p.UserID})
 	}
 	return nil
+}
+
+func (s *Service) typingThrottled(key string, now time.Time) bool {
+	s.typingMu.Lock()
+	defer s.typingMu.Unlock()
+	last, ok := s.typing[key]
+	return ok && now.Sub(last) < TypingInterval && !now.Before(last)
 }

@@ -373,7 +373,6 @@ func TestParseFrame(t *testing.T) {
 		event   bool
 	}{
 		{`{"type":"message","channel_id":"c1","seq":4,"message":{"id":"m","channel_id":"c1","seq":4}}`, "message", "c1", 4, true},
-		{`{"type":"message","message":{"id":"m","channel_id":"c2","seq":9}}`, "message", "c2", 9, true},
 		{`{"type":"read","channel_id":"c1","user_id":"u","seq":3}`, "read", "c1", 3, false},
 		{`{"type":"pong"}`, "pong", "", 0, false},
 	}

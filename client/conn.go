@@ -14,18 +14,19 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // Subprotocol is the WebSocket subprotocol of API v1.
-const Subprotocol = "unhidra.v1"
+const Subprotocol = wire.Subprotocol
 
 // Close codes the server uses (API.md "Errors and limits").
 const (
-	CloseUnauthenticated = 4001 // missing, invalid or expired token; session revoked
-	CloseForbidden       = 4003
-	CloseRateLimited     = 4008
-	CloseTooSlow         = 4009 // the client fell behind: reconnect and resume
-	CloseGoingAway       = 1001
+	CloseUnauthenticated = wire.CloseUnauthenticated // missing, invalid or expired token; session revoked
+	CloseForbidden       = wire.CloseForbidden
+	CloseRateLimited     = wire.CloseRateLimited
+	CloseTooSlow         = wire.CloseTooSlow // the client fell behind: reconnect and resume
+	CloseGoingAway       = wire.CloseGoingAway
 )
 
 // ConnectOptions configure a WebSocket connection.
@@ -107,7 +108,7 @@ func (c *Client) connect(ctx context.Context, tok string, opts ConnectOptions) (
 	ws, resp, err := websocket.Dial(ctx, c.wsURL("/api/v1/ws"), &websocket.DialOptions{
 		HTTPClient:   c.hc,
 		HTTPHeader:   header,
-		Subprotocols: []string{Subprotocol, "bearer." + tok},
+		Subprotocols: []string{Subprotocol, wire.BearerPrefix + tok},
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 300 {
@@ -280,61 +281,50 @@ func (cn *Conn) Send(ctx context.Context, in *unhidra.SendInput) error {
 	if in.ClientMsgID == "" {
 		in.ClientMsgID = NewClientMsgID()
 	}
-	return cn.write(ctx, struct {
-		Type         string   `json:"type"`
-		ClientMsgID  string   `json:"client_msg_id"`
-		ChannelID    string   `json:"channel_id"`
-		Body         string   `json:"body,omitempty"`
-		Ciphertext   string   `json:"ciphertext,omitempty"`
-		ThreadRootID string   `json:"thread_root_id,omitempty"`
-		Attachments  []string `json:"attachments,omitempty"`
-	}{"send", in.ClientMsgID, in.ChannelID, in.Body, in.Ciphertext, in.ThreadRootID, in.Attachments})
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypeSend, ClientMsgID: in.ClientMsgID, ChannelID: in.ChannelID,
+		Body: in.Body, Ciphertext: in.Ciphertext, ThreadRootID: in.ThreadRootID, Attachments: in.Attachments})
 }
 
 // Typing says the caller is typing in a channel.
 func (cn *Conn) Typing(ctx context.Context, channelID string) error {
-	return cn.write(ctx, map[string]string{"type": "typing", "channel_id": channelID})
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypeTyping, ChannelID: channelID})
 }
 
 // MarkRead sets the caller's read position (a read receipt).
 func (cn *Conn) MarkRead(ctx context.Context, channelID string, seq int64) error {
-	return cn.write(ctx, struct {
-		Type      string `json:"type"`
-		ChannelID string `json:"channel_id"`
-		Seq       int64  `json:"seq"`
-	}{"read", channelID, seq})
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypeRead, ChannelID: channelID, Seq: &seq})
 }
 
 // SetPresence sets the caller's presence: "online", "away" or "dnd".
 func (cn *Conn) SetPresence(ctx context.Context, status string) error {
-	return cn.write(ctx, map[string]string{"type": "presence", "status": status})
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypePresence, Status: status})
 }
 
 // Resume asks for the events of each channel after its position; each
 // channel's replay ends with a resumed frame (or resync_required).
 func (cn *Conn) Resume(ctx context.Context, positions map[string]int64) error {
-	return cn.write(ctx, struct {
-		Type      string           `json:"type"`
-		Positions map[string]int64 `json:"positions"`
-	}{"resume", positions})
+	if positions == nil {
+		positions = map[string]int64{}
+	}
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypeResume, Positions: positions})
 }
 
 // Auth presents a fresh access token for this socket.
 func (cn *Conn) Auth(ctx context.Context, accessToken string) error {
-	return cn.write(ctx, map[string]string{"type": "auth", "access_token": accessToken})
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypeAuth, AccessToken: accessToken})
 }
 
 // Ping sends an application ping; the server answers pong.
 func (cn *Conn) Ping(ctx context.Context) error {
-	return cn.write(ctx, map[string]string{"type": "ping"})
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypePing})
 }
 
 // AckToDevice acknowledges to_device messages, which the server then drops.
 func (cn *Conn) AckToDevice(ctx context.Context, ids []string) error {
-	return cn.write(ctx, struct {
-		Type string   `json:"type"`
-		IDs  []string `json:"ids"`
-	}{"to_device_ack", ids})
+	if ids == nil {
+		ids = []string{}
+	}
+	return cn.write(ctx, &wire.ClientFrame{Type: wire.TypeToDeviceAck, IDs: ids})
 }
 
 // keepAuthenticated sends an auth frame with a fresh token before the

@@ -64,6 +64,8 @@ type Config struct {
 	RateWSIP           ratelimit.Spec
 	RateWSUser         ratelimit.Spec
 	RateWSMsg          ratelimit.Spec
+	// WSMaxPerUser caps one user's open WebSockets on a node (0: no cap).
+	WSMaxPerUser int
 
 	MaxBodyBytes    int64
 	MaxFileSize     int64
@@ -107,6 +109,7 @@ func Default() Config {
 		RateWSIP:           must("60/min"),
 		RateWSUser:         must("30/min"),
 		RateWSMsg:          must("50/s"),
+		WSMaxPerUser:       200,
 		MaxBodyBytes:       1 << 20,
 		MaxFileSize:        100 << 20,
 		ShutdownTimeout:    15 * time.Second,
@@ -145,6 +148,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(&c.RateWSIP, "rate-ws-ip", "new WebSocket connections per client IP")
 	fs.Var(&c.RateWSUser, "rate-ws-user", "new WebSocket connections per user")
 	fs.Var(&c.RateWSMsg, "rate-ws-msg", "WebSocket frames per connection")
+	fs.IntVar(&c.WSMaxPerUser, "ws-max-per-user", c.WSMaxPerUser, "most open WebSockets of one user on this node (`N`, 0 disables); one more is refused with 429")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
@@ -264,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("--data must not be empty")
+	}
+	if c.WSMaxPerUser < 0 {
+		bad("--ws-max-per-user %d: want 0 (no cap) or more", c.WSMaxPerUser)
 	}
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite://") {
 		bad("--db %q: want postgres://…, sqlite://… or empty for SQLite in the data dir", c.DB)

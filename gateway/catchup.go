@@ -3,7 +3,7 @@ package gateway
 import (
 	"log/slog"
 
-	"github.com/unhidra/unhidra/gateway/wire"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // sub is one socket's subscription to one channel. Its fields are guarded
@@ -31,8 +31,6 @@ type sub struct {
 	resumeFrom int64 // ≥ 0: a resume is being served; resumed{from, to} follows the replay
 	leaveAt    int64 // the user's member_left: deliver up to it, then stop
 	rejoinAt   int64 // a later member_joined: subscribe again from it after leaving
-
-	lastTyping int64 // unix ns; only the socket's reading goroutine uses it
 }
 
 func (sb *sub) live() bool {
@@ -106,7 +104,7 @@ func (g *Gateway) stepLocked(sb *sub) (needStore bool) {
 		return false
 	}
 	if sb.resumeFrom >= 0 {
-		sb.s.enqueue(wire.Resumed(c.id, sb.resumeFrom, sb.sent), 0)
+		sb.s.enqueue(wire.NewResumed(c.id, sb.resumeFrom, sb.sent), 0)
 		sb.resumeFrom = -1
 	}
 	return false
@@ -114,7 +112,10 @@ func (g *Gateway) stepLocked(sb *sub) (needStore bool) {
 
 // catchUp replays a subscription's gap from the store, page by page, until
 // the ring covers the rest; the last step and going live happen under the
-// channel lock, so no live event can slip in between or be lost.
+// channel lock, so no live event can slip in between or be lost. Pages are
+// read for the node (storeReader), shared with every other subscriber
+// reading the same page; what this socket may have is bounded by its
+// subscription (leaveAt), not by a permission check per page.
 func (g *Gateway) catchUp(sb *sub) {
 	c := sb.c
 	c.mu.Lock()
@@ -130,36 +131,23 @@ func (g *Gateway) catchUp(sb *sub) {
 			return
 		}
 		after := sb.sent
-		p := sb.s.principal()
 		c.mu.Unlock()
-		ctx, cancel := g.callCtx(p)
-		evs, err := g.cfg.Chat.Events(ctx, c.id, after, g.cfg.EventsPage)
-		cancel()
+		evs, err := g.reader.read(c.id, after)
 		c.mu.Lock()
 		if sb.sent != after || sb.removed {
 			continue // moved on meanwhile (a resume); look again
 		}
 		if err != nil {
-			if notMember(err) {
-				// No longer a member: stop here.
-				g.removeSubLocked(sb)
-				continue
-			}
 			g.log.Warn("gateway: replay from the store failed; asking the client to resync",
 				slog.String("channel_id", c.id), slog.Any("err", err))
 			g.resyncLocked(sb)
 			continue
 		}
-		for _, se := range evs {
-			if sb.removed || se.Seq <= sb.sent {
+		for i := range evs {
+			if sb.removed || evs[i].Seq <= sb.sent {
 				continue
 			}
-			e, _, perr := parseEvent(se.Frame)
-			if perr != nil {
-				continue
-			}
-			e.seq, e.sentAt = se.Seq, 0
-			g.sendEventLocked(sb, e)
+			g.sendEventLocked(sb, newEvent(&evs[i], false))
 		}
 		if sb.sent == after {
 			// The store has nothing past after although the stream does:
@@ -172,7 +160,7 @@ func (g *Gateway) catchUp(sb *sub) {
 // resyncLocked tells the client to reload the channel over REST and
 // continues live from the stream's position.
 func (g *Gateway) resyncLocked(sb *sub) {
-	sb.s.enqueue(wire.ResyncRequired(sb.c.id), 0)
+	sb.s.enqueue(wire.NewResyncRequired(sb.c.id), 0)
 	if sb.c.delivered > sb.sent {
 		sb.sent = sb.c.delivered
 	}
@@ -189,7 +177,7 @@ func (g *Gateway) sendEventLocked(sb *sub, e *event) {
 	sb.s.enqueue(e.frame, e.sentAt)
 	sb.sent = e.seq
 	sb.started = true
-	if e.leftUser != "" && e.leftUser == sb.s.userID && (sb.leaveAt == 0 || e.seq < sb.leaveAt) {
+	if e.typ == wire.TypeMemberLeft && e.userID == sb.s.userID && (sb.leaveAt == 0 || e.seq < sb.leaveAt) {
 		// The user's own removal: nothing of this channel after it, even
 		// if the control message saying so has not arrived yet.
 		sb.leaveAt = e.seq

@@ -245,16 +245,16 @@ func TestPresenceTypingAndAdminConnections(t *testing.T) {
 		ready(wb)
 		// Other presence (a's own, arriving late under load) may come first.
 		for {
-			if f := wa.expect("presence"); f.UserID == b.ID {
-				if f.Status != "online" {
-					t.Fatalf("presence %s", f.raw)
+			if st, ok := wa.expect("presence").presenceOf(b.ID); ok {
+				if st != "online" {
+					t.Fatalf("presence of b: %s", st)
 				}
 				break
 			}
 		}
 		wb.send(map[string]any{"type": "presence", "status": "dnd"})
 		for {
-			if f := wa.expect("presence"); f.UserID == b.ID && f.Status == "dnd" {
+			if st, _ := wa.expect("presence").presenceOf(b.ID); st == "dnd" {
 				break
 			}
 		}
@@ -289,7 +289,7 @@ func TestPresenceTypingAndAdminConnections(t *testing.T) {
 		// b leaves: offline after the grace period.
 		wb.c.Close(websocket.StatusNormalClosure, "")
 		for {
-			if f := wa.expect("presence"); f.UserID == b.ID && f.Status == "offline" {
+			if st, _ := wa.expect("presence").presenceOf(b.ID); st == "offline" {
 				break
 			}
 		}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,16 +18,17 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/bus"
 	"github.com/unhidra/unhidra/clientip"
-	"github.com/unhidra/unhidra/gateway/wire"
 	"github.com/unhidra/unhidra/gateway/wsconn"
 	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/wire"
 )
 
-// Config wires a Gateway. Auth, Chat and Bus are required; zero values of
-// the rest get the defaults in their comments.
+// Config wires a Gateway. Auth, Chat, Events and Bus are required; zero
+// values of the rest get the defaults in their comments.
 type Config struct {
 	Auth   Authenticator
 	Chat   Chat
+	Events Events
 	Bus    bus.Bus
 	Engine wsconn.Engine // default &wsconn.Gobwas{}
 
@@ -42,6 +42,9 @@ type Config struct {
 	RateIP   ratelimit.Spec // new connections per client IP (/64 for IPv6)
 	RateUser ratelimit.Spec // new connections per user
 	RateMsg  ratelimit.Spec // client frames per connection
+	// MaxPerUser caps one user's open sockets on this node; an upgrade
+	// over it is refused with 429. 0: no cap.
+	MaxPerUser int
 
 	MaxFrameBytes int64         // largest client frame; 64 KiB
 	QueueFrames   int           // per-socket send queue, in frames; 256
@@ -56,8 +59,13 @@ type Config struct {
 	PongTimeout   time.Duration // 10 s
 	IdleAway      time.Duration // no client frame for this long: the socket counts as away; 5 min
 	OfflineGrace  time.Duration // a user goes offline this long after their last socket; 5 s
-	TypingEvery   time.Duration // typing frames forwarded per socket and channel at most this often; 2 s
-	CallTimeout   time.Duration // one call to Chat or Auth made for background work; 10 s
+	PresenceEvery time.Duration // presence changes are batched per socket over this interval; 250 ms
+	CallTimeout   time.Duration // one call to Chat, Events or Auth made for background work; 10 s
+
+	FanoutWorkers   int           // goroutines fanning channel events out, channels hashed onto them; 16
+	FanoutQueue     int           // events queued per fan-out worker; 4096
+	MemberCacheSize int           // users whose channel lists are cached for presence; 100,000
+	MemberCacheTTL  time.Duration // a cached channel list is reloaded after this long; 10 min
 
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
@@ -97,8 +105,12 @@ func (c *Config) defaults() {
 	setD(&c.PongTimeout, 10*time.Second)
 	setD(&c.IdleAway, 5*time.Minute)
 	setD(&c.OfflineGrace, 5*time.Second)
-	setD(&c.TypingEvery, 2*time.Second)
+	setD(&c.PresenceEvery, 250*time.Millisecond)
 	setD(&c.CallTimeout, 10*time.Second)
+	setI(&c.FanoutWorkers, 16)
+	setI(&c.FanoutQueue, 4096)
+	setI(&c.MemberCacheSize, 100_000)
+	setD(&c.MemberCacheTTL, 10*time.Minute)
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
@@ -114,10 +126,15 @@ type Gateway struct {
 	log     *slog.Logger
 	m       *metrics
 	hub     hub
+	fan     fanout
+	reader  storeReader
 	users   userIndex
+	members memberCache
+	batcher presenceBatcher
 	origins map[string]bool
 
 	ipLimit, userLimit *ratelimit.Limiter
+	frameRate          ratelimit.Rate // per socket
 
 	ctx    context.Context // background work; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -130,8 +147,8 @@ type Gateway struct {
 
 // New builds a Gateway and subscribes it to the bus.
 func New(cfg Config) (*Gateway, error) {
-	if cfg.Auth == nil || cfg.Chat == nil || cfg.Bus == nil {
-		return nil, errors.New("gateway: Auth, Chat and Bus are required")
+	if cfg.Auth == nil || cfg.Chat == nil || cfg.Events == nil || cfg.Bus == nil {
+		return nil, errors.New("gateway: Auth, Chat, Events and Bus are required")
 	}
 	cfg.defaults()
 	g := &Gateway{
@@ -140,29 +157,35 @@ func New(cfg Config) (*Gateway, error) {
 		m:         newMetrics(cfg.Registry),
 		ipLimit:   ratelimit.New(cfg.RateIP, ratelimit.Options{}),
 		userLimit: ratelimit.New(cfg.RateUser, ratelimit.Options{}),
+		frameRate: ratelimit.NewRate(cfg.RateMsg, 0),
 		stop:      make(chan struct{}),
 	}
 	g.hub.init()
 	g.users.init()
 	g.users.g = g
+	g.reader.g = g
+	g.batcher.g = g
+	g.members.init(cfg.MemberCacheSize, cfg.MemberCacheTTL)
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	origins, err := allowedOrigins(cfg.AllowedOrigins, cfg.PublicURL)
 	if err != nil {
 		return nil, err
 	}
 	g.origins = origins
+	g.startFanout()
 	for _, s := range []struct {
 		pattern string
 		h       bus.Handler
 	}{
-		{unhidra.AllChannelEvents, g.onChannelEvent},
-		{unhidra.AllChannelEphemeral, g.onEphemeral},
-		{unhidra.AllUsers, g.onControl},
-		{unhidra.AllPresence, g.onPresence},
+		{wire.AllChannelEvents, g.onChannelEvent},
+		{wire.AllChannelEphemeral, g.onEphemeral},
+		{wire.AllUsers, g.onControl},
+		{wire.AllPresence, g.onPresence},
 	} {
 		sub, err := cfg.Bus.Subscribe(s.pattern, s.h)
 		if err != nil {
 			g.closeSubs()
+			close(g.stop)
 			return nil, fmt.Errorf("gateway: subscribe %s: %w", s.pattern, err)
 		}
 		g.subs = append(g.subs, sub)
@@ -243,7 +266,7 @@ func (g *Gateway) checkOrigin(r *http.Request) error {
 // bearer token it offered, if any.
 func offeredProtocols(r *http.Request) (v1 bool, token string) {
 	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
-		for _, p := range strings.Split(h, ",") {
+		for p := range strings.SplitSeq(h, ",") {
 			p = strings.TrimSpace(p)
 			switch {
 			case p == wire.Subprotocol:
@@ -256,21 +279,6 @@ func offeredProtocols(r *http.Request) (v1 bool, token string) {
 	return v1, token
 }
 
-func isUpgrade(r *http.Request) bool {
-	return r.Method == http.MethodGet && headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
-}
-
-func headerHasToken(h http.Header, key, token string) bool {
-	for _, v := range h.Values(key) {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // Accept serves GET /api/v1/ws. Errors before the upgrade (not a WebSocket
 // request, a refused Origin, shutting down) are returned as *unhidra.Error
 // for the HTTP layer to answer; problems a browser must be able to see (a
@@ -281,14 +289,18 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
 	if g.closing.Load() {
 		return unhidra.Errorf(unhidra.EUnavailable, "the server is shutting down")
 	}
-	if !isUpgrade(r) {
+	if !wsconn.IsUpgradeRequest(r) {
 		return unhidra.Errorf(unhidra.EInvalid, "this endpoint speaks WebSocket: send a GET with Upgrade: websocket")
 	}
 	if err := g.checkOrigin(r); err != nil {
 		g.m.connections.WithLabelValues("forbidden_origin").Inc()
 		return err
 	}
-	_, token := offeredProtocols(r)
+	v1, token := offeredProtocols(r)
+	if !v1 {
+		g.m.connections.WithLabelValues("bad_subprotocol").Inc()
+		return unhidra.Errorf(unhidra.EInvalid, "offer the subprotocol %s (and %s<access_token>)", wire.Subprotocol, wire.BearerPrefix)
+	}
 	ip := g.cfg.ClientIP.ClientIP(r)
 	var (
 		p      *unhidra.Principal
@@ -311,6 +323,10 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
 	} else if ok, _ := g.userLimit.Allow(pr.UserID); !ok {
 		g.m.rateLimitHits.WithLabelValues("user").Inc()
 		code, reason, result = wire.CloseRateLimited, "too many new connections for this user", "rate_limited"
+	} else if !g.users.reserve(pr.UserID, g.cfg.MaxPerUser) {
+		g.m.connections.WithLabelValues("over_user_cap").Inc()
+		return &unhidra.Error{Code: unhidra.ERateLimited, RetryAfterSeconds: 10,
+			Message: fmt.Sprintf("this user has %d open connections on this server, the most allowed; close one first", g.cfg.MaxPerUser)}
 	} else {
 		p = pr
 	}
@@ -322,6 +338,9 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		// The engine has answered the request.
+		if p != nil {
+			g.users.unreserve(p.UserID)
+		}
 		g.m.connections.WithLabelValues("bad_handshake").Inc()
 		return nil
 	}
@@ -332,17 +351,18 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	s := g.newSession(conn, p, ip.String(), r.UserAgent())
-	g.open(s, token)
+	g.open(s, token, true)
 	return nil
 }
 
 // open runs a new session's set-up: hello, revocation re-check,
-// subscriptions, then starts reading. The session is registered (and so
-// closable by Shutdown and control messages) before any I/O.
-func (g *Gateway) open(s *session, token string) {
+// subscriptions, presence, then starts reading. The session is registered
+// (and so closable by Shutdown and control messages) before any I/O;
+// reserved says Accept reserved its place under the per-user cap.
+func (g *Gateway) open(s *session, token string, reserved bool) {
 	g.sessions.Add(1)
 	g.m.active.Inc()
-	g.users.add(s)
+	g.users.add(s, reserved)
 	defer s.conn.Start(s) // always: OnClose does the clean-up
 	if g.closing.Load() {
 		s.closeWith(wire.CloseGoingAway, "server shutting down")
@@ -355,7 +375,7 @@ func (g *Gateway) open(s *session, token string) {
 		s.closeWith(closeCodeFor(err), "could not load the account")
 		return
 	}
-	s.enqueue(wire.Hello(s.id, s.principal().SessionID, u), 0)
+	s.enqueue(wire.NewHello(s.id, s.principal().SessionID, u), 0)
 	// A logout between the first Authenticate and g.users.add would have
 	// been announced before this session could hear it: check once more
 	// now that it can.
@@ -368,10 +388,16 @@ func (g *Gateway) open(s *session, token string) {
 		s.closeWith(closeCodeFor(err), "could not load channels")
 		return
 	}
+	ids := make([]string, 0, len(chans))
 	for ch, last := range chans {
 		g.subscribe(s, ch, last, true)
+		ids = append(ids, ch)
 	}
+	// The channel list is what the members' presence needs: no store
+	// query when this user's own status goes out.
+	g.members.put(s.userID, ids)
 	s.startTimers()
+	g.users.changed(s)
 }
 
 func closeCodeFor(err error) int {
@@ -448,27 +474,34 @@ func (g *Gateway) callCtx(p *unhidra.Principal) (context.Context, context.Cancel
 
 // onControl handles membership and session changes of one user.
 func (g *Gateway) onControl(subject string, data []byte) {
-	userID := strings.TrimPrefix(subject, "user.")
-	var m unhidra.ControlMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		g.log.Warn("gateway: bad control message", slog.String("subject", subject), slog.Any("err", err))
+	userID, _ := wire.SubjectID(wire.AllUsers, subject)
+	m, err := wire.ParseControl(data)
+	if err != nil || userID == "" {
+		g.m.badBusMessages.WithLabelValues("control").Inc()
+		g.log.Warn("gateway: bad control message", slog.Int("bytes", len(data)), slog.Any("err", err))
 		return
+	}
+	switch m.Type {
+	case wire.ControlSubscribe:
+		g.members.joined(userID, m.ChannelID)
+	case wire.ControlUnsubscribe:
+		g.members.left(userID, m.ChannelID)
 	}
 	for _, s := range g.users.sessionsOf(userID) {
 		switch m.Type {
-		case unhidra.ControlSubscribe:
+		case wire.ControlSubscribe:
 			if m.ChannelID != "" && m.Seq > 0 {
 				g.follow(s, m.ChannelID, m.Seq)
 			}
-		case unhidra.ControlUnsubscribe:
+		case wire.ControlUnsubscribe:
 			if m.ChannelID != "" {
 				g.unfollow(s, m.ChannelID, m.Seq)
 			}
-		case unhidra.ControlSessionRevoked:
+		case wire.ControlSessionRevoked:
 			if s.principal().SessionID == m.SessionID {
 				s.closeWith(wire.CloseUnauthenticated, "the session was revoked")
 			}
-		case unhidra.ControlSessionsRevoked:
+		case wire.ControlSessionsRevoked:
 			if m.KeepSession == "" || s.principal().SessionID != m.KeepSession {
 				s.closeWith(wire.CloseUnauthenticated, "the session was revoked")
 			}

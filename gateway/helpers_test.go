@@ -136,7 +136,21 @@ type frame struct {
 	MessageID string          `json:"message_id"`
 	ClientMsg string          `json:"client_msg_id"`
 	Message   json.RawMessage `json:"message"`
-	raw       []byte
+	Users     []struct {
+		UserID string `json:"user_id"`
+		Status string `json:"status"`
+	} `json:"users"` // presence
+	raw []byte
+}
+
+// presenceOf returns userID's status in a presence frame.
+func (f frame) presenceOf(userID string) (string, bool) {
+	for _, u := range f.Users {
+		if u.UserID == userID {
+			return u.Status, true
+		}
+	}
+	return "", false
 }
 
 type wsClient struct {

@@ -4,18 +4,16 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/unhidra/unhidra"
-	"github.com/unhidra/unhidra/gateway/wire"
+	"github.com/unhidra/unhidra/wire"
 )
 
 const hubShards = 64
 
 // hub maps channel IDs to the channel state of this node, sharded so that
-// fan-out on one channel never waits for another channel's lock.
+// looking up one channel never waits for another channel's lock.
 type hub struct {
 	seed   maphash.Seed
 	shards [hubShards]hubShard
@@ -58,31 +56,28 @@ func (h *hub) getOrCreate(id string, pos int64) (c *channel, created bool) {
 	return c, true
 }
 
-// event is one channel event as this node fans it out: the frame bytes are
-// serialized once and written as they are to every socket.
+// event is one channel event as this node fans it out: the frame bytes,
+// serialized once by the service that stored the event and written as they
+// are to every socket, and the metadata that came beside them.
 type event struct {
-	seq      int64
-	typ      string
-	frame    []byte
-	sentAt   int64  // unix ns the message was created, for the latency histogram; 0 for others
-	leftUser string // member_left: who left
+	seq        int64
+	typ        string
+	frame      []byte
+	sentAt     int64  // unix ns the message was created, for the latency histogram; 0 for others and replays
+	userID     string // member_joined, member_left: the member
+	messageID  string // the message the event is about, if any
+	supersedes bool   // the event changes messageID's content
 }
 
-func parseEvent(frame []byte) (*event, string, error) {
-	h, err := wire.ParseEventHeader(frame)
-	if err != nil {
-		return nil, "", err
+func newEvent(e *wire.Event, live bool) *event {
+	ev := &event{seq: e.Seq, typ: e.Type, frame: e.Frame, messageID: e.MessageID, supersedes: e.Supersedes}
+	if e.Type == wire.TypeMemberJoined || e.Type == wire.TypeMemberLeft {
+		ev.userID = e.UserID
 	}
-	e := &event{seq: h.Seq, typ: h.Type, frame: frame}
-	if h.Type == unhidra.EventMemberLeft {
-		e.leftUser = h.UserID
+	if live && e.Type == wire.TypeMessage && e.At > 0 {
+		ev.sentAt = e.At * 1000
 	}
-	if h.Type == unhidra.EventMessage && h.Message != nil {
-		if t, err := time.Parse(time.RFC3339Nano, h.Message.CreatedAt); err == nil {
-			e.sentAt = t.UnixNano()
-		}
-	}
-	return e, h.ChannelID, nil
+	return ev
 }
 
 // channel is this node's state of one channel with local subscribers: the
@@ -111,6 +106,9 @@ type channel struct {
 	// before going live.
 	synced bool
 	dead   bool // removed from the hub; a subscriber must look it up again
+	// presence collects the statuses of this channel's members that
+	// changed since the last presence tick (presence.go).
+	presence map[string]string
 }
 
 func (c *channel) ringPush(e *event, size int) {
@@ -135,7 +133,28 @@ func (c *channel) ringPush(e *event, size int) {
 	c.start = (c.start + 1) % len(c.ring)
 }
 
+func (c *channel) ringAt(i int) *event { return c.ring[(c.start+i)%len(c.ring)] }
+
 func (c *channel) ringReset() { c.ring, c.start, c.n = nil, 0, 0 }
+
+// ringForget drops the oldest events of the ring up to and including the
+// newest one about messageID, so that no earlier version of a message that
+// was edited or deleted is replayed from memory; what the ring still holds
+// stays contiguous and ends at delivered, and a replay from further back
+// reads the store, which renders the message as it now is.
+func (c *channel) ringForget(messageID string) {
+	for i := c.n - 1; i >= 0; i-- {
+		if c.ringAt(i).messageID != messageID {
+			continue
+		}
+		for j := 0; j <= i; j++ {
+			c.ring[(c.start+j)%len(c.ring)] = nil
+		}
+		c.start = (c.start + i + 1) % len(c.ring)
+		c.n -= i + 1
+		return
+	}
+}
 
 // covers reports whether the ring holds every event after `after` up to
 // delivered.
@@ -148,28 +167,8 @@ func (c *channel) since(after int64, f func(*event)) {
 		first = 0
 	}
 	for i := int(first); i < c.n; i++ {
-		f(c.ring[(c.start+i)%len(c.ring)])
+		f(c.ringAt(i))
 	}
-}
-
-// onChannelEvent receives every durable channel event from the bus.
-func (g *Gateway) onChannelEvent(subject string, data []byte) {
-	e, chID, err := parseEvent(data)
-	if err != nil || e.seq <= 0 || chID == "" {
-		g.log.Warn("gateway: bad channel event", slog.String("subject", subject), slog.Any("err", err))
-		return
-	}
-	if want := strings.TrimPrefix(subject, "chan."); want != chID {
-		g.log.Warn("gateway: channel event on the wrong subject", slog.String("subject", subject))
-		return
-	}
-	c := g.hub.get(chID)
-	if c == nil {
-		return // nobody here listens; a later subscriber reads the store
-	}
-	c.mu.Lock()
-	g.offerLocked(c, e)
-	c.mu.Unlock()
 }
 
 // offerLocked adds e to c's ordered stream: a duplicate is dropped, the
@@ -214,6 +213,9 @@ func (g *Gateway) offerLocked(c *channel, e *event) {
 // deliverLocked appends the next event to the stream and hands it to every
 // live subscriber.
 func (g *Gateway) deliverLocked(c *channel, e *event) {
+	if e.supersedes && e.messageID != "" {
+		c.ringForget(e.messageID)
+	}
 	c.ringPush(e, g.cfg.RingSize)
 	c.delivered = e.seq
 	for sb := range c.subs {
@@ -233,7 +235,7 @@ func (g *Gateway) deliverLocked(c *channel, e *event) {
 
 // skipLocked gives up on the gap before the oldest pending event: the
 // stream jumps over it, and every subscriber that needs the skipped events
-// reads them from the store with its own rights.
+// reads them from the store.
 func (g *Gateway) skipLocked(c *channel) {
 	seqs := make([]int64, 0, len(c.pending))
 	for s := range c.pending {
@@ -271,25 +273,19 @@ func (g *Gateway) fill(c *channel) {
 	defer func() { c.filling = false }()
 	for !c.dead && (!c.synced || len(c.pending) > 0) {
 		after := c.delivered
-		readers := c.readers(3)
 		c.mu.Unlock()
-		evs, err := g.readEvents(readers, c.id, after)
+		evs, err := g.reader.read(c.id, after)
 		c.mu.Lock()
 		if err != nil {
 			g.log.Warn("gateway: channel stream: store read failed; subscribers will catch up on their own",
 				slog.String("channel_id", c.id), slog.Any("err", err))
 		}
 		progressed := false
-		for _, se := range evs {
-			e, _, perr := parseEvent(se.Frame)
-			if perr != nil {
-				continue
-			}
-			e.seq = se.Seq
-			if e.seq > c.delivered {
+		for i := range evs {
+			if evs[i].Seq > c.delivered {
 				progressed = true
 			}
-			g.offerLocked(c, e)
+			g.offerLocked(c, newEvent(&evs[i], false))
 		}
 		exhausted := err != nil || len(evs) < g.cfg.EventsPage
 		if exhausted && !c.synced {
@@ -302,39 +298,6 @@ func (g *Gateway) fill(c *channel) {
 			g.skipLocked(c)
 		}
 	}
-}
-
-// readers returns the principals of up to n subscribers, for reading the
-// store on the channel's behalf (Chat.Events checks membership).
-func (c *channel) readers(n int) []*unhidra.Principal {
-	var out []*unhidra.Principal
-	for sb := range c.subs {
-		if sb.removed {
-			continue
-		}
-		out = append(out, sb.s.principal())
-		if len(out) == n {
-			break
-		}
-	}
-	return out
-}
-
-func (g *Gateway) readEvents(readers []*unhidra.Principal, chID string, after int64) ([]unhidra.Event, error) {
-	err := error(unhidra.Errorf(unhidra.ENotFound, "no local member can read the channel"))
-	for _, p := range readers {
-		ctx, cancel := g.callCtx(p)
-		var evs []unhidra.Event
-		evs, err = g.cfg.Chat.Events(ctx, chID, after, g.cfg.EventsPage)
-		cancel()
-		if err == nil {
-			return evs, nil
-		}
-		if !notMember(err) {
-			break
-		}
-	}
-	return nil, err
 }
 
 func (g *Gateway) kickWaitersLocked(c *channel) {
@@ -364,36 +327,4 @@ func (g *Gateway) dropChannel(c *channel) {
 	if sh.m[c.id] == c {
 		delete(sh.m, c.id)
 	}
-}
-
-// onEphemeral fans out typing and read frames to the channel's sockets.
-func (g *Gateway) onEphemeral(subject string, data []byte) {
-	h, err := wire.ParseEventHeader(data)
-	if err != nil {
-		return
-	}
-	chID := strings.TrimPrefix(subject, "eph.")
-	c := g.hub.get(chID)
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for sb := range c.subs {
-		if sb.removed || (h.Type == wire.TypeTyping && h.UserID == sb.s.userID) {
-			continue
-		}
-		sb.s.enqueue(data, 0)
-	}
-}
-
-// notMember reports whether err says the caller may not read the channel
-// (no longer a member: not_found for private channels, permission_denied
-// for public ones).
-func notMember(err error) bool {
-	switch unhidra.ErrorCode(err) {
-	case unhidra.ENotFound, unhidra.EPermission:
-		return true
-	}
-	return false
 }

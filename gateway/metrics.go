@@ -3,14 +3,16 @@ package gateway
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	connections   *prometheus.CounterVec
-	active        prometheus.Gauge
-	messages      *prometheus.CounterVec
-	latency       prometheus.Histogram
-	rateLimitHits *prometheus.CounterVec
-	badFrames     *prometheus.CounterVec
-	closes        *prometheus.CounterVec
-	slowConsumers prometheus.Counter
+	connections    *prometheus.CounterVec
+	active         prometheus.Gauge
+	messages       *prometheus.CounterVec
+	latency        prometheus.Histogram
+	rateLimitHits  *prometheus.CounterVec
+	badFrames      *prometheus.CounterVec
+	closes         *prometheus.CounterVec
+	slowConsumers  prometheus.Counter
+	badBusMessages *prometheus.CounterVec
+	storeReads     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,7 +42,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gateway_slow_consumers_total", Help: "Sockets closed with 4009 because their send queue filled.",
 		}),
+		badBusMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_bad_bus_messages_total", Help: "Bus messages the gateway could not decode, by kind (channel_event, ephemeral, control, presence).",
+		}, []string{"kind"}),
+		storeReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gateway_store_reads_total", Help: "Pages of channel events read from the store for gap fills and catch-ups (one read shared by every subscriber that needs it).",
+		}),
 	}
-	reg.MustRegister(m.connections, m.active, m.messages, m.latency, m.rateLimitHits, m.badFrames, m.closes, m.slowConsumers)
+	reg.MustRegister(m.connections, m.active, m.messages, m.latency, m.rateLimitHits, m.badFrames, m.closes, m.slowConsumers,
+		m.badBusMessages, m.storeReads)
 	return m
 }

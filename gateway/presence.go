@@ -4,19 +4,39 @@ import (
 	"context"
 	"hash/maphash"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/unhidra/unhidra"
-	"github.com/unhidra/unhidra/gateway/wire"
+	"github.com/unhidra/unhidra/wire"
 )
+
+// presenceKind is what one socket contributes to its user's presence.
+type presenceKind uint8
+
+const (
+	kindNone   presenceKind = iota // not counted yet (still opening)
+	kindAway                       // chosen, or no frame for IdleAway
+	kindOnline                     // active
+	kindDND                        // do not disturb, chosen
+)
+
+func (k presenceKind) status() string {
+	switch k {
+	case kindDND:
+		return wire.StatusDND
+	case kindOnline:
+		return wire.StatusOnline
+	case kindAway:
+		return wire.StatusAway
+	}
+	return wire.StatusOffline
+}
 
 const userShards = 64
 
 // userIndex maps users to their sockets on this node and keeps each user's
-// published presence. Its shard locks are leaves: nothing else is locked
-// while one is held (Bus.Publish aside, see locksordering.txt).
+// presence. Its shard locks are leaves: nothing else of the gateway is
+// locked while one is held, and no bus I/O happens under one.
 type userIndex struct {
 	g      *Gateway
 	seed   maphash.Seed
@@ -28,10 +48,39 @@ type userShard struct {
 	m  map[string]*userEntry
 }
 
+// userEntry is one user's sockets on this node. The user's status is
+// derived from counts (sockets per presenceKind), kept as sockets come,
+// go and change, so that no event has to look at every socket of a user
+// who holds many.
 type userEntry struct {
-	sessions  map[*session]struct{}
-	published string
-	offline   *time.Timer
+	sessions map[*session]struct{}
+	counts   [kindDND + 1]int
+	reserved int // upgrades admitted under the per-user cap, not yet added
+	offline  *time.Timer
+	// published is the status last handed to the bus, want the status to
+	// publish; publishing marks a goroutine that is publishing, and which
+	// publishes want again after each publication until the two agree, so
+	// one user's updates reach the bus in order without a lock held across
+	// the publication.
+	published, want string
+	publishing      bool
+}
+
+func (e *userEntry) status() string {
+	switch {
+	case e.counts[kindDND] > 0:
+		return wire.StatusDND
+	case e.counts[kindOnline] > 0:
+		return wire.StatusOnline
+	case e.counts[kindAway] > 0:
+		return wire.StatusAway
+	}
+	return wire.StatusOffline
+}
+
+// idle reports whether the entry says nothing any more and may be dropped.
+func (e *userEntry) idle() bool {
+	return len(e.sessions) == 0 && e.reserved == 0 && e.offline == nil && !e.publishing && e.published == wire.StatusOffline
 }
 
 func (u *userIndex) init() {
@@ -45,21 +94,82 @@ func (u *userIndex) shard(id string) *userShard {
 	return &u.shards[maphash.String(u.seed, id)%userShards]
 }
 
-func (u *userIndex) add(s *session) {
+func (sh *userShard) entry(userID string) *userEntry {
+	e := sh.m[userID]
+	if e == nil {
+		e = &userEntry{sessions: map[*session]struct{}{}, published: wire.StatusOffline, want: wire.StatusOffline}
+		sh.m[userID] = e
+	}
+	return e
+}
+
+// reserve admits one more socket for userID unless it has max already (0:
+// no cap). An admitted reservation ends with add (reserved true) or
+// unreserve.
+func (u *userIndex) reserve(userID string, max int) bool {
+	sh := u.shard(userID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.entry(userID)
+	if max > 0 && len(e.sessions)+e.reserved >= max {
+		if e.idle() {
+			delete(sh.m, userID)
+		}
+		return false
+	}
+	e.reserved++
+	return true
+}
+
+func (u *userIndex) unreserve(userID string) {
+	sh := u.shard(userID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.m[userID]; e != nil {
+		e.reserved--
+		if e.idle() {
+			delete(sh.m, userID)
+		}
+	}
+}
+
+// add registers a socket. It counts for presence only once changed is
+// called (when the socket has its subscriptions), so that the user's
+// status is announced when their socket can hear the answers.
+func (u *userIndex) add(s *session, reserved bool) {
 	sh := u.shard(s.userID)
 	sh.mu.Lock()
-	e := sh.m[s.userID]
-	if e == nil {
-		e = &userEntry{sessions: map[*session]struct{}{}, published: wire.StatusOffline}
-		sh.m[s.userID] = e
+	e := sh.entry(s.userID)
+	if reserved {
+		e.reserved--
 	}
 	e.sessions[s] = struct{}{}
+	s.kind = kindNone
 	if e.offline != nil {
 		e.offline.Stop()
 		e.offline = nil
 	}
 	sh.mu.Unlock()
-	u.update(s.userID)
+}
+
+// changed recounts a socket whose presence may have changed (opened,
+// presence frame, idle or active again) and publishes the user's status
+// if it changed.
+func (u *userIndex) changed(s *session) {
+	sh := u.shard(s.userID)
+	sh.mu.Lock()
+	e := sh.m[s.userID]
+	if e == nil {
+		sh.mu.Unlock()
+		return
+	}
+	if _, ok := e.sessions[s]; ok {
+		k := s.presenceKindNow()
+		e.counts[s.kind]--
+		e.counts[k]++
+		s.kind = k
+	}
+	u.publishLocked(sh, s.userID, e)
 }
 
 // remove forgets a socket; the user goes offline after OfflineGrace if no
@@ -72,56 +182,80 @@ func (u *userIndex) remove(s *session) {
 		sh.mu.Unlock()
 		return
 	}
-	delete(e.sessions, s)
+	if _, ok := e.sessions[s]; ok {
+		delete(e.sessions, s)
+		e.counts[s.kind]--
+		s.kind = kindNone
+	}
 	if len(e.sessions) > 0 {
-		sh.mu.Unlock()
-		u.update(s.userID)
+		u.publishLocked(sh, s.userID, e)
 		return
 	}
 	if e.offline == nil {
-		e.offline = time.AfterFunc(u.g.cfg.OfflineGrace, func() { u.update(s.userID) })
+		userID := s.userID
+		e.offline = time.AfterFunc(u.g.cfg.OfflineGrace, func() { u.goOffline(userID) })
 	}
 	sh.mu.Unlock()
 }
 
-// update recomputes a user's presence on this node and publishes it when it
-// changed. Precedence: dnd (an explicit wish not to be disturbed, whichever
-// device set it) > online (one active socket is enough) > away (idle or
-// chosen) > offline (no socket for OfflineGrace).
-func (u *userIndex) update(userID string) {
+func (u *userIndex) goOffline(userID string) {
+	sh := u.shard(userID)
+	sh.mu.Lock()
+	e := sh.m[userID]
+	if e == nil {
+		sh.mu.Unlock()
+		return
+	}
+	e.offline = nil
+	u.publishLocked(sh, userID, e)
+}
+
+// publishLocked is called with sh.mu held and releases it. While the
+// grace timer runs, a user without sockets is still shown as before.
+// Precedence: dnd (an explicit wish not to be disturbed, whichever device
+// set it) > online (one active socket is enough) > away (idle or chosen) >
+// offline (no socket for OfflineGrace).
+func (u *userIndex) publishLocked(sh *userShard, userID string, e *userEntry) {
+	if e.offline == nil || len(e.sessions) > 0 {
+		e.want = e.status()
+	}
+	if e.publishing || e.want == e.published {
+		if e.idle() {
+			delete(sh.m, userID)
+		}
+		sh.mu.Unlock()
+		return
+	}
+	e.publishing = true
+	for {
+		st := e.want
+		if st == e.published {
+			e.publishing = false
+			if e.idle() {
+				delete(sh.m, userID)
+			}
+			sh.mu.Unlock()
+			return
+		}
+		e.published = st
+		sh.mu.Unlock()
+		b := wire.PresenceUpdate{UserID: userID, Status: st}.Encode()
+		if err := u.g.cfg.Bus.Publish(u.g.ctx, wire.PresenceSubject(userID), b); err != nil && u.g.ctx.Err() == nil {
+			u.g.log.Warn("gateway: publish presence", slog.String("user_id", userID), slog.Any("err", err))
+		}
+		sh.mu.Lock()
+	}
+}
+
+// count returns how many sockets userID has on this node.
+func (u *userIndex) count(userID string) int {
 	sh := u.shard(userID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.m[userID]
-	if e == nil {
-		return
+	if e := sh.m[userID]; e != nil {
+		return len(e.sessions)
 	}
-	status := wire.StatusOffline
-	if len(e.sessions) > 0 {
-		status = wire.StatusAway
-		for s := range e.sessions {
-			switch s.presence() {
-			case wire.StatusDND:
-				status = wire.StatusDND
-			case wire.StatusOnline:
-				if status != wire.StatusDND {
-					status = wire.StatusOnline
-				}
-			}
-		}
-	} else if e.offline != nil {
-		e.offline = nil
-		delete(sh.m, userID)
-	}
-	if status == e.published {
-		return
-	}
-	e.published = status
-	// Published under the shard lock so that two updates of one user
-	// reach the bus in the order they were computed.
-	if err := u.g.cfg.Bus.Publish(u.g.ctx, unhidra.PresenceSubject(userID), wire.Presence(userID, status)); err != nil && u.g.ctx.Err() == nil {
-		u.g.log.Warn("gateway: publish presence", slog.String("user_id", userID), slog.Any("err", err))
-	}
+	return 0
 }
 
 func (u *userIndex) sessionsOf(userID string) []*session {
@@ -166,45 +300,163 @@ func (g *Gateway) idleSweeper() {
 			return
 		case now := <-t.C:
 			cut := now.Add(-g.cfg.IdleAway).UnixNano()
-			changed := map[string]bool{}
 			for _, s := range g.users.all() {
 				if s.lastActive.Load() < cut && !s.idle.Swap(true) {
-					changed[s.userID] = true
+					g.users.changed(s)
 				}
-			}
-			for u := range changed {
-				g.users.update(u)
 			}
 		}
 	}
 }
 
-// onPresence delivers a user's presence to the local sockets of users who
-// share a channel with them.
+// onPresence takes a user's new status from the bus and adds it to the
+// pending presence of each of the user's channels that has sockets on this
+// node; the next presence tick sends it (batching).
 func (g *Gateway) onPresence(subject string, data []byte) {
-	userID := strings.TrimPrefix(subject, "presence.")
-	ctx, cancel := context.WithTimeout(g.ctx, g.cfg.CallTimeout)
-	chans, err := g.cfg.Chat.ChannelIDsOf(ctx, userID)
-	cancel()
-	if err != nil {
-		if g.ctx.Err() == nil {
-			g.log.Warn("gateway: presence: channels of user", slog.String("user_id", userID), slog.Any("err", err))
-		}
+	p, err := wire.ParsePresenceUpdate(data)
+	if id, _ := wire.SubjectID(wire.AllPresence, subject); err != nil || p.UserID == "" || p.UserID != id {
+		g.m.badBusMessages.WithLabelValues("presence").Inc()
 		return
 	}
-	seen := map[*session]bool{}
+	chans, ok := g.members.get(p.UserID)
+	if !ok {
+		ctx, cancel := context.WithTimeout(g.ctx, g.cfg.CallTimeout)
+		chans, err = g.cfg.Events.ChannelIDsOf(ctx, p.UserID)
+		cancel()
+		if err != nil {
+			if g.ctx.Err() == nil {
+				g.log.Warn("gateway: presence: channels of user", slog.String("user_id", p.UserID), slog.Any("err", err))
+			}
+			return
+		}
+		g.members.put(p.UserID, chans)
+	}
 	for _, ch := range chans {
 		c := g.hub.get(ch)
 		if c == nil {
 			continue
 		}
 		c.mu.Lock()
+		first := c.presence == nil
+		if first {
+			c.presence = map[string]string{}
+		}
+		c.presence[p.UserID] = p.Status
+		c.mu.Unlock()
+		if first {
+			g.batcher.dirty(c)
+		}
+	}
+}
+
+// presenceBatcher sends pending presence every PresenceEvery, at most one
+// frame per socket per tick (with every user whose status changed in any
+// channel the socket hears), so that N members connecting together cost
+// each socket a few frames rather than N. It runs only while something is
+// pending.
+type presenceBatcher struct {
+	g     *Gateway
+	mu    sync.Mutex
+	chans map[*channel]struct{}
+	timer *time.Timer
+}
+
+// maxPresencePerFrame bounds one presence frame; more users go in several.
+const maxPresencePerFrame = 1000
+
+func (b *presenceBatcher) dirty(c *channel) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.chans == nil {
+		b.chans = map[*channel]struct{}{}
+	}
+	b.chans[c] = struct{}{}
+	if b.timer == nil {
+		b.timer = time.AfterFunc(b.g.cfg.PresenceEvery, b.tick)
+	}
+}
+
+func (b *presenceBatcher) tick() {
+	b.mu.Lock()
+	chans := b.chans
+	b.chans, b.timer = nil, nil
+	b.mu.Unlock()
+
+	type pending struct {
+		batches []map[string]string
+		shared  [][]byte // the frames of batches[0], when it is the only one
+	}
+	perSession := map[*session]*pending{}
+	var order []*session
+	var buf []byte
+	for c := range chans {
+		c.mu.Lock()
+		batch := c.presence
+		c.presence = nil
+		var sessions []*session
 		for sb := range c.subs {
-			if !sb.removed && !seen[sb.s] {
-				seen[sb.s] = true
-				sb.s.enqueue(data, 0)
+			if !sb.removed {
+				sessions = append(sessions, sb.s)
 			}
 		}
 		c.mu.Unlock()
+		if len(batch) == 0 || len(sessions) == 0 {
+			continue
+		}
+		frames := encodePresence(&buf, batch)
+		for _, s := range sessions {
+			p := perSession[s]
+			if p == nil {
+				p = &pending{}
+				perSession[s] = p
+				order = append(order, s)
+			}
+			p.batches = append(p.batches, batch)
+			if len(p.batches) == 1 {
+				p.shared = frames
+			} else {
+				p.shared = nil
+			}
+		}
 	}
+	for _, s := range order {
+		p := perSession[s]
+		frames := p.shared
+		if frames == nil {
+			// The socket hears several channels with changes: one frame
+			// with each user once.
+			merged := map[string]string{}
+			for _, m := range p.batches {
+				for u, st := range m {
+					merged[u] = st
+				}
+			}
+			frames = encodePresence(&buf, merged)
+		}
+		for _, f := range frames {
+			s.enqueue(f, 0)
+		}
+	}
+}
+
+// encodePresence turns a batch into presence frames of at most
+// maxPresencePerFrame users each, encoding in *buf.
+func encodePresence(buf *[]byte, batch map[string]string) [][]byte {
+	var frames [][]byte
+	users := make([]wire.PresenceStatus, 0, min(len(batch), maxPresencePerFrame))
+	flush := func() {
+		*buf = wire.AppendPresence((*buf)[:0], users)
+		frames = append(frames, append([]byte(nil), *buf...))
+		users = users[:0]
+	}
+	for u, st := range batch {
+		users = append(users, wire.PresenceStatus{UserID: u, Status: st})
+		if len(users) == maxPresencePerFrame {
+			flush()
+		}
+	}
+	if len(users) > 0 {
+		flush()
+	}
+	return frames
 }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
-	"github.com/unhidra/unhidra/gateway/wire"
 	"github.com/unhidra/unhidra/gateway/wsconn"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // session is one socket. Its state is a handful of fields and timers; no
@@ -31,8 +31,8 @@ type session struct {
 	idle                atomic.Bool   // no client frame for IdleAway
 
 	// Used only by the engine's reading goroutine (OnMessage).
-	tat, strikeTat int64 // rate limit buckets (GCRA)
-	sawFrame       bool
+	frameBudget, strikeBudget int64 // rate limit buckets (ratelimit.Rate)
+	sawFrame                  bool
 
 	mu        sync.Mutex // guards the fields below
 	p         *unhidra.Principal
@@ -45,6 +45,10 @@ type session struct {
 	subs      map[string]*sub
 	expiry    *time.Timer
 	holdTimer *time.Timer
+
+	// kind is this socket's contribution to its user's presence, as last
+	// counted in the user's entry; guarded by the user's shard lock.
+	kind presenceKind
 }
 
 type queued struct {
@@ -52,6 +56,7 @@ type queued struct {
 	sentAt int64
 }
 
+// Statuses a client chooses with a presence frame.
 const (
 	statusOnline uint32 = iota
 	statusAway
@@ -259,33 +264,17 @@ func (s *session) OnClose(err error) {
 // refused with an error frame; when refusals themselves exceed the rate
 // (a sustained flood), the socket is closed with 4008.
 func (s *session) allow(now int64) bool {
-	spec := s.g.cfg.RateMsg
-	if spec.Disabled() {
-		return true
-	}
-	interval := max(int64(spec.Per)/int64(spec.N), 1)
-	tolerance := int64(spec.N) * interval
-	if gcra(&s.tat, now, interval, tolerance) {
+	rate := s.g.frameRate
+	if ok, _ := rate.Allow(&s.frameBudget, now); ok {
 		return true
 	}
 	s.g.m.rateLimitHits.WithLabelValues("msg").Inc()
-	if !gcra(&s.strikeTat, now, interval, tolerance) {
+	if ok, _ := rate.Allow(&s.strikeBudget, now); !ok {
 		s.closeWith(wire.CloseRateLimited, "too many frames")
 		return false
 	}
-	s.enqueue(wire.Error(unhidra.ERateLimited, "too many frames; slow down", ""), 0)
+	s.enqueue(wire.NewError(unhidra.ERateLimited, "too many frames; slow down", ""), 0)
 	return false
-}
-
-// gcra is a token bucket kept as one instant (see ratelimit.Limiter).
-func gcra(tat *int64, now, interval, tolerance int64) bool {
-	t := max(*tat, now)
-	next := t + interval
-	if next-now > tolerance {
-		return false
-	}
-	*tat = next
-	return true
 }
 
 // OnMessage implements wsconn.Handler: one client frame.
@@ -296,7 +285,7 @@ func (s *session) OnMessage(data []byte) {
 	now := time.Now().UnixNano()
 	s.lastActive.Store(now)
 	if s.idle.Swap(false) {
-		g.users.update(s.userID)
+		g.users.changed(s)
 	}
 	first := !s.sawFrame
 	s.sawFrame = true
@@ -329,14 +318,9 @@ func (s *session) OnMessage(data []byte) {
 			s.releaseHold()
 		}
 	case wire.TypeTyping:
-		s.handleTyping(f, now)
+		s.call(f.Ref, func(ctx context.Context) error { return g.cfg.Chat.Typing(ctx, f.ChannelID) })
 	case wire.TypeRead:
-		ctx, cancel := g.callCtx(s.principal())
-		err := g.cfg.Chat.MarkRead(ctx, f.ChannelID, *f.Seq)
-		cancel()
-		if err != nil {
-			s.sendError(err, f.Ref)
-		}
+		s.call(f.Ref, func(ctx context.Context) error { return g.cfg.Chat.MarkRead(ctx, f.ChannelID, *f.Seq) })
 	case wire.TypePresence:
 		var st uint32
 		switch f.Status {
@@ -346,7 +330,7 @@ func (s *session) OnMessage(data []byte) {
 			st = statusDND
 		}
 		s.status.Store(st)
-		g.users.update(s.userID)
+		g.users.changed(s)
 	case wire.TypeAuth:
 		s.handleAuth(f)
 	case wire.TypeToDeviceAck:
@@ -355,12 +339,23 @@ func (s *session) OnMessage(data []byte) {
 	}
 }
 
+// call runs a service call as the socket's user and answers a failure
+// with an error frame.
+func (s *session) call(ref string, fn func(ctx context.Context) error) {
+	ctx, cancel := s.g.callCtx(s.principal())
+	err := fn(ctx)
+	cancel()
+	if err != nil {
+		s.sendError(err, ref)
+	}
+}
+
 func (s *session) sendError(err error, ref string) {
 	code := unhidra.ErrorCode(err)
 	if code == unhidra.EInternal {
 		s.g.log.LogAttrs(context.Background(), slog.LevelError, "gateway: frame failed", slog.String("user_id", s.userID), slog.Any("err", err))
 	}
-	s.enqueue(wire.Error(code, unhidra.ErrorMessage(err), ref), 0)
+	s.enqueue(wire.NewError(code, unhidra.ErrorMessage(err), ref), 0)
 }
 
 // handleSend posts a message. The channel's events are held on this socket
@@ -383,7 +378,7 @@ func (s *session) handleSend(f *wire.ClientFrame) {
 	if err != nil {
 		s.sendError(err, f.ErrorRef())
 	} else {
-		s.enqueue(wire.Ack(f.ClientMsgID, msg.ID, msg.Seq), 0)
+		s.enqueue(wire.NewAck(f.ClientMsgID, msg.ID, msg.Seq), 0)
 	}
 	if sb != nil {
 		sb.c.mu.Lock()
@@ -396,24 +391,8 @@ func (s *session) handleSend(f *wire.ClientFrame) {
 func (s *session) handleResume(f *wire.ClientFrame) {
 	for ch, pos := range f.Positions {
 		if !s.g.resume(s, ch, pos) {
-			s.enqueue(wire.Error(unhidra.ENotFound, "not a channel of yours", ch), 0)
+			s.enqueue(wire.NewError(unhidra.ENotFound, "not a channel of yours", ch), 0)
 		}
-	}
-}
-
-func (s *session) handleTyping(f *wire.ClientFrame, now int64) {
-	g := s.g
-	if sb := s.sub(f.ChannelID); sb != nil {
-		if now-sb.lastTyping < int64(g.cfg.TypingEvery) {
-			return // throttled: typing is a hint, dropping repeats loses nothing
-		}
-		sb.lastTyping = now
-	}
-	ctx, cancel := g.callCtx(s.principal())
-	err := g.cfg.Chat.Typing(ctx, f.ChannelID)
-	cancel()
-	if err != nil {
-		s.sendError(err, f.Ref)
 	}
 }
 
@@ -448,20 +427,20 @@ func (s *session) info() ConnectionInfo {
 	s.mu.Unlock()
 	return ConnectionInfo{
 		ID: s.id, UserID: s.userID, SessionID: p.SessionID, IP: s.ip, UserAgent: s.ua, Since: s.since,
-		FramesIn: s.framesIn.Load(), FramesOut: s.framesOut.Load(), Status: s.presence(), Channels: n,
+		FramesIn: s.framesIn.Load(), FramesOut: s.framesOut.Load(), Status: s.presenceKindNow().status(), Channels: n,
 	}
 }
 
-// presence is this socket's own status, idleness included.
-func (s *session) presence() string {
+// presenceKindNow is this socket's own presence, idleness included.
+func (s *session) presenceKindNow() presenceKind {
 	switch s.status.Load() {
 	case statusDND:
-		return wire.StatusDND
+		return kindDND
 	case statusAway:
-		return wire.StatusAway
+		return kindAway
 	}
 	if s.idle.Load() {
-		return wire.StatusAway
+		return kindAway
 	}
-	return wire.StatusOnline
+	return kindOnline
 }

@@ -10,13 +10,14 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/bus"
-	"github.com/unhidra/unhidra/gateway/wire"
 	"github.com/unhidra/unhidra/gateway/wsconn"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // These tests drive the hub and sessions directly, with in-memory fakes of
-// the gateway's own consumer interfaces (Chat, Authenticator, wsconn.Conn),
-// for exact control over bus order, losses and a socket that never drains.
+// the gateway's own consumer interfaces (Chat, Events, Authenticator,
+// wsconn.Conn), for exact control over bus order, losses and a socket that
+// never drains.
 
 type fakeAuth struct {
 	mu     sync.Mutex
@@ -42,14 +43,16 @@ type fakeChat struct {
 	mu      sync.Mutex
 	bus     bus.Bus
 	members map[string]map[string]bool
-	events  map[string][]unhidra.Event
+	events  map[string][]wire.Event
 	// publish decides what happens to an event's bus publication; nil
 	// publishes it at once.
-	publish func(subject string, frame []byte)
+	publish func(subject string, data []byte)
+	// reads counts ChannelEvents calls.
+	reads int
 }
 
 func newFakeChat(b bus.Bus) *fakeChat {
-	return &fakeChat{bus: b, members: map[string]map[string]bool{}, events: map[string][]unhidra.Event{}}
+	return &fakeChat{bus: b, members: map[string]map[string]bool{}, events: map[string][]wire.Event{}}
 }
 
 func (c *fakeChat) join(ch, user string) {
@@ -66,15 +69,17 @@ func (c *fakeChat) post(ch, typ, user string) (int64, []byte) {
 	c.mu.Lock()
 	seq := int64(len(c.events[ch]) + 1)
 	frame := fmt.Appendf(nil, `{"type":%q,"channel_id":%q,"seq":%d,"user_id":%q}`, typ, ch, seq, user)
-	c.events[ch] = append(c.events[ch], unhidra.Event{ChannelID: ch, Seq: seq, Type: typ, Frame: frame})
+	ev := wire.Event{Type: typ, ChannelID: ch, Seq: seq, UserID: user, Frame: frame}
+	c.events[ch] = append(c.events[ch], ev)
 	pub := c.publish
 	c.mu.Unlock()
+	data := ev.Append(nil)
 	if pub != nil {
-		pub(unhidra.ChannelEventsSubject(ch), frame)
+		pub(wire.ChannelEventsSubject(ch), data)
 	} else {
-		c.bus.Publish(context.Background(), unhidra.ChannelEventsSubject(ch), frame)
+		c.bus.Publish(context.Background(), wire.ChannelEventsSubject(ch), data)
 	}
-	return seq, frame
+	return seq, data
 }
 
 func (c *fakeChat) MemberChannels(ctx context.Context) (map[string]int64, error) {
@@ -98,18 +103,15 @@ func (c *fakeChat) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mes
 	if !ok {
 		return nil, false, unhidra.Errorf(unhidra.ENotFound, "no such channel")
 	}
-	seq, _ := c.post(in.ChannelID, unhidra.EventMessage, p.UserID)
+	seq, _ := c.post(in.ChannelID, wire.TypeMessage, p.UserID)
 	return &unhidra.Message{ID: fmt.Sprintf("m%d", seq), Seq: seq}, true, nil
 }
 
-func (c *fakeChat) Events(ctx context.Context, ch string, after int64, limit int) ([]unhidra.Event, error) {
-	p := unhidra.PrincipalFromContext(ctx)
+func (c *fakeChat) ChannelEvents(_ context.Context, ch string, after int64, limit int) ([]wire.Event, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.members[ch][p.UserID] {
-		return nil, unhidra.Errorf(unhidra.ENotFound, "no such channel")
-	}
-	var out []unhidra.Event
+	c.reads++
+	var out []wire.Event
 	for _, e := range c.events[ch] {
 		if e.Seq > after && len(out) < limit {
 			out = append(out, e)
@@ -213,7 +215,8 @@ func newRig(t *testing.T, edit func(*Config)) *rig {
 	b := bus.NewMemory(bus.MemoryOptions{})
 	r := &rig{t: t, auth: &fakeAuth{tokens: map[string]*unhidra.Principal{}}, bus: b}
 	r.chat = newFakeChat(b)
-	cfg := Config{Auth: r.auth, Chat: r.chat, Bus: b, GapHold: 20 * time.Millisecond, HoldTimeout: 50 * time.Millisecond}
+	cfg := Config{Auth: r.auth, Chat: r.chat, Events: r.chat, Bus: b, GapHold: 20 * time.Millisecond, HoldTimeout: 50 * time.Millisecond,
+		PresenceEvery: 20 * time.Millisecond}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -241,7 +244,7 @@ func (r *rig) connect(user string, block bool, exp time.Time) (*session, *fakeCo
 	r.auth.mu.Unlock()
 	c := newFakeConn(block)
 	s := r.g.newSession(c, p, "192.0.2.1", "test")
-	r.g.open(s, tok)
+	r.g.open(s, tok, false)
 	return s, c
 }
 
@@ -287,7 +290,7 @@ func TestStreamReordersAndFillsGaps(t *testing.T) {
 	r.chat.mu.Unlock()
 	const n = 60
 	for range n {
-		r.chat.post("c", unhidra.EventMessage, "u3")
+		r.chat.post("c", wire.TypeMessage, "u3")
 	}
 	// Publish in a scrambled order, dropping every 7th event.
 	for i := len(held) - 1; i >= 0; i -= 2 {
@@ -329,7 +332,7 @@ func TestSlowConsumerIsClosedAlone(t *testing.T) {
 	// Paced so that only the socket that never drains falls behind.
 	const n = 100
 	for i := range n {
-		r.chat.post("c", unhidra.EventMessage, "x")
+		r.chat.post("c", wire.TypeMessage, "x")
 		eventually(t, "fast socket keeps up", func() bool {
 			s, _ := fc.seqs("c")
 			return contiguous(s, 0, int64(i+1))
@@ -350,14 +353,14 @@ func TestResumeReplaysThenResumed(t *testing.T) {
 	r.chat.join("c", "u")
 	r.chat.join("d", "u")
 	for range 40 {
-		r.chat.post("c", unhidra.EventMessage, "x")
+		r.chat.post("c", wire.TypeMessage, "x")
 	}
 	for range 80 {
-		r.chat.post("d", unhidra.EventMessage, "x")
+		r.chat.post("d", wire.TypeMessage, "x")
 	}
 	s, c := r.connect("u", false, time.Time{})
 	s.OnMessage([]byte(`{"type":"resume","positions":{"c":3,"d":10,"nope":1}}`))
-	r.chat.post("c", unhidra.EventMessage, "x")
+	r.chat.post("c", wire.TypeMessage, "x")
 	eventually(t, "replay of c", func() bool {
 		seqs, _ := c.seqs("c")
 		return contiguous(seqs, 3, 41)
@@ -366,7 +369,7 @@ func TestResumeReplaysThenResumed(t *testing.T) {
 	want := map[string]int{wire.TypeHello: 1, wire.TypeResumed: 1, wire.TypeResyncRequired: 1, wire.TypeError: 1}
 	got := map[string]int{}
 	for _, o := range other {
-		if o != unhidra.EventMessage { // d's frames
+		if o != wire.TypeMessage { // d's frames
 			got[o]++
 		}
 	}
@@ -429,7 +432,7 @@ func TestAckBeforeEchoUnderLoad(t *testing.T) {
 	go func() {
 		defer close(done)
 		for range 100 {
-			r.chat.post("c", unhidra.EventMessage, "x")
+			r.chat.post("c", wire.TypeMessage, "x")
 		}
 	}()
 	for i := range 30 {
@@ -453,7 +456,7 @@ func TestAckBeforeEchoUnderLoad(t *testing.T) {
 		switch {
 		case f.Type == wire.TypeAck:
 			acked[f.Seq] = true
-		case f.Type == unhidra.EventMessage && f.UserID == "u" && !acked[f.Seq]:
+		case f.Type == wire.TypeMessage && f.UserID == "u" && !acked[f.Seq]:
 			t.Fatalf("echo of seq %d before its ack", f.Seq)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/internal/testserver"
+	"github.com/unhidra/unhidra/wire"
 )
 
 const (
@@ -132,7 +133,7 @@ func TestChatFlow(t *testing.T) {
 			// Subscribe to the bus like the gateway does.
 			var mu sync.Mutex
 			var got []string
-			sub, err := e.n.Bus.Subscribe(unhidra.AllUsers, func(subject string, data []byte) {
+			sub, err := e.n.Bus.Subscribe(wire.AllUsers, func(subject string, data []byte) {
 				mu.Lock()
 				got = append(got, subject+" "+string(data))
 				mu.Unlock()

@@ -29,17 +29,9 @@ type Options struct {
 type Limiter struct {
 	spec Spec
 	clk  clock
-	// interval is the time one token takes to refill.
-	interval int64
-	// tolerance is burst × interval: how far past now a key's full-again
-	// instant may lie after admitting an event.
-	tolerance int64
-	t         *table[int64] // nil when disabled
+	rate Rate
+	t    *table[int64] // nil when disabled
 }
-
-// maxTolerance keeps full-again instants far from int64 overflow whatever
-// Burst a caller picks; 2^62 ns is about 146 years.
-const maxTolerance = 1 << 62
 
 // New returns a Limiter for spec. A disabled spec gives a Limiter that admits
 // every event and keeps no state.
@@ -56,18 +48,7 @@ func newLimiter(spec Spec, opts Options, shards int) *Limiter {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	burst := int64(opts.Burst)
-	if burst <= 0 {
-		burst = int64(spec.N)
-	}
-	// Above one event per nanosecond the rate is unlimited in all but name;
-	// a zero interval would break the arithmetic, so round up to 1 ns.
-	l.interval = max(int64(spec.Per)/int64(spec.N), 1)
-	if burst > maxTolerance/l.interval {
-		l.tolerance = maxTolerance
-	} else {
-		l.tolerance = burst * l.interval
-	}
+	l.rate = NewRate(spec, opts.Burst)
 	l.t = newTable(maxKeys, shards, bucketFull)
 	return l
 }
@@ -92,20 +73,17 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	defer s.mu.Unlock()
 
 	e := s.get(key)
-	fullAt := now
-	if e != nil && e.val > now {
+	var fullAt int64
+	if e != nil {
 		fullAt = e.val
 	}
-	next := fullAt + l.interval
-	if over := next - now - l.tolerance; over > 0 {
-		// Refused events leave the bucket alone: a client hammering a limit
-		// is not pushed further out, and one that waits retryAfter gets in.
-		return false, time.Duration(over)
+	if ok, wait := l.rate.Allow(&fullAt, now); !ok {
+		return false, wait
 	}
 	if e == nil {
-		s.add(key, next)
+		s.add(key, fullAt)
 	} else {
-		e.val = next
+		e.val = fullAt
 	}
 	// The entry just written is at the hot end and not idle, so trim cannot
 	// take it.

@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n.Gateway, err = gateway.New(gateway.Config{
 		Auth:           n.Auth,
 		Chat:           n.Chat,
+		Events:         n.Chat,
 		Bus:            n.Bus,
 		ClientIP:       clientip.New(cfg.TrustedProxies),
 		AllowedOrigins: cfg.AllowedOrigins,
@@ -147,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		RateIP:         cfg.RateWSIP,
 		RateUser:       cfg.RateWSUser,
 		RateMsg:        cfg.RateWSMsg,
+		MaxPerUser:     cfg.WSMaxPerUser,
 		Registry:       reg,
 		Logger:         log,
 	})

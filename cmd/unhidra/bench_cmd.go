@@ -17,7 +17,9 @@ Scenarios:
   sends    durable sends/s and send→ack latency (--senders), beside a ping→pong baseline
   fanout   send→receive latency and deliveries/s into one channel (--members, --rate, --procs)
   idle     server memory per idle authenticated WebSocket (--conns, --users, --procs)
-  all      the three above, in that order
+  storm    a mass connect of one channel's members (--members, --procs) while messages are
+           sent at --rate: how long presence traffic lasts, frames per member, delivery
+  all      sends, fanout and idle, in that order
 
 Without --server the bench starts its own server (this binary, temporary data dir,
 rate limits off) and stops it afterwards. A target given with --server must run with
@@ -37,11 +39,11 @@ func benchCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	server := fs.String("server", "", "target server URL (default: start one)")
 	dur := fs.Duration("duration", 10*time.Second, "measuring time of sends and fanout")
 	senders := fs.Int("senders", 32, "sends: concurrent senders, one socket and channel each")
-	members := fs.Int("members", 1000, "fanout: channel members, one socket each")
-	rate := fs.Float64("rate", 20, "fanout: messages per second")
+	members := fs.Int("members", 1000, "fanout, storm: channel members, one socket each")
+	rate := fs.Float64("rate", 20, "fanout, storm: messages per second")
 	conns := fs.Int("conns", 10000, "idle: connections")
 	users := fs.Int("users", 100, "idle: users the connections are spread over")
-	procs := fs.Int("procs", 4, "fanout, idle: worker processes holding the sockets")
+	procs := fs.Int("procs", 4, "fanout, idle, storm: worker processes holding the sockets")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -74,6 +76,8 @@ func benchCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 			_, err = bench.Fanout(ctx, o, *members, *procs, *rate)
 		case "idle":
 			_, err = bench.Idle(ctx, o, *conns, *users, *procs)
+		case "storm":
+			_, err = bench.Storm(ctx, o, *members, *procs, *rate)
 		default:
 			return usageError{fmt.Sprintf("unknown scenario %q", name)}
 		}

@@ -532,19 +532,6 @@ func verifyClientRequest(w http.ResponseWriter, r *http.Request) (int, error) {
 	return 0, nil
 }
 
-// headerHasToken reports whether a comma-separated header has token,
-// ignoring case.
-func headerHasToken(h http.Header, key, token string) bool {
-	for _, v := range h.Values(key) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // selectSubprotocol returns the client's spelling of want if it offered it
 // (compared ignoring case, as coder/websocket does), or "".
 func selectSubprotocol(r *http.Request, want string) string {

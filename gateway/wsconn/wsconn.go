@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -86,3 +87,23 @@ type CloseError struct {
 }
 
 func (e *CloseError) Error() string { return "wsconn: closed by peer" }
+
+// IsUpgradeRequest reports whether r asks for a WebSocket: a GET with
+// Connection: upgrade and Upgrade: websocket. The remaining checks of the
+// handshake are the engine's, in Upgrade.
+func IsUpgradeRequest(r *http.Request) bool {
+	return r.Method == http.MethodGet && headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// headerHasToken reports whether a comma-separated header has token,
+// ignoring case.
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // RunChat runs the contract cases of chat.Store as parallel subtests of t,
@@ -69,7 +70,7 @@ func post(ctx context.Context, db *store.DB, channelID, sender, cmid, body strin
 		if err := tx.InsertMessage(ctx, m, "h-"+body); err != nil {
 			return err
 		}
-		return tx.InsertEvent(ctx, &unhidra.Event{ChannelID: channelID, Seq: seq, Type: unhidra.EventMessage,
+		return tx.InsertEvent(ctx, &unhidra.Event{ChannelID: channelID, Seq: seq, Type: wire.TypeMessage,
 			Frame: []byte(fmt.Sprintf(`{"type":"message","channel_id":%q,"seq":%d}`, channelID, seq)), CreatedAt: now})
 	})
 	return m, err

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/unhidra/unhidra"
@@ -62,12 +63,20 @@ func TestDecode(t *testing.T) {
 		ref      string
 	}{
 		{"send", `{"type":"send","client_msg_id":"c1","channel_id":"ch","body":"hi"}`, true, "c1"},
-		{"send without body", `{"type":"send","client_msg_id":"c1","channel_id":"ch"}`, false, "c1"},
+		{"send without body is the service's to judge", `{"type":"send","client_msg_id":"c1","channel_id":"ch"}`, true, "c1"},
+		{"send with a field of read", `{"type":"send","client_msg_id":"c1","seq":1}`, false, "c1"},
+		{"read without seq", `{"type":"read","channel_id":"ch"}`, false, ""},
+		{"too many attachments", `{"type":"send","client_msg_id":"c1","attachments":[` + strings.Repeat(`"f",`, MaxAttachments) + `"f"]}`, false, "c1"},
+		{"resume key not an id", `{"type":"resume","positions":{"a\u0000b":1}}`, false, ""},
+		{"resume negative", `{"type":"resume","positions":{"a":-1}}`, false, ""},
+		{"ref too long", `{"type":"ping","ref":"` + strings.Repeat("r", MaxRefLength+1) + `"}`, false, ""},
+		{"ref with NUL", `{"type":"ping","ref":"a\u0000"}`, false, ""},
+		{"invalid UTF-8", "{\"type\":\"ping\",\"ref\":\"\xff\"}", false, ""},
 		{"unknown field", `{"type":"ping","x":1}`, false, ""},
 		{"field of another type", `{"type":"ping","channel_id":"x"}`, false, ""},
 		{"unknown type", `{"type":"hello"}`, false, ""},
 		{"two objects", `{"type":"ping"}{"type":"ping"}`, false, ""},
-		{"ref kept on error", `{"type":"typing","ref":"r9"}`, false, "r9"},
+		{"ref kept on error", `{"type":"typing","ref":"r9","seq":1}`, false, "r9"},
 		{"presence", `{"type":"presence","status":"offline"}`, false, ""},
 		{"resume", `{"type":"resume","positions":{}}`, true, ""},
 	} {

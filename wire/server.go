@@ -1,0 +1,221 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/unhidra/unhidra"
+)
+
+// Server frames: the payload of each frame the server sends, as the
+// server encodes it and a client decodes it. Every frame is a JSON object
+// whose "type" is the Type field.
+
+type (
+	// Hello is the first frame of every socket.
+	Hello struct {
+		Type         string        `json:"type"`
+		SessionID    string        `json:"session_id"`
+		ConnectionID string        `json:"connection_id"`
+		User         *unhidra.User `json:"user"`
+	}
+	// Ack confirms a send frame; on the sender's socket it comes before the
+	// message echo.
+	Ack struct {
+		Type        string `json:"type"`
+		ClientMsgID string `json:"client_msg_id"`
+		MessageID   string `json:"message_id"`
+		Seq         int64  `json:"seq"`
+	}
+	// Error answers a client frame that failed; the socket stays open. Ref
+	// is the send's client_msg_id or the frame's ref.
+	Error struct {
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Ref     string `json:"ref,omitempty"`
+	}
+	// MessageFrame is a message or message_updated event: the message as it
+	// is at that event (a tombstone once deleted, see docs/api.md).
+	MessageFrame struct {
+		Type      string           `json:"type"`
+		ChannelID string           `json:"channel_id"`
+		Seq       int64            `json:"seq"`
+		Message   *unhidra.Message `json:"message"`
+	}
+	// MessageDeleted is a message_deleted event.
+	MessageDeleted struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+		MessageID string `json:"message_id"`
+		Seq       int64  `json:"seq"`
+	}
+	// Reaction is a reaction event: a user's emoji added or removed.
+	Reaction struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+		MessageID string `json:"message_id"`
+		Emoji     string `json:"emoji"`
+		UserID    string `json:"user_id"`
+		Added     bool   `json:"added"`
+		Seq       int64  `json:"seq"`
+	}
+	// ChannelUpdated is a rename, topic or purpose change, or an archive;
+	// Channel carries no per-user fields.
+	ChannelUpdated struct {
+		Type      string           `json:"type"`
+		ChannelID string           `json:"channel_id"`
+		Seq       int64            `json:"seq"`
+		Channel   *unhidra.Channel `json:"channel"`
+	}
+	// Member is a member_joined (also a role change, with the new role) or
+	// member_left event.
+	Member struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+		UserID    string `json:"user_id"`
+		Role      string `json:"role,omitempty"`
+		Seq       int64  `json:"seq"`
+	}
+	// Typing says a user is typing in a channel (ephemeral).
+	Typing struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+		UserID    string `json:"user_id"`
+	}
+	// ReadReceipt is a read frame: a user's read position in a channel
+	// (ephemeral; Seq is a position, not an event).
+	ReadReceipt struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+		UserID    string `json:"user_id"`
+		Seq       int64  `json:"seq"`
+	}
+	// Presence carries the status of one or more users, batched per socket
+	// over a short interval; a user appears at most once, with their
+	// latest status.
+	Presence struct {
+		Type  string           `json:"type"`
+		Users []PresenceStatus `json:"users"`
+	}
+	// PresenceStatus is one user's status in a presence frame.
+	PresenceStatus struct {
+		UserID string `json:"user_id"`
+		Status string `json:"status"`
+	}
+	// Resumed ends the replay of a channel: events (From, To] were sent.
+	Resumed struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+		From      int64  `json:"from"`
+		To        int64  `json:"to"`
+	}
+	// ResyncRequired says a channel's gap is too large to replay: reload it
+	// over REST.
+	ResyncRequired struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+	}
+	// ToDevice is pairwise ciphertext for one client install; it is
+	// acknowledged with to_device_ack.
+	ToDevice struct {
+		Type       string `json:"type"`
+		ID         string `json:"id"`
+		FromUser   string `json:"from_user"`
+		FromClient string `json:"from_client"`
+		Ciphertext string `json:"ciphertext"`
+	}
+)
+
+// Encode marshals a frame. The frames of this package contain nothing
+// json.Marshal can refuse, so an error here is a programming error.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("wire: encode: " + err.Error())
+	}
+	return b
+}
+
+// NewHello is the first frame of a socket.
+func NewHello(connectionID, sessionID string, user *unhidra.User) []byte {
+	return Encode(Hello{TypeHello, sessionID, connectionID, user})
+}
+
+// NewAck confirms a send.
+func NewAck(clientMsgID, messageID string, seq int64) []byte {
+	return Encode(Ack{TypeAck, clientMsgID, messageID, seq})
+}
+
+// NewError reports a refused frame.
+func NewError(code, message, ref string) []byte {
+	return Encode(Error{TypeError, code, message, ref})
+}
+
+// NewResumed follows a channel's replay.
+func NewResumed(channelID string, from, to int64) []byte {
+	return Encode(Resumed{TypeResumed, channelID, from, to})
+}
+
+// NewResyncRequired asks the client to reload a channel over REST.
+func NewResyncRequired(channelID string) []byte {
+	return Encode(ResyncRequired{TypeResyncRequired, channelID})
+}
+
+// Pong answers a ping frame.
+func Pong() []byte { return []byte(`{"type":"pong"}`) }
+
+// AppendPresence appends a presence frame for users to dst. A mass connect
+// builds one per socket per interval, so it appends into a reused buffer
+// rather than going through reflection; the output is what Encode would
+// give for Presence{TypePresence, users}.
+func AppendPresence(dst []byte, users []PresenceStatus) []byte {
+	dst = append(dst, `{"type":"presence","users":[`...)
+	for i, u := range users {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"user_id":`...)
+		dst = appendString(dst, u.UserID)
+		dst = append(dst, `,"status":`...)
+		dst = appendString(dst, u.Status)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// appendString appends s as a JSON string. Ids and statuses are plain
+// ASCII, for which this is a copy between quotes; anything else goes
+// through encoding/json.
+func appendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// Header is what a client reads of every server frame to route it: the
+// type, and for channel events and channel-scoped frames the channel and
+// seq (for a read receipt the seq is the read position).
+type Header struct {
+	Type      string `json:"type"`
+	ChannelID string `json:"channel_id"`
+	Seq       int64  `json:"seq"`
+}
+
+// ParseHeader reads the routing fields of a server frame.
+func ParseHeader(frame []byte) (Header, error) {
+	var h Header
+	if err := json.Unmarshal(frame, &h); err != nil {
+		return h, fmt.Errorf("parse frame: %w", err)
+	}
+	if h.Type == "" {
+		return h, fmt.Errorf("parse frame: no type")
+	}
+	return h, nil
+}

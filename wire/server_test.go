@@ -1,0 +1,67 @@
+package wire
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestAppendPresenceMatchesEncode(t *testing.T) {
+	for _, users := range [][]PresenceStatus{
+		nil,
+		{{"u1", StatusOnline}},
+		{{"0192f3a4-0000-7000-8000-000000000001", StatusAway}, {"u2", StatusOffline}, {"u3", StatusDND}},
+		{{`we"ird\id<&>` + "\x01é", StatusOnline}},
+	} {
+		want := Encode(Presence{Type: TypePresence, Users: orEmptyStatuses(users)})
+		got := AppendPresence(nil, users)
+		if string(got) != string(want) {
+			t.Errorf("AppendPresence = %s, want %s", got, want)
+		}
+		var p Presence
+		if err := json.Unmarshal(got, &p); err != nil || p.Type != TypePresence || len(p.Users) != len(users) {
+			t.Errorf("decode %s: %v %+v", got, err, p)
+		}
+	}
+}
+
+func orEmptyStatuses(s []PresenceStatus) []PresenceStatus {
+	if s == nil {
+		return []PresenceStatus{}
+	}
+	return s
+}
+
+func TestParseHeader(t *testing.T) {
+	h, err := ParseHeader([]byte(`{"type":"message","channel_id":"c","seq":4,"message":{"seq":4}}`))
+	if err != nil || h.Type != TypeMessage || h.ChannelID != "c" || h.Seq != 4 {
+		t.Fatalf("%+v %v", h, err)
+	}
+	for _, bad := range []string{`{}`, `[]`, `{"type":1}`, `x`} {
+		if _, err := ParseHeader([]byte(bad)); err == nil {
+			t.Errorf("ParseHeader(%s) accepted", bad)
+		}
+	}
+}
+
+func TestParsePresenceUpdate(t *testing.T) {
+	p, err := ParsePresenceUpdate(PresenceUpdate{UserID: "u", Status: StatusAway}.Encode())
+	if err != nil || p.UserID != "u" || p.Status != StatusAway {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := ParsePresenceUpdate([]byte(`{"user_id":"u","status":"` + strings.Repeat("x", 10) + `"}`)); err == nil {
+		t.Fatal("unknown status accepted")
+	}
+}
+
+func TestSubjectID(t *testing.T) {
+	if id, ok := SubjectID(AllPresence, PresenceSubject("u1")); !ok || id != "u1" {
+		t.Fatal(id, ok)
+	}
+	if _, ok := SubjectID(AllUsers, PresenceSubject("u1")); ok {
+		t.Fatal("wrong kind accepted")
+	}
+	if _, ok := SubjectID(AllUsers, "user."); ok {
+		t.Fatal("empty id accepted")
+	}
+}
