@@ -18,7 +18,7 @@ var _ chat.Store = (*DB)(nil)
 // chatConn implements chat.Reader on one handle: the read pool outside a
 // transaction, the transaction itself inside one. The reads are written once
 // and serve both.
-type chatConn struct{ c conn }
+type chatConn struct{ c Conn }
 
 // chatTx is a chat write transaction.
 type chatTx struct{ chatConn }
@@ -27,10 +27,10 @@ var _ chat.Tx = chatTx{}
 
 // Tx runs fn in one write transaction (see chat.Store).
 func (db *DB) Tx(ctx context.Context, fn func(tx chat.Tx) error) error {
-	return db.inTx(ctx, func(c conn) error { return fn(chatTx{chatConn{c}}) })
+	return db.InTx(ctx, func(c Conn) error { return fn(chatTx{chatConn{c}}) })
 }
 
-func (db *DB) chatRead() chatConn { return chatConn{db.read()} }
+func (db *DB) chatRead() chatConn { return chatConn{db.Read()} }
 
 // The chat.Reader methods of DB read from the read pool.
 
@@ -95,7 +95,7 @@ func (db *DB) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Messag
 const channelColumns = `c.id, c.name, c.kind, c.encrypted, c.topic, c.purpose, c.created_by, c.created_at,
 	c.updated_at, c.archived_at, c.last_seq, c.dm_key`
 
-func scanChannel(s scanner, extra ...any) (*unhidra.Channel, error) {
+func scanChannel(s Scanner, extra ...any) (*unhidra.Channel, error) {
 	var ch unhidra.Channel
 	var created, updated int64
 	var archived sql.NullInt64
@@ -105,7 +105,7 @@ func scanChannel(s scanner, extra ...any) (*unhidra.Channel, error) {
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	ch.CreatedAt, ch.UpdatedAt, ch.ArchivedAt = goTime(created), goTime(updated), goTimePtr(archived)
+	ch.CreatedAt, ch.UpdatedAt, ch.ArchivedAt = Time(created), Time(updated), TimePtr(archived)
 	ch.Archived = ch.ArchivedAt != nil
 	if dmKey.Valid {
 		ch.Members = DMKeyMembers(dmKey.String)
@@ -123,12 +123,10 @@ func DMKeyMembers(key string) []string {
 	return strings.Split(ids, ",")
 }
 
-func notFound(what string) error { return unhidra.Errorf(unhidra.ENotFound, "%s not found", what) }
-
 func (r chatConn) Channel(ctx context.Context, id string) (*unhidra.Channel, error) {
-	ch, err := scanChannel(r.c.queryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.id = ?`, id))
+	ch, err := scanChannel(r.c.QueryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("channel")
+		return nil, NotFound("channel")
 	} else if err != nil {
 		return nil, fmt.Errorf("channel: %w", err)
 	}
@@ -136,9 +134,9 @@ func (r chatConn) Channel(ctx context.Context, id string) (*unhidra.Channel, err
 }
 
 func (r chatConn) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Channel, error) {
-	ch, err := scanChannel(r.c.queryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.dm_key = ?`, key))
+	ch, err := scanChannel(r.c.QueryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.dm_key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("channel")
+		return nil, NotFound("channel")
 	} else if err != nil {
 		return nil, fmt.Errorf("channel by dm key: %w", err)
 	}
@@ -147,20 +145,20 @@ func (r chatConn) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Chan
 
 const memberColumns = `channel_id, user_id, role, joined_at, last_read_seq, muted, notify, hidden`
 
-func scanMember(s scanner) (*unhidra.Member, error) {
+func scanMember(s Scanner) (*unhidra.Member, error) {
 	var m unhidra.Member
 	var joined int64
 	if err := s.Scan(&m.ChannelID, &m.UserID, &m.Role, &joined, &m.LastReadSeq, &m.Muted, &m.Notify, &m.Hidden); err != nil {
 		return nil, err
 	}
-	m.JoinedAt = goTime(joined)
+	m.JoinedAt = Time(joined)
 	return &m, nil
 }
 
 func (r chatConn) Member(ctx context.Context, channelID, userID string) (*unhidra.Member, error) {
-	m, err := scanMember(r.c.queryRow(ctx, `SELECT `+memberColumns+` FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID))
+	m, err := scanMember(r.c.QueryRow(ctx, `SELECT `+memberColumns+` FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("member")
+		return nil, NotFound("member")
 	} else if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
@@ -169,7 +167,7 @@ func (r chatConn) Member(ctx context.Context, channelID, userID string) (*unhidr
 
 func (r chatConn) CountOwners(ctx context.Context, channelID string) (int, error) {
 	var n int
-	if err := r.c.queryRow(ctx, `SELECT COUNT(*) FROM channel_members WHERE channel_id = ? AND role = ?`,
+	if err := r.c.QueryRow(ctx, `SELECT COUNT(*) FROM channel_members WHERE channel_id = ? AND role = ?`,
 		channelID, unhidra.ChannelOwner).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count owners: %w", err)
 	}
@@ -177,44 +175,27 @@ func (r chatConn) CountOwners(ctx context.Context, channelID string) (int, error
 }
 
 func (r chatConn) Members(ctx context.Context, channelID, after string, limit int) ([]*unhidra.Member, error) {
-	rows, err := r.c.query(ctx, `SELECT `+memberColumns+` FROM channel_members
+	rows, err := r.c.Query(ctx, `SELECT `+memberColumns+` FROM channel_members
 		WHERE channel_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`, channelID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("members: %w", err)
 	}
-	return collect(rows, "members", scanMember)
+	return Collect(rows, "members", scanMember)
 }
 
 func (r chatConn) MemberIDs(ctx context.Context, channelID string) ([]string, error) {
-	rows, err := r.c.query(ctx, `SELECT user_id FROM channel_members WHERE channel_id = ? ORDER BY user_id`, channelID)
+	rows, err := r.c.Query(ctx, `SELECT user_id FROM channel_members WHERE channel_id = ? ORDER BY user_id`, channelID)
 	if err != nil {
 		return nil, fmt.Errorf("member ids: %w", err)
 	}
-	return collect(rows, "member ids", func(s scanner) (string, error) {
+	return Collect(rows, "member ids", func(s Scanner) (string, error) {
 		var id string
 		return id, s.Scan(&id)
 	})
 }
 
-// collect scans every row with scan and closes rows.
-func collect[T any](rows *sql.Rows, op string, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	return out, nil
-}
-
 func (r chatConn) UserChannels(ctx context.Context, userID string) ([]*unhidra.Channel, error) {
-	rows, err := r.c.query(ctx, `SELECT `+channelColumns+`, cm.role, cm.last_read_seq, cm.muted, cm.notify, cm.hidden,
+	rows, err := r.c.Query(ctx, `SELECT `+channelColumns+`, cm.role, cm.last_read_seq, cm.muted, cm.notify, cm.hidden,
 			(SELECT COUNT(*) FROM messages m WHERE m.channel_id = c.id AND m.seq > cm.last_read_seq
 				AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL),
 			(SELECT COUNT(*) FROM mentions mn WHERE mn.user_id = cm.user_id AND mn.channel_id = c.id
@@ -225,7 +206,7 @@ func (r chatConn) UserChannels(ctx context.Context, userID string) ([]*unhidra.C
 	if err != nil {
 		return nil, fmt.Errorf("user channels: %w", err)
 	}
-	return collect(rows, "user channels", func(s scanner) (*unhidra.Channel, error) {
+	return Collect(rows, "user channels", func(s Scanner) (*unhidra.Channel, error) {
 		var ch *unhidra.Channel
 		var role, notify string
 		var lastRead int64
@@ -242,7 +223,7 @@ func (r chatConn) UserChannels(ctx context.Context, userID string) ([]*unhidra.C
 }
 
 func (r chatConn) ChannelSeqs(ctx context.Context, userID string) (map[string]int64, error) {
-	rows, err := r.c.query(ctx, `SELECT c.id, c.last_seq FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
+	rows, err := r.c.Query(ctx, `SELECT c.id, c.last_seq FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
 		WHERE cm.user_id = ?`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("channel seqs: %w", err)
@@ -251,21 +232,21 @@ func (r chatConn) ChannelSeqs(ctx context.Context, userID string) (map[string]in
 }
 
 func (r chatConn) BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
-	rows, err := r.c.query(ctx, `SELECT `+channelColumns+` FROM channels c
+	rows, err := r.c.Query(ctx, `SELECT `+channelColumns+` FROM channels c
 		WHERE c.kind = ? AND c.archived_at IS NULL AND c.name_lower LIKE ? ESCAPE '\' AND c.name_lower > ?
 		ORDER BY c.name_lower LIMIT ?`,
-		unhidra.ChannelPublic, "%"+escapeLike(fold(q))+"%", fold(after), limit)
+		unhidra.ChannelPublic, "%"+EscapeLike(Fold(q))+"%", Fold(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("browse channels: %w", err)
 	}
-	return collect(rows, "browse channels", func(s scanner) (*unhidra.Channel, error) { return scanChannel(s) })
+	return Collect(rows, "browse channels", func(s Scanner) (*unhidra.Channel, error) { return scanChannel(s) })
 }
 
 const messageColumns = `m.id, m.channel_id, m.seq, m.client_msg_id, m.sender_type, m.sender_id, m.kind, m.body,
 	m.ciphertext, m.thread_root_id, m.mentions, m.reply_count, m.last_reply_at, m.pinned, m.created_at,
 	m.edited_at, m.deleted_at`
 
-func scanMessage(s scanner, extra ...any) (*unhidra.Message, error) {
+func scanMessage(s Scanner, extra ...any) (*unhidra.Message, error) {
 	var m unhidra.Message
 	var root sql.NullString
 	var mentions string
@@ -280,8 +261,8 @@ func scanMessage(s scanner, extra ...any) (*unhidra.Message, error) {
 	if mentions != "" {
 		m.Mentions = strings.Fields(mentions)
 	}
-	m.LastReplyAt, m.EditedAt = goTimePtr(lastReply), goTimePtr(edited)
-	m.CreatedAt = goTime(created)
+	m.LastReplyAt, m.EditedAt = TimePtr(lastReply), TimePtr(edited)
+	m.CreatedAt = Time(created)
 	m.Deleted = deleted.Valid
 	m.Reactions = []unhidra.ReactionCount{}
 	m.Attachments = []string{}
@@ -289,9 +270,9 @@ func scanMessage(s scanner, extra ...any) (*unhidra.Message, error) {
 }
 
 func (r chatConn) Message(ctx context.Context, id string) (*unhidra.Message, error) {
-	m, err := scanMessage(r.c.queryRow(ctx, `SELECT `+messageColumns+` FROM messages m WHERE m.id = ?`, id))
+	m, err := scanMessage(r.c.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m WHERE m.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("message")
+		return nil, NotFound("message")
 	} else if err != nil {
 		return nil, fmt.Errorf("message: %w", err)
 	}
@@ -300,10 +281,10 @@ func (r chatConn) Message(ctx context.Context, id string) (*unhidra.Message, err
 
 func (r chatConn) MessageByClientID(ctx context.Context, channelID, senderID, clientMsgID string) (*unhidra.Message, string, error) {
 	var hash string
-	m, err := scanMessage(r.c.queryRow(ctx, `SELECT `+messageColumns+`, m.content_hash FROM messages m
+	m, err := scanMessage(r.c.QueryRow(ctx, `SELECT `+messageColumns+`, m.content_hash FROM messages m
 		WHERE m.channel_id = ? AND m.sender_id = ? AND m.client_msg_id = ?`, channelID, senderID, clientMsgID), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", notFound("message")
+		return nil, "", NotFound("message")
 	} else if err != nil {
 		return nil, "", fmt.Errorf("message by client id: %w", err)
 	}
@@ -337,12 +318,12 @@ func (r chatConn) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra
 		args = append(args, q.Before)
 	}
 	args = append(args, q.Limit)
-	rows, err := r.c.query(ctx, `SELECT `+messageColumns+` FROM messages m WHERE `+where.String()+
+	rows, err := r.c.Query(ctx, `SELECT `+messageColumns+` FROM messages m WHERE `+where.String()+
 		` ORDER BY m.seq `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
 	}
-	ms, err := collect(rows, "messages", func(s scanner) (*unhidra.Message, error) { return scanMessage(s) })
+	ms, err := Collect(rows, "messages", func(s Scanner) (*unhidra.Message, error) { return scanMessage(s) })
 	if err != nil {
 		return nil, err
 	}
@@ -350,11 +331,6 @@ func (r chatConn) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra
 		slices.Reverse(ms)
 	}
 	return ms, nil
-}
-
-// placeholders returns "?, ?, …" for n values.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 func (r chatConn) Reactions(ctx context.Context, ids []string, viewer string) (map[string][]unhidra.ReactionCount, error) {
@@ -366,8 +342,8 @@ func (r chatConn) Reactions(ctx context.Context, ids []string, viewer string) (m
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := r.c.query(ctx, `SELECT message_id, emoji, COUNT(*), SUM(CASE WHEN user_id = ? THEN 1 ELSE 0 END), MIN(created_at)
-		FROM reactions WHERE message_id IN (`+placeholders(len(ids))+`)
+	rows, err := r.c.Query(ctx, `SELECT message_id, emoji, COUNT(*), SUM(CASE WHEN user_id = ? THEN 1 ELSE 0 END), MIN(created_at)
+		FROM reactions WHERE message_id IN (`+Placeholders(len(ids))+`)
 		GROUP BY message_id, emoji ORDER BY message_id, MIN(created_at), emoji`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reactions: %w", err)
@@ -390,27 +366,27 @@ func (r chatConn) Reactions(ctx context.Context, ids []string, viewer string) (m
 }
 
 func (r chatConn) Edits(ctx context.Context, messageID string) ([]chat.Edit, error) {
-	rows, err := r.c.query(ctx, `SELECT edited_at, editor_id, old_body, old_ciphertext FROM message_edits
+	rows, err := r.c.Query(ctx, `SELECT edited_at, editor_id, old_body, old_ciphertext FROM message_edits
 		WHERE message_id = ? ORDER BY edited_at, old_body`, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("edits: %w", err)
 	}
-	return collect(rows, "edits", func(s scanner) (chat.Edit, error) {
+	return Collect(rows, "edits", func(s Scanner) (chat.Edit, error) {
 		var e chat.Edit
 		var at int64
 		err := s.Scan(&at, &e.EditorID, &e.Body, &e.Ciphertext)
-		e.EditedAt = goTime(at)
+		e.EditedAt = Time(at)
 		return e, err
 	})
 }
 
 func (r chatConn) ThreadParticipants(ctx context.Context, rootID string) ([]string, error) {
-	rows, err := r.c.query(ctx, `SELECT sender_id FROM messages WHERE thread_root_id = ?
+	rows, err := r.c.Query(ctx, `SELECT sender_id FROM messages WHERE thread_root_id = ?
 		GROUP BY sender_id ORDER BY MIN(seq)`, rootID)
 	if err != nil {
 		return nil, fmt.Errorf("thread participants: %w", err)
 	}
-	return collect(rows, "thread participants", func(s scanner) (string, error) {
+	return Collect(rows, "thread participants", func(s Scanner) (string, error) {
 		var id string
 		return id, s.Scan(&id)
 	})
@@ -418,7 +394,7 @@ func (r chatConn) ThreadParticipants(ctx context.Context, rootID string) ([]stri
 
 func (r chatConn) Following(ctx context.Context, rootID, userID string) (bool, error) {
 	var f bool
-	err := r.c.queryRow(ctx, `SELECT following FROM thread_follows WHERE root_id = ? AND user_id = ?`, rootID, userID).Scan(&f)
+	err := r.c.QueryRow(ctx, `SELECT following FROM thread_follows WHERE root_id = ? AND user_id = ?`, rootID, userID).Scan(&f)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
@@ -428,17 +404,17 @@ func (r chatConn) Following(ctx context.Context, rootID, userID string) (bool, e
 }
 
 func (r chatConn) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
-	rows, err := r.c.query(ctx, `SELECT channel_id, seq, type, frame, created_at FROM channel_events
+	rows, err := r.c.Query(ctx, `SELECT channel_id, seq, type, frame, created_at FROM channel_events
 		WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?`, channelID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	return collect(rows, "events", func(s scanner) (unhidra.Event, error) {
+	return Collect(rows, "events", func(s Scanner) (unhidra.Event, error) {
 		var ev unhidra.Event
 		var frame string
 		var at int64
 		err := s.Scan(&ev.ChannelID, &ev.Seq, &ev.Type, &frame, &at)
-		ev.Frame, ev.CreatedAt = []byte(frame), goTime(at)
+		ev.Frame, ev.CreatedAt = []byte(frame), Time(at)
 		return ev, err
 	})
 }
@@ -450,9 +426,9 @@ func (r chatConn) UserIDsByUsername(ctx context.Context, usernames []string) (ma
 	}
 	args := make([]any, len(usernames))
 	for i, u := range usernames {
-		args[i] = fold(u)
+		args[i] = Fold(u)
 	}
-	rows, err := r.c.query(ctx, `SELECT username_lower, id FROM users WHERE username_lower IN (`+placeholders(len(args))+`)`, args...)
+	rows, err := r.c.Query(ctx, `SELECT username_lower, id FROM users WHERE username_lower IN (`+Placeholders(len(args))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("users by username: %w", err)
 	}
@@ -475,10 +451,10 @@ func (r chatConn) UserIDsByUsername(ctx context.Context, usernames []string) (ma
 func (t chatTx) LockChannel(ctx context.Context, id string) (*unhidra.Channel, error) {
 	// A no-op UPDATE takes the row lock on PostgreSQL (SQLite's single
 	// writer needs none) without spending a seq.
-	ch, err := scanChannel(t.c.queryRow(ctx, `UPDATE channels SET last_seq = last_seq WHERE id = ? RETURNING `+
+	ch, err := scanChannel(t.c.QueryRow(ctx, `UPDATE channels SET last_seq = last_seq WHERE id = ? RETURNING `+
 		strings.ReplaceAll(channelColumns, "c.", ""), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("channel")
+		return nil, NotFound("channel")
 	} else if err != nil {
 		return nil, fmt.Errorf("lock channel: %w", err)
 	}
@@ -487,9 +463,9 @@ func (t chatTx) LockChannel(ctx context.Context, id string) (*unhidra.Channel, e
 
 func (t chatTx) NextSeq(ctx context.Context, channelID string) (int64, error) {
 	var seq int64
-	err := t.c.queryRow(ctx, `UPDATE channels SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, channelID).Scan(&seq)
+	err := t.c.QueryRow(ctx, `UPDATE channels SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, channelID).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound("channel")
+		return 0, NotFound("channel")
 	} else if err != nil {
 		return 0, fmt.Errorf("next seq: %w", err)
 	}
@@ -497,9 +473,9 @@ func (t chatTx) NextSeq(ctx context.Context, channelID string) (int64, error) {
 }
 
 func (t chatTx) InsertEvent(ctx context.Context, ev *unhidra.Event) error {
-	_, err := t.c.exec(ctx, `INSERT INTO channel_events (channel_id, seq, type, frame, created_at) VALUES (?, ?, ?, ?, ?)`,
-		ev.ChannelID, ev.Seq, ev.Type, string(ev.Frame), dbTime(ev.CreatedAt))
-	if violationOf(err) == uniqueViolation {
+	_, err := t.c.Exec(ctx, `INSERT INTO channel_events (channel_id, seq, type, frame, created_at) VALUES (?, ?, ?, ?, ?)`,
+		ev.ChannelID, ev.Seq, ev.Type, string(ev.Frame), Micros(ev.CreatedAt))
+	if IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "event seq already taken", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("insert event: %w", err)
@@ -512,12 +488,12 @@ func (t chatTx) InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey st
 	if dmKey != "" {
 		key = dmKey
 	}
-	_, err := t.c.exec(ctx, `INSERT INTO channels (id, name, name_lower, kind, encrypted, topic, purpose, created_by,
+	_, err := t.c.Exec(ctx, `INSERT INTO channels (id, name, name_lower, kind, encrypted, topic, purpose, created_by,
 			created_at, updated_at, archived_at, last_seq, dm_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)`,
-		ch.ID, ch.Name, fold(ch.Name), ch.Kind, ch.Encrypted, ch.Topic, ch.Purpose, ch.CreatedBy,
-		dbTime(ch.CreatedAt), dbTime(ch.UpdatedAt), key)
-	if violationOf(err) == uniqueViolation {
+		ch.ID, ch.Name, Fold(ch.Name), ch.Kind, ch.Encrypted, ch.Topic, ch.Purpose, ch.CreatedBy,
+		Micros(ch.CreatedAt), Micros(ch.UpdatedAt), key)
+	if IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "a public channel with that name exists", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("insert channel: %w", err)
@@ -526,15 +502,15 @@ func (t chatTx) InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey st
 }
 
 func (t chatTx) UpdateChannel(ctx context.Context, ch *unhidra.Channel) error {
-	n, err := t.c.execN(ctx, `UPDATE channels SET name = ?, name_lower = ?, topic = ?, purpose = ?, updated_at = ?, archived_at = ?
-		WHERE id = ?`, ch.Name, fold(ch.Name), ch.Topic, ch.Purpose, dbTime(ch.UpdatedAt), dbTimePtr(ch.ArchivedAt), ch.ID)
-	if violationOf(err) == uniqueViolation {
+	n, err := t.c.ExecN(ctx, `UPDATE channels SET name = ?, name_lower = ?, topic = ?, purpose = ?, updated_at = ?, archived_at = ?
+		WHERE id = ?`, ch.Name, Fold(ch.Name), ch.Topic, ch.Purpose, Micros(ch.UpdatedAt), MicrosPtr(ch.ArchivedAt), ch.ID)
+	if IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "a public channel with that name exists", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("update channel: %w", err)
 	}
 	if n == 0 {
-		return notFound("channel")
+		return NotFound("channel")
 	}
 	return nil
 }
@@ -543,13 +519,13 @@ func (t chatTx) InsertMember(ctx context.Context, m *unhidra.Member) error {
 	if m.Notify == "" {
 		m.Notify = "all"
 	}
-	_, err := t.c.exec(ctx, `INSERT INTO channel_members (channel_id, user_id, role, joined_at, last_read_seq, muted, notify, hidden)
+	_, err := t.c.Exec(ctx, `INSERT INTO channel_members (channel_id, user_id, role, joined_at, last_read_seq, muted, notify, hidden)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ChannelID, m.UserID, m.Role, dbTime(m.JoinedAt), m.LastReadSeq, m.Muted, m.Notify, m.Hidden)
-	switch violationOf(err) {
-	case uniqueViolation:
+		m.ChannelID, m.UserID, m.Role, Micros(m.JoinedAt), m.LastReadSeq, m.Muted, m.Notify, m.Hidden)
+	switch {
+	case IsUniqueViolation(err):
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "already a member", Err: err}
-	case foreignKeyViolation:
+	case IsForeignKeyViolation(err):
 		return &unhidra.Error{Code: unhidra.ENotFound, Message: "user or channel not found", Err: err}
 	}
 	if err != nil {
@@ -559,42 +535,42 @@ func (t chatTx) InsertMember(ctx context.Context, m *unhidra.Member) error {
 }
 
 func (t chatTx) SetRole(ctx context.Context, channelID, userID, role string) error {
-	n, err := t.c.execN(ctx, `UPDATE channel_members SET role = ? WHERE channel_id = ? AND user_id = ?`, role, channelID, userID)
+	n, err := t.c.ExecN(ctx, `UPDATE channel_members SET role = ? WHERE channel_id = ? AND user_id = ?`, role, channelID, userID)
 	if err != nil {
 		return fmt.Errorf("set role: %w", err)
 	}
 	if n == 0 {
-		return notFound("member")
+		return NotFound("member")
 	}
 	return nil
 }
 
 func (t chatTx) DeleteMember(ctx context.Context, channelID, userID string) error {
-	n, err := t.c.execN(ctx, `DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID)
+	n, err := t.c.ExecN(ctx, `DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID)
 	if err != nil {
 		return fmt.Errorf("delete member: %w", err)
 	}
 	if n == 0 {
-		return notFound("member")
+		return NotFound("member")
 	}
 	return nil
 }
 
 func (t chatTx) SetPrefs(ctx context.Context, channelID, userID string, p chat.Prefs) error {
-	n, err := t.c.execN(ctx, `UPDATE channel_members SET muted = COALESCE(?, muted), notify = COALESCE(?, notify),
+	n, err := t.c.ExecN(ctx, `UPDATE channel_members SET muted = COALESCE(?, muted), notify = COALESCE(?, notify),
 			hidden = COALESCE(?, hidden)
 		WHERE channel_id = ? AND user_id = ?`, p.Muted, p.Notify, p.Hidden, channelID, userID)
 	if err != nil {
 		return fmt.Errorf("set prefs: %w", err)
 	}
 	if n == 0 {
-		return notFound("member")
+		return NotFound("member")
 	}
 	return nil
 }
 
 func (t chatTx) SetLastRead(ctx context.Context, channelID, userID string, seq int64) (bool, error) {
-	n, err := t.c.execN(ctx, `UPDATE channel_members SET last_read_seq = ?
+	n, err := t.c.ExecN(ctx, `UPDATE channel_members SET last_read_seq = ?
 		WHERE channel_id = ? AND user_id = ? AND last_read_seq < ?`, seq, channelID, userID, seq)
 	if err != nil {
 		return false, fmt.Errorf("set last read: %w", err)
@@ -603,7 +579,7 @@ func (t chatTx) SetLastRead(ctx context.Context, channelID, userID string, seq i
 }
 
 func (t chatTx) ReadAll(ctx context.Context, userID string) (map[string]int64, error) {
-	rows, err := t.c.query(ctx, `UPDATE channel_members
+	rows, err := t.c.Query(ctx, `UPDATE channel_members
 		SET last_read_seq = (SELECT c.last_seq FROM channels c WHERE c.id = channel_members.channel_id)
 		WHERE user_id = ? AND last_read_seq < (SELECT c.last_seq FROM channels c WHERE c.id = channel_members.channel_id)
 		RETURNING channel_id, last_read_seq`, userID)
@@ -618,12 +594,12 @@ func (t chatTx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHa
 	if m.ThreadRootID != "" {
 		root = m.ThreadRootID
 	}
-	_, err := t.c.exec(ctx, `INSERT INTO messages (id, channel_id, seq, client_msg_id, content_hash, sender_type, sender_id,
+	_, err := t.c.Exec(ctx, `INSERT INTO messages (id, channel_id, seq, client_msg_id, content_hash, sender_type, sender_id,
 			kind, body, ciphertext, thread_root_id, mentions, reply_count, last_reply_at, pinned, created_at, edited_at, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, NULL, NULL)`,
 		m.ID, m.ChannelID, m.Seq, m.ClientMsgID, contentHash, m.Sender.Type, m.Sender.ID,
-		m.Kind, m.Body, m.Ciphertext, root, strings.Join(m.Mentions, " "), false, dbTime(m.CreatedAt))
-	if violationOf(err) == uniqueViolation {
+		m.Kind, m.Body, m.Ciphertext, root, strings.Join(m.Mentions, " "), false, Micros(m.CreatedAt))
+	if IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "client_msg_id already used in this channel", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("insert message: %w", err)
@@ -632,14 +608,14 @@ func (t chatTx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHa
 }
 
 func (t chatTx) SetMentions(ctx context.Context, m *unhidra.Message, userIDs []string) error {
-	if _, err := t.c.exec(ctx, `UPDATE messages SET mentions = ? WHERE id = ?`, strings.Join(m.Mentions, " "), m.ID); err != nil {
+	if _, err := t.c.Exec(ctx, `UPDATE messages SET mentions = ? WHERE id = ?`, strings.Join(m.Mentions, " "), m.ID); err != nil {
 		return fmt.Errorf("set mentions: %w", err)
 	}
-	if _, err := t.c.exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, m.ID); err != nil {
+	if _, err := t.c.Exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, m.ID); err != nil {
 		return fmt.Errorf("set mentions: %w", err)
 	}
 	for _, u := range userIDs {
-		if _, err := t.c.exec(ctx, `INSERT INTO mentions (message_id, channel_id, seq, user_id) VALUES (?, ?, ?, ?)
+		if _, err := t.c.Exec(ctx, `INSERT INTO mentions (message_id, channel_id, seq, user_id) VALUES (?, ?, ?, ?)
 			ON CONFLICT (message_id, user_id) DO NOTHING`, m.ID, m.ChannelID, m.Seq, u); err != nil {
 			return fmt.Errorf("set mentions: %w", err)
 		}
@@ -648,38 +624,38 @@ func (t chatTx) SetMentions(ctx context.Context, m *unhidra.Message, userIDs []s
 }
 
 func (t chatTx) EditMessage(ctx context.Context, old *unhidra.Message, editorID, body, ciphertext string, at time.Time) error {
-	if _, err := t.c.exec(ctx, `INSERT INTO message_edits (message_id, edited_at, editor_id, old_body, old_ciphertext)
-		VALUES (?, ?, ?, ?, ?)`, old.ID, dbTime(at), editorID, old.Body, old.Ciphertext); err != nil {
+	if _, err := t.c.Exec(ctx, `INSERT INTO message_edits (message_id, edited_at, editor_id, old_body, old_ciphertext)
+		VALUES (?, ?, ?, ?, ?)`, old.ID, Micros(at), editorID, old.Body, old.Ciphertext); err != nil {
 		return fmt.Errorf("edit message: %w", err)
 	}
-	n, err := t.c.execN(ctx, `UPDATE messages SET body = ?, ciphertext = ?, edited_at = ? WHERE id = ?`,
-		body, ciphertext, dbTime(at), old.ID)
+	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = ?, ciphertext = ?, edited_at = ? WHERE id = ?`,
+		body, ciphertext, Micros(at), old.ID)
 	if err != nil {
 		return fmt.Errorf("edit message: %w", err)
 	}
 	if n == 0 {
-		return notFound("message")
+		return NotFound("message")
 	}
 	return nil
 }
 
 func (t chatTx) TombstoneMessage(ctx context.Context, id string, at time.Time) error {
-	n, err := t.c.execN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', pinned = ?, deleted_at = ?
-		WHERE id = ? AND deleted_at IS NULL`, false, dbTime(at), id)
+	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', pinned = ?, deleted_at = ?
+		WHERE id = ? AND deleted_at IS NULL`, false, Micros(at), id)
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
 	if n == 0 {
-		return notFound("message")
+		return NotFound("message")
 	}
-	if _, err := t.c.exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, id); err != nil {
+	if _, err := t.c.Exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, id); err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
 	return nil
 }
 
 func (t chatTx) SetPinned(ctx context.Context, id string, pinned bool) (bool, error) {
-	n, err := t.c.execN(ctx, `UPDATE messages SET pinned = ? WHERE id = ? AND pinned <> ? AND deleted_at IS NULL`, pinned, id, pinned)
+	n, err := t.c.ExecN(ctx, `UPDATE messages SET pinned = ? WHERE id = ? AND pinned <> ? AND deleted_at IS NULL`, pinned, id, pinned)
 	if err != nil {
 		return false, fmt.Errorf("set pinned: %w", err)
 	}
@@ -687,8 +663,8 @@ func (t chatTx) SetPinned(ctx context.Context, id string, pinned bool) (bool, er
 }
 
 func (t chatTx) AddReaction(ctx context.Context, messageID, userID, emoji string, at time.Time) (bool, error) {
-	n, err := t.c.execN(ctx, `INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (message_id, user_id, emoji) DO NOTHING`, messageID, userID, emoji, dbTime(at))
+	n, err := t.c.ExecN(ctx, `INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (message_id, user_id, emoji) DO NOTHING`, messageID, userID, emoji, Micros(at))
 	if err != nil {
 		return false, fmt.Errorf("add reaction: %w", err)
 	}
@@ -696,7 +672,7 @@ func (t chatTx) AddReaction(ctx context.Context, messageID, userID, emoji string
 }
 
 func (t chatTx) RemoveReaction(ctx context.Context, messageID, userID, emoji string) (bool, error) {
-	n, err := t.c.execN(ctx, `DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`, messageID, userID, emoji)
+	n, err := t.c.ExecN(ctx, `DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`, messageID, userID, emoji)
 	if err != nil {
 		return false, fmt.Errorf("remove reaction: %w", err)
 	}
@@ -706,9 +682,9 @@ func (t chatTx) RemoveReaction(ctx context.Context, messageID, userID, emoji str
 func (t chatTx) BumpThread(ctx context.Context, rootID string, delta int, at time.Time) error {
 	var err error
 	if delta > 0 {
-		_, err = t.c.exec(ctx, `UPDATE messages SET reply_count = reply_count + ?, last_reply_at = ? WHERE id = ?`, delta, dbTime(at), rootID)
+		_, err = t.c.Exec(ctx, `UPDATE messages SET reply_count = reply_count + ?, last_reply_at = ? WHERE id = ?`, delta, Micros(at), rootID)
 	} else {
-		_, err = t.c.exec(ctx, `UPDATE messages SET reply_count = reply_count + ? WHERE id = ?`, delta, rootID)
+		_, err = t.c.Exec(ctx, `UPDATE messages SET reply_count = reply_count + ? WHERE id = ?`, delta, rootID)
 	}
 	if err != nil {
 		return fmt.Errorf("bump thread: %w", err)
@@ -723,7 +699,7 @@ func (t chatTx) SetFollow(ctx context.Context, rootID, userID string, follow, on
 		q = `INSERT INTO thread_follows (root_id, user_id, following) VALUES (?, ?, ?)
 		ON CONFLICT (root_id, user_id) DO NOTHING`
 	}
-	if _, err := t.c.exec(ctx, q, rootID, userID, follow); err != nil {
+	if _, err := t.c.Exec(ctx, q, rootID, userID, follow); err != nil {
 		return fmt.Errorf("set follow: %w", err)
 	}
 	return nil

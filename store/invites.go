@@ -11,9 +11,9 @@ import (
 // CreateInvite stores inv (EConflict if the code exists). The code is an
 // unguessable secret chosen by the caller.
 func (db *DB) CreateInvite(ctx context.Context, inv *unhidra.Invite) error {
-	_, err := db.write().exec(ctx, `INSERT INTO invites (code, created_by, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		inv.Code, inv.CreatedBy, inv.MaxUses, inv.Uses, dbTimePtr(inv.ExpiresAt), dbTime(inv.CreatedAt))
-	if violationOf(err) == uniqueViolation {
+	_, err := db.Write().Exec(ctx, `INSERT INTO invites (code, created_by, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		inv.Code, inv.CreatedBy, inv.MaxUses, inv.Uses, MicrosPtr(inv.ExpiresAt), Micros(inv.CreatedAt))
+	if IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "invite already exists", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("create invite: %w", err)
@@ -24,7 +24,7 @@ func (db *DB) CreateInvite(ctx context.Context, inv *unhidra.Invite) error {
 // ListInvites returns every invite, used up and expired ones included,
 // newest first.
 func (db *DB) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
-	rows, err := db.read().query(ctx, `SELECT code, created_by, max_uses, uses, expires_at, created_at FROM invites
+	rows, err := db.Read().Query(ctx, `SELECT code, created_by, max_uses, uses, expires_at, created_at FROM invites
 		ORDER BY created_at DESC, code DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
@@ -38,7 +38,7 @@ func (db *DB) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
 		if err := rows.Scan(&inv.Code, &inv.CreatedBy, &inv.MaxUses, &inv.Uses, &expires, &created); err != nil {
 			return nil, fmt.Errorf("list invites: %w", err)
 		}
-		inv.ExpiresAt, inv.CreatedAt = goTimePtr(expires), goTime(created)
+		inv.ExpiresAt, inv.CreatedAt = TimePtr(expires), Time(created)
 		invites = append(invites, &inv)
 	}
 	if err := rows.Err(); err != nil {
@@ -50,7 +50,7 @@ func (db *DB) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
 // DeleteInvite deletes the invite (ENotFound if absent). Accounts created
 // with it are unaffected.
 func (db *DB) DeleteInvite(ctx context.Context, code string) error {
-	n, err := db.write().execN(ctx, `DELETE FROM invites WHERE code = ?`, code)
+	n, err := db.Write().ExecN(ctx, `DELETE FROM invites WHERE code = ?`, code)
 	if err != nil {
 		return fmt.Errorf("delete invite: %w", err)
 	}

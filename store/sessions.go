@@ -14,15 +14,15 @@ import (
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at`
 
-func scanSession(s scanner) (*unhidra.Session, error) {
+func scanSession(s Scanner) (*unhidra.Session, error) {
 	var ss unhidra.Session
 	var created, lastUsed, expires int64
 	var revoked sql.NullInt64
 	if err := s.Scan(&ss.ID, &ss.UserID, &created, &lastUsed, &expires, &ss.IP, &ss.UserAgent, &revoked); err != nil {
 		return nil, err
 	}
-	ss.CreatedAt, ss.LastUsedAt, ss.ExpiresAt = goTime(created), goTime(lastUsed), goTime(expires)
-	ss.RevokedAt = goTimePtr(revoked)
+	ss.CreatedAt, ss.LastUsedAt, ss.ExpiresAt = Time(created), Time(lastUsed), Time(expires)
+	ss.RevokedAt = TimePtr(revoked)
 	return &ss, nil
 }
 
@@ -34,14 +34,14 @@ func (db *DB) CreateSession(ctx context.Context, s *unhidra.Session, refreshHash
 	if s.ID == "" {
 		s.ID = uuid.NewString()
 	}
-	err := db.inTx(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at)
+	err := db.InTx(ctx, func(c Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.UserID, dbTime(s.CreatedAt), dbTime(s.LastUsedAt), dbTime(s.ExpiresAt), s.IP, s.UserAgent, dbTimePtr(s.RevokedAt))
-		switch violationOf(err) {
-		case uniqueViolation:
+			s.ID, s.UserID, Micros(s.CreatedAt), Micros(s.LastUsedAt), Micros(s.ExpiresAt), s.IP, s.UserAgent, MicrosPtr(s.RevokedAt))
+		switch {
+		case IsUniqueViolation(err):
 			return &unhidra.Error{Code: unhidra.EConflict, Message: "session already exists", Err: err}
-		case foreignKeyViolation:
+		case IsForeignKeyViolation(err):
 			return &unhidra.Error{Code: unhidra.ENotFound, Message: "user not found", Err: err}
 		}
 		if err != nil {
@@ -54,7 +54,7 @@ func (db *DB) CreateSession(ctx context.Context, s *unhidra.Session, refreshHash
 
 // SessionByID returns the session, revoked or not, or ENotFound.
 func (db *DB) SessionByID(ctx context.Context, id string) (*unhidra.Session, error) {
-	s, err := scanSession(db.read().queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	s, err := scanSession(db.Read().QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, unhidra.Errorf(unhidra.ENotFound, "session not found")
 	} else if err != nil {
@@ -66,9 +66,9 @@ func (db *DB) SessionByID(ctx context.Context, id string) (*unhidra.Session, err
 // ListSessions returns the user's sessions that are neither revoked nor
 // expired at now, newest first.
 func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([]*unhidra.Session, error) {
-	rows, err := db.read().query(ctx, `SELECT `+sessionColumns+` FROM sessions
+	rows, err := db.Read().Query(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
-		ORDER BY created_at DESC, id DESC`, userID, dbTime(now))
+		ORDER BY created_at DESC, id DESC`, userID, Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -89,8 +89,8 @@ func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([
 
 // TouchSession records a use of the session (ENotFound if absent).
 func (db *DB) TouchSession(ctx context.Context, id string, at time.Time, ip, userAgent string, expiresAt time.Time) error {
-	n, err := db.write().execN(ctx, `UPDATE sessions SET last_used_at = ?, ip = ?, user_agent = ?, expires_at = ? WHERE id = ?`,
-		dbTime(at), ip, userAgent, dbTime(expiresAt), id)
+	n, err := db.Write().ExecN(ctx, `UPDATE sessions SET last_used_at = ?, ip = ?, user_agent = ?, expires_at = ? WHERE id = ?`,
+		Micros(at), ip, userAgent, Micros(expiresAt), id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -105,8 +105,8 @@ func (db *DB) TouchSession(ctx context.Context, id string, at time.Time, ip, use
 func (db *DB) RevokeSession(ctx context.Context, userID, sessionID string, at time.Time) error {
 	// Both engines count a matched row as changed even when COALESCE leaves
 	// its value as it was, so n == 0 means only "no such session of userID".
-	n, err := db.write().execN(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
-		dbTime(at), sessionID, userID)
+	n, err := db.Write().ExecN(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
+		Micros(at), sessionID, userID)
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
@@ -120,8 +120,8 @@ func (db *DB) RevokeSession(ctx context.Context, userID, sessionID string, at ti
 // keep, and returns how many it revoked. Expired sessions are revoked too,
 // so that no later change of expiry can bring one back.
 func (db *DB) RevokeSessions(ctx context.Context, userID, keep string, at time.Time) (int, error) {
-	n, err := db.write().execN(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
-		dbTime(at), userID, keep)
+	n, err := db.Write().ExecN(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
+		Micros(at), userID, keep)
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
@@ -133,22 +133,22 @@ func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.Refres
 	var t auth.RefreshToken
 	var created int64
 	var used sql.NullInt64
-	err := db.read().queryRow(ctx, `SELECT hash, session_id, parent_hash, created_at, used_at FROM refresh_tokens WHERE hash = ?`,
+	err := db.Read().QueryRow(ctx, `SELECT hash, session_id, parent_hash, created_at, used_at FROM refresh_tokens WHERE hash = ?`,
 		hash).Scan(&t.Hash, &t.SessionID, &t.ParentHash, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, unhidra.Errorf(unhidra.ENotFound, "refresh token not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("refresh token by hash: %w", err)
 	}
-	t.CreatedAt, t.UsedAt = goTime(created), goTimePtr(used)
+	t.CreatedAt, t.UsedAt = Time(created), TimePtr(used)
 	return &t, nil
 }
 
 // MarkRefreshTokenUsed is a compare-and-set on used_at: of any number of
 // concurrent callers for one token, exactly one gets true.
 func (db *DB) MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.Time) (bool, error) {
-	n, err := db.write().execN(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
-		dbTime(at), hash)
+	n, err := db.Write().ExecN(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
+		Micros(at), hash)
 	if err != nil {
 		return false, fmt.Errorf("mark refresh token used: %w", err)
 	}
@@ -158,16 +158,16 @@ func (db *DB) MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.Tim
 // AddRefreshToken stores a successor refresh token of a session: ENotFound
 // if the session does not exist, EConflict if the hash is already stored.
 func (db *DB) AddRefreshToken(ctx context.Context, t *auth.RefreshToken) error {
-	return wrapInternal("add refresh token", insertRefreshToken(ctx, db.write(), t))
+	return wrapInternal("add refresh token", insertRefreshToken(ctx, db.Write(), t))
 }
 
-func insertRefreshToken(ctx context.Context, c conn, t *auth.RefreshToken) error {
-	_, err := c.exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, parent_hash, created_at, used_at) VALUES (?, ?, ?, ?, ?)`,
-		t.Hash, t.SessionID, dbBytes(t.ParentHash), dbTime(t.CreatedAt), dbTimePtr(t.UsedAt))
-	switch violationOf(err) {
-	case uniqueViolation:
+func insertRefreshToken(ctx context.Context, c Conn, t *auth.RefreshToken) error {
+	_, err := c.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, parent_hash, created_at, used_at) VALUES (?, ?, ?, ?, ?)`,
+		t.Hash, t.SessionID, Blob(t.ParentHash), Micros(t.CreatedAt), MicrosPtr(t.UsedAt))
+	switch {
+	case IsUniqueViolation(err):
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "refresh token already exists", Err: err}
-	case foreignKeyViolation:
+	case IsForeignKeyViolation(err):
 		return &unhidra.Error{Code: unhidra.ENotFound, Message: "session not found", Err: err}
 	}
 	if err != nil {
