@@ -31,6 +31,7 @@ import (
 	"github.com/unhidra/unhidra/httpapi"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/authstore"
 )
 
 // Audience is the JWT audience of access tokens.
@@ -89,7 +90,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 		return nil, fmt.Errorf("token issuer: %w", err)
 	}
 	return auth.New(auth.Config{
-		Store:          db,
+		Store:          authstore.New(db),
 		Hasher:         hasher,
 		Policy:         policy,
 		Tokens:         issuer,

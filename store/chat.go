@@ -722,3 +722,8 @@ func scanSeqs(rows *sql.Rows, what string) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// UserByID returns the user or ENotFound.
+func (db *DB) UserByID(ctx context.Context, id string) (*unhidra.User, error) {
+	return UserByID(ctx, db.Read(), id)
+}
