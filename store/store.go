@@ -1,29 +1,36 @@
-// Package store is Unhidra's durable storage: one SQL implementation that runs
-// on SQLite (the embedded default, pure Go) and on PostgreSQL (production).
+// Package store is the core of Unhidra's durable storage: one SQL
+// implementation that runs on SQLite (the embedded default, pure Go) and on
+// PostgreSQL (production). It owns the connections, the engine dialect, the
+// group committer, the statement cache and the schema; the storage of each
+// service is a package of its own over this core (store/authstore for
+// auth.Store, store/chatstore for chat.Store), and this package imports no
+// service.
 //
-// What it guarantees:
+// What it guarantees, to every service store built on it:
 //
-//   - A method that returns nil has committed: on SQLite with synchronous=FULL
+//   - A write that returns nil has committed: on SQLite with synchronous=FULL
 //     in WAL mode, so an acknowledged write survives power loss.
-//   - Multi-step operations (CreateUser with its invite and admin checks,
-//     CreateSession with its first refresh token, each migration) are one
-//     transaction: on any error nothing is written.
+//   - InTx is one transaction: on any error nothing its function wrote
+//     remains. Each migration is one such transaction.
 //   - On SQLite every write goes through a single connection whose
 //     transactions begin IMMEDIATE, so writers never deadlock or fail with
 //     SQLITE_BUSY against each other; reads use a separate pool and, in WAL
 //     mode, never wait for the writer. Concurrent write transactions are
 //     group-committed: one COMMIT (one fsync) for everyone queued, each
 //     caller isolated by a savepoint (groupcommit.go).
-//   - Contract errors are *unhidra.Error with ENotFound or EConflict; every
-//     other error is internal and wraps the driver error with %w.
+//   - Queries are written once with ? placeholders; the dialect rebinds them
+//     and supplies what the engines spell differently (table locks, the
+//     full-text match). Constraint violations are classified by error code
+//     on both engines (IsUniqueViolation, IsForeignKeyViolation).
 //   - Times are stored as unix microseconds UTC and come back as UTC
-//     time.Time values truncated to the microsecond, on both engines alike.
-//   - Nothing secret (password hashes, token hashes, invite codes, database
-//     passwords) is logged or placed in an error message.
+//     time.Time values truncated to the microsecond, on both engines alike
+//     (Micros, Time).
+//   - Database passwords are never logged or placed in an error message.
 //
-// The schema is created and upgraded by embedded, numbered migrations, one
-// set per engine (migrations/sqlite, migrations/postgres). A database whose
-// schema is newer than this binary refuses to open.
+// The schema of every service is created and upgraded by embedded,
+// numbered migrations, one set per engine (migrations/sqlite,
+// migrations/postgres). A database whose schema is newer than this binary
+// refuses to open.
 package store
 
 import (

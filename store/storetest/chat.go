@@ -13,6 +13,7 @@ import (
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/authstore"
+	"github.com/unhidra/unhidra/store/chatstore"
 )
 
 // Chat runs the contract cases of chat.Store, on chatstore.Store, as
@@ -37,7 +38,7 @@ func Chat(t *testing.T, open func(t *testing.T) *store.DB) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			db := open(t)
-			c.fn(t, authstore.New(db), db)
+			c.fn(t, authstore.New(db), chatstore.New(db))
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package chatstore
 
 import (
 	"context"
@@ -7,18 +7,19 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/chat"
+	"github.com/unhidra/unhidra/store"
 )
 
 // messageText is the full-text index over messages.body (alias m).
-var messageText = TextIndex{FTS5Table: "messages_fts", RowID: "m.pk", TSVector: "m.body_tsv"}
+var messageText = store.TextIndex{FTS5Table: "messages_fts", RowID: "m.pk", TSVector: "m.body_tsv"}
 
 // Search runs a full-text search. The query is written once; the dialect
 // supplies the full-text match (an FTS5 MATCH on SQLite, a tsvector @@
 // tsquery on PostgreSQL). Every term is matched as a phrase of whole tokens
-// (no stemming on either engine), and every term must match.
-// Results are newest first; the cursor is the (created_at, id) of the last
-// hit of the previous page.
-func (r chatConn) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Message, error) {
+// (no stemming on either engine), and every term must match. Results are
+// newest first; the cursor is the (created_at, id) of the last hit of the
+// previous page.
+func (r reader) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Message, error) {
 	join, match, matchArgs := r.c.MatchPhrases(messageText, q.Terms)
 	var b strings.Builder
 	args := []any{q.UserID}
@@ -35,27 +36,27 @@ func (r chatConn) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Me
 		args = append(args, matchArgs...)
 	}
 	if len(q.ChannelIDs) > 0 {
-		b.WriteString(` AND m.channel_id IN (` + Placeholders(len(q.ChannelIDs)) + `)`)
+		b.WriteString(` AND m.channel_id IN (` + store.Placeholders(len(q.ChannelIDs)) + `)`)
 		for _, id := range q.ChannelIDs {
 			args = append(args, id)
 		}
 	}
 	if len(q.SenderIDs) > 0 {
-		b.WriteString(` AND m.sender_id IN (` + Placeholders(len(q.SenderIDs)) + `)`)
+		b.WriteString(` AND m.sender_id IN (` + store.Placeholders(len(q.SenderIDs)) + `)`)
 		for _, id := range q.SenderIDs {
 			args = append(args, id)
 		}
 	}
 	if q.Since != nil {
 		b.WriteString(` AND m.created_at >= ?`)
-		args = append(args, Micros(*q.Since))
+		args = append(args, store.Micros(*q.Since))
 	}
 	if q.Until != nil {
 		b.WriteString(` AND m.created_at < ?`)
-		args = append(args, Micros(*q.Until))
+		args = append(args, store.Micros(*q.Until))
 	}
 	if q.CursorID != "" {
-		at := Micros(q.CursorAt)
+		at := store.Micros(q.CursorAt)
 		b.WriteString(` AND (m.created_at < ? OR (m.created_at = ? AND m.id < ?))`)
 		args = append(args, at, at, q.CursorID)
 	}
@@ -65,5 +66,5 @@ func (r chatConn) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Me
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	return Collect(rows, "search", func(s Scanner) (*unhidra.Message, error) { return scanMessage(s) })
+	return store.Collect(rows, "search", func(s store.Scanner) (*unhidra.Message, error) { return scanMessage(s) })
 }

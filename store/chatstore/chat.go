@@ -1,4 +1,4 @@
-package store
+package chatstore
 
 import (
 	"context"
@@ -11,91 +11,13 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/chat"
+	"github.com/unhidra/unhidra/store"
 )
-
-var _ chat.Store = (*DB)(nil)
-
-// chatConn implements chat.Reader on one handle: the read pool outside a
-// transaction, the transaction itself inside one. The reads are written once
-// and serve both.
-type chatConn struct{ c Conn }
-
-// chatTx is a chat write transaction.
-type chatTx struct{ chatConn }
-
-var _ chat.Tx = chatTx{}
-
-// Tx runs fn in one write transaction (see chat.Store).
-func (db *DB) Tx(ctx context.Context, fn func(tx chat.Tx) error) error {
-	return db.InTx(ctx, func(c Conn) error { return fn(chatTx{chatConn{c}}) })
-}
-
-func (db *DB) chatRead() chatConn { return chatConn{db.Read()} }
-
-// The chat.Reader methods of DB read from the read pool.
-
-func (db *DB) Channel(ctx context.Context, id string) (*unhidra.Channel, error) {
-	return db.chatRead().Channel(ctx, id)
-}
-func (db *DB) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Channel, error) {
-	return db.chatRead().ChannelByDMKey(ctx, key)
-}
-func (db *DB) Member(ctx context.Context, channelID, userID string) (*unhidra.Member, error) {
-	return db.chatRead().Member(ctx, channelID, userID)
-}
-func (db *DB) CountOwners(ctx context.Context, channelID string) (int, error) {
-	return db.chatRead().CountOwners(ctx, channelID)
-}
-func (db *DB) Members(ctx context.Context, channelID, after string, limit int) ([]*unhidra.Member, error) {
-	return db.chatRead().Members(ctx, channelID, after, limit)
-}
-func (db *DB) MemberIDs(ctx context.Context, channelID string) ([]string, error) {
-	return db.chatRead().MemberIDs(ctx, channelID)
-}
-func (db *DB) UserChannels(ctx context.Context, userID string) ([]*unhidra.Channel, error) {
-	return db.chatRead().UserChannels(ctx, userID)
-}
-func (db *DB) ChannelSeqs(ctx context.Context, userID string) (map[string]int64, error) {
-	return db.chatRead().ChannelSeqs(ctx, userID)
-}
-func (db *DB) BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
-	return db.chatRead().BrowsePublic(ctx, q, after, limit)
-}
-func (db *DB) Message(ctx context.Context, id string) (*unhidra.Message, error) {
-	return db.chatRead().Message(ctx, id)
-}
-func (db *DB) MessageByClientID(ctx context.Context, channelID, senderID, clientMsgID string) (*unhidra.Message, string, error) {
-	return db.chatRead().MessageByClientID(ctx, channelID, senderID, clientMsgID)
-}
-func (db *DB) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra.Message, error) {
-	return db.chatRead().Messages(ctx, q)
-}
-func (db *DB) Reactions(ctx context.Context, ids []string, viewer string) (map[string][]unhidra.ReactionCount, error) {
-	return db.chatRead().Reactions(ctx, ids, viewer)
-}
-func (db *DB) Edits(ctx context.Context, messageID string) ([]chat.Edit, error) {
-	return db.chatRead().Edits(ctx, messageID)
-}
-func (db *DB) ThreadParticipants(ctx context.Context, rootID string) ([]string, error) {
-	return db.chatRead().ThreadParticipants(ctx, rootID)
-}
-func (db *DB) Following(ctx context.Context, rootID, userID string) (bool, error) {
-	return db.chatRead().Following(ctx, rootID, userID)
-}
-func (db *DB) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
-	return db.chatRead().Events(ctx, channelID, after, limit)
-}
-func (db *DB) UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error) {
-	return db.chatRead().UserIDsByUsername(ctx, usernames)
-}
-func (db *DB) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Message, error) {
-	return db.chatRead().Search(ctx, q)
-}
 
 const channelColumns = `c.id, c.name, c.kind, c.encrypted, c.topic, c.purpose, c.created_by, c.created_at,
 	c.updated_at, c.archived_at, c.last_seq, c.dm_key`
 
-func scanChannel(s Scanner, extra ...any) (*unhidra.Channel, error) {
+func scanChannel(s store.Scanner, extra ...any) (*unhidra.Channel, error) {
 	var ch unhidra.Channel
 	var created, updated int64
 	var archived sql.NullInt64
@@ -105,17 +27,17 @@ func scanChannel(s Scanner, extra ...any) (*unhidra.Channel, error) {
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	ch.CreatedAt, ch.UpdatedAt, ch.ArchivedAt = Time(created), Time(updated), TimePtr(archived)
+	ch.CreatedAt, ch.UpdatedAt, ch.ArchivedAt = store.Time(created), store.Time(updated), store.TimePtr(archived)
 	ch.Archived = ch.ArchivedAt != nil
 	if dmKey.Valid {
-		ch.Members = DMKeyMembers(dmKey.String)
+		ch.Members = dmKeyMembers(dmKey.String)
 	}
 	return &ch, nil
 }
 
-// DMKeyMembers returns the member ids recorded in a direct channel's key
+// dmKeyMembers returns the member ids recorded in a direct channel's key
 // ("<mode>:<id>,<id>,…").
-func DMKeyMembers(key string) []string {
+func dmKeyMembers(key string) []string {
 	_, ids, ok := strings.Cut(key, ":")
 	if !ok || ids == "" {
 		return nil
@@ -123,20 +45,20 @@ func DMKeyMembers(key string) []string {
 	return strings.Split(ids, ",")
 }
 
-func (r chatConn) Channel(ctx context.Context, id string) (*unhidra.Channel, error) {
+func (r reader) Channel(ctx context.Context, id string) (*unhidra.Channel, error) {
 	ch, err := scanChannel(r.c.QueryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, NotFound("channel")
+		return nil, store.NotFound("channel")
 	} else if err != nil {
 		return nil, fmt.Errorf("channel: %w", err)
 	}
 	return ch, nil
 }
 
-func (r chatConn) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Channel, error) {
+func (r reader) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Channel, error) {
 	ch, err := scanChannel(r.c.QueryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.dm_key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, NotFound("channel")
+		return nil, store.NotFound("channel")
 	} else if err != nil {
 		return nil, fmt.Errorf("channel by dm key: %w", err)
 	}
@@ -145,27 +67,27 @@ func (r chatConn) ChannelByDMKey(ctx context.Context, key string) (*unhidra.Chan
 
 const memberColumns = `channel_id, user_id, role, joined_at, last_read_seq, muted, notify, hidden`
 
-func scanMember(s Scanner) (*unhidra.Member, error) {
+func scanMember(s store.Scanner) (*unhidra.Member, error) {
 	var m unhidra.Member
 	var joined int64
 	if err := s.Scan(&m.ChannelID, &m.UserID, &m.Role, &joined, &m.LastReadSeq, &m.Muted, &m.Notify, &m.Hidden); err != nil {
 		return nil, err
 	}
-	m.JoinedAt = Time(joined)
+	m.JoinedAt = store.Time(joined)
 	return &m, nil
 }
 
-func (r chatConn) Member(ctx context.Context, channelID, userID string) (*unhidra.Member, error) {
+func (r reader) Member(ctx context.Context, channelID, userID string) (*unhidra.Member, error) {
 	m, err := scanMember(r.c.QueryRow(ctx, `SELECT `+memberColumns+` FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, NotFound("member")
+		return nil, store.NotFound("member")
 	} else if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
 	return m, nil
 }
 
-func (r chatConn) CountOwners(ctx context.Context, channelID string) (int, error) {
+func (r reader) CountOwners(ctx context.Context, channelID string) (int, error) {
 	var n int
 	if err := r.c.QueryRow(ctx, `SELECT COUNT(*) FROM channel_members WHERE channel_id = ? AND role = ?`,
 		channelID, unhidra.ChannelOwner).Scan(&n); err != nil {
@@ -174,27 +96,27 @@ func (r chatConn) CountOwners(ctx context.Context, channelID string) (int, error
 	return n, nil
 }
 
-func (r chatConn) Members(ctx context.Context, channelID, after string, limit int) ([]*unhidra.Member, error) {
+func (r reader) Members(ctx context.Context, channelID, after string, limit int) ([]*unhidra.Member, error) {
 	rows, err := r.c.Query(ctx, `SELECT `+memberColumns+` FROM channel_members
 		WHERE channel_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`, channelID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("members: %w", err)
 	}
-	return Collect(rows, "members", scanMember)
+	return store.Collect(rows, "members", scanMember)
 }
 
-func (r chatConn) MemberIDs(ctx context.Context, channelID string) ([]string, error) {
+func (r reader) MemberIDs(ctx context.Context, channelID string) ([]string, error) {
 	rows, err := r.c.Query(ctx, `SELECT user_id FROM channel_members WHERE channel_id = ? ORDER BY user_id`, channelID)
 	if err != nil {
 		return nil, fmt.Errorf("member ids: %w", err)
 	}
-	return Collect(rows, "member ids", func(s Scanner) (string, error) {
+	return store.Collect(rows, "member ids", func(s store.Scanner) (string, error) {
 		var id string
 		return id, s.Scan(&id)
 	})
 }
 
-func (r chatConn) UserChannels(ctx context.Context, userID string) ([]*unhidra.Channel, error) {
+func (r reader) UserChannels(ctx context.Context, userID string) ([]*unhidra.Channel, error) {
 	rows, err := r.c.Query(ctx, `SELECT `+channelColumns+`, cm.role, cm.last_read_seq, cm.muted, cm.notify, cm.hidden,
 			(SELECT COUNT(*) FROM messages m WHERE m.channel_id = c.id AND m.seq > cm.last_read_seq
 				AND m.sender_id <> cm.user_id AND m.deleted_at IS NULL),
@@ -206,7 +128,7 @@ func (r chatConn) UserChannels(ctx context.Context, userID string) ([]*unhidra.C
 	if err != nil {
 		return nil, fmt.Errorf("user channels: %w", err)
 	}
-	return Collect(rows, "user channels", func(s Scanner) (*unhidra.Channel, error) {
+	return store.Collect(rows, "user channels", func(s store.Scanner) (*unhidra.Channel, error) {
 		var ch *unhidra.Channel
 		var role, notify string
 		var lastRead int64
@@ -222,7 +144,7 @@ func (r chatConn) UserChannels(ctx context.Context, userID string) ([]*unhidra.C
 	})
 }
 
-func (r chatConn) ChannelSeqs(ctx context.Context, userID string) (map[string]int64, error) {
+func (r reader) ChannelSeqs(ctx context.Context, userID string) (map[string]int64, error) {
 	rows, err := r.c.Query(ctx, `SELECT c.id, c.last_seq FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
 		WHERE cm.user_id = ?`, userID)
 	if err != nil {
@@ -231,22 +153,22 @@ func (r chatConn) ChannelSeqs(ctx context.Context, userID string) (map[string]in
 	return scanSeqs(rows, "channel seqs")
 }
 
-func (r chatConn) BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
+func (r reader) BrowsePublic(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
 	rows, err := r.c.Query(ctx, `SELECT `+channelColumns+` FROM channels c
 		WHERE c.kind = ? AND c.archived_at IS NULL AND c.name_lower LIKE ? ESCAPE '\' AND c.name_lower > ?
 		ORDER BY c.name_lower LIMIT ?`,
-		unhidra.ChannelPublic, "%"+EscapeLike(Fold(q))+"%", Fold(after), limit)
+		unhidra.ChannelPublic, "%"+store.EscapeLike(store.Fold(q))+"%", store.Fold(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("browse channels: %w", err)
 	}
-	return Collect(rows, "browse channels", func(s Scanner) (*unhidra.Channel, error) { return scanChannel(s) })
+	return store.Collect(rows, "browse channels", func(s store.Scanner) (*unhidra.Channel, error) { return scanChannel(s) })
 }
 
 const messageColumns = `m.id, m.channel_id, m.seq, m.client_msg_id, m.sender_type, m.sender_id, m.kind, m.body,
 	m.ciphertext, m.thread_root_id, m.mentions, m.reply_count, m.last_reply_at, m.pinned, m.created_at,
 	m.edited_at, m.deleted_at`
 
-func scanMessage(s Scanner, extra ...any) (*unhidra.Message, error) {
+func scanMessage(s store.Scanner, extra ...any) (*unhidra.Message, error) {
 	var m unhidra.Message
 	var root sql.NullString
 	var mentions string
@@ -261,37 +183,37 @@ func scanMessage(s Scanner, extra ...any) (*unhidra.Message, error) {
 	if mentions != "" {
 		m.Mentions = strings.Fields(mentions)
 	}
-	m.LastReplyAt, m.EditedAt = TimePtr(lastReply), TimePtr(edited)
-	m.CreatedAt = Time(created)
+	m.LastReplyAt, m.EditedAt = store.TimePtr(lastReply), store.TimePtr(edited)
+	m.CreatedAt = store.Time(created)
 	m.Deleted = deleted.Valid
 	m.Reactions = []unhidra.ReactionCount{}
 	m.Attachments = []string{}
 	return &m, nil
 }
 
-func (r chatConn) Message(ctx context.Context, id string) (*unhidra.Message, error) {
+func (r reader) Message(ctx context.Context, id string) (*unhidra.Message, error) {
 	m, err := scanMessage(r.c.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m WHERE m.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, NotFound("message")
+		return nil, store.NotFound("message")
 	} else if err != nil {
 		return nil, fmt.Errorf("message: %w", err)
 	}
 	return m, nil
 }
 
-func (r chatConn) MessageByClientID(ctx context.Context, channelID, senderID, clientMsgID string) (*unhidra.Message, string, error) {
+func (r reader) MessageByClientID(ctx context.Context, channelID, senderID, clientMsgID string) (*unhidra.Message, string, error) {
 	var hash string
 	m, err := scanMessage(r.c.QueryRow(ctx, `SELECT `+messageColumns+`, m.content_hash FROM messages m
 		WHERE m.channel_id = ? AND m.sender_id = ? AND m.client_msg_id = ?`, channelID, senderID, clientMsgID), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", NotFound("message")
+		return nil, "", store.NotFound("message")
 	} else if err != nil {
 		return nil, "", fmt.Errorf("message by client id: %w", err)
 	}
 	return m, hash, nil
 }
 
-func (r chatConn) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra.Message, error) {
+func (r reader) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra.Message, error) {
 	var where strings.Builder
 	args := []any{q.ChannelID}
 	where.WriteString(`m.channel_id = ?`)
@@ -323,7 +245,7 @@ func (r chatConn) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra
 	if err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
 	}
-	ms, err := Collect(rows, "messages", func(s Scanner) (*unhidra.Message, error) { return scanMessage(s) })
+	ms, err := store.Collect(rows, "messages", func(s store.Scanner) (*unhidra.Message, error) { return scanMessage(s) })
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +255,7 @@ func (r chatConn) Messages(ctx context.Context, q chat.MessageQuery) ([]*unhidra
 	return ms, nil
 }
 
-func (r chatConn) Reactions(ctx context.Context, ids []string, viewer string) (map[string][]unhidra.ReactionCount, error) {
+func (r reader) Reactions(ctx context.Context, ids []string, viewer string) (map[string][]unhidra.ReactionCount, error) {
 	out := map[string][]unhidra.ReactionCount{}
 	if len(ids) == 0 {
 		return out, nil
@@ -343,7 +265,7 @@ func (r chatConn) Reactions(ctx context.Context, ids []string, viewer string) (m
 		args = append(args, id)
 	}
 	rows, err := r.c.Query(ctx, `SELECT message_id, emoji, COUNT(*), SUM(CASE WHEN user_id = ? THEN 1 ELSE 0 END), MIN(created_at)
-		FROM reactions WHERE message_id IN (`+Placeholders(len(ids))+`)
+		FROM reactions WHERE message_id IN (`+store.Placeholders(len(ids))+`)
 		GROUP BY message_id, emoji ORDER BY message_id, MIN(created_at), emoji`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reactions: %w", err)
@@ -365,34 +287,34 @@ func (r chatConn) Reactions(ctx context.Context, ids []string, viewer string) (m
 	return out, nil
 }
 
-func (r chatConn) Edits(ctx context.Context, messageID string) ([]chat.Edit, error) {
+func (r reader) Edits(ctx context.Context, messageID string) ([]chat.Edit, error) {
 	rows, err := r.c.Query(ctx, `SELECT edited_at, editor_id, old_body, old_ciphertext FROM message_edits
 		WHERE message_id = ? ORDER BY edited_at, old_body`, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("edits: %w", err)
 	}
-	return Collect(rows, "edits", func(s Scanner) (chat.Edit, error) {
+	return store.Collect(rows, "edits", func(s store.Scanner) (chat.Edit, error) {
 		var e chat.Edit
 		var at int64
 		err := s.Scan(&at, &e.EditorID, &e.Body, &e.Ciphertext)
-		e.EditedAt = Time(at)
+		e.EditedAt = store.Time(at)
 		return e, err
 	})
 }
 
-func (r chatConn) ThreadParticipants(ctx context.Context, rootID string) ([]string, error) {
+func (r reader) ThreadParticipants(ctx context.Context, rootID string) ([]string, error) {
 	rows, err := r.c.Query(ctx, `SELECT sender_id FROM messages WHERE thread_root_id = ?
 		GROUP BY sender_id ORDER BY MIN(seq)`, rootID)
 	if err != nil {
 		return nil, fmt.Errorf("thread participants: %w", err)
 	}
-	return Collect(rows, "thread participants", func(s Scanner) (string, error) {
+	return store.Collect(rows, "thread participants", func(s store.Scanner) (string, error) {
 		var id string
 		return id, s.Scan(&id)
 	})
 }
 
-func (r chatConn) Following(ctx context.Context, rootID, userID string) (bool, error) {
+func (r reader) Following(ctx context.Context, rootID, userID string) (bool, error) {
 	var f bool
 	err := r.c.QueryRow(ctx, `SELECT following FROM thread_follows WHERE root_id = ? AND user_id = ?`, rootID, userID).Scan(&f)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -403,32 +325,32 @@ func (r chatConn) Following(ctx context.Context, rootID, userID string) (bool, e
 	return f, nil
 }
 
-func (r chatConn) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
+func (r reader) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
 	rows, err := r.c.Query(ctx, `SELECT channel_id, seq, type, frame, created_at FROM channel_events
 		WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?`, channelID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	return Collect(rows, "events", func(s Scanner) (unhidra.Event, error) {
+	return store.Collect(rows, "events", func(s store.Scanner) (unhidra.Event, error) {
 		var ev unhidra.Event
 		var frame string
 		var at int64
 		err := s.Scan(&ev.ChannelID, &ev.Seq, &ev.Type, &frame, &at)
-		ev.Frame, ev.CreatedAt = []byte(frame), Time(at)
+		ev.Frame, ev.CreatedAt = []byte(frame), store.Time(at)
 		return ev, err
 	})
 }
 
-func (r chatConn) UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error) {
+func (r reader) UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(usernames) == 0 {
 		return out, nil
 	}
 	args := make([]any, len(usernames))
 	for i, u := range usernames {
-		args[i] = Fold(u)
+		args[i] = store.Fold(u)
 	}
-	rows, err := r.c.Query(ctx, `SELECT username_lower, id FROM users WHERE username_lower IN (`+Placeholders(len(args))+`)`, args...)
+	rows, err := r.c.Query(ctx, `SELECT username_lower, id FROM users WHERE username_lower IN (`+store.Placeholders(len(args))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("users by username: %w", err)
 	}
@@ -448,34 +370,34 @@ func (r chatConn) UserIDsByUsername(ctx context.Context, usernames []string) (ma
 
 // The writes of a chat transaction.
 
-func (t chatTx) LockChannel(ctx context.Context, id string) (*unhidra.Channel, error) {
+func (t tx) LockChannel(ctx context.Context, id string) (*unhidra.Channel, error) {
 	// A no-op UPDATE takes the row lock on PostgreSQL (SQLite's single
 	// writer needs none) without spending a seq.
 	ch, err := scanChannel(t.c.QueryRow(ctx, `UPDATE channels SET last_seq = last_seq WHERE id = ? RETURNING `+
 		strings.ReplaceAll(channelColumns, "c.", ""), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, NotFound("channel")
+		return nil, store.NotFound("channel")
 	} else if err != nil {
 		return nil, fmt.Errorf("lock channel: %w", err)
 	}
 	return ch, nil
 }
 
-func (t chatTx) NextSeq(ctx context.Context, channelID string) (int64, error) {
+func (t tx) NextSeq(ctx context.Context, channelID string) (int64, error) {
 	var seq int64
 	err := t.c.QueryRow(ctx, `UPDATE channels SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, channelID).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, NotFound("channel")
+		return 0, store.NotFound("channel")
 	} else if err != nil {
 		return 0, fmt.Errorf("next seq: %w", err)
 	}
 	return seq, nil
 }
 
-func (t chatTx) InsertEvent(ctx context.Context, ev *unhidra.Event) error {
+func (t tx) InsertEvent(ctx context.Context, ev *unhidra.Event) error {
 	_, err := t.c.Exec(ctx, `INSERT INTO channel_events (channel_id, seq, type, frame, created_at) VALUES (?, ?, ?, ?, ?)`,
-		ev.ChannelID, ev.Seq, ev.Type, string(ev.Frame), Micros(ev.CreatedAt))
-	if IsUniqueViolation(err) {
+		ev.ChannelID, ev.Seq, ev.Type, string(ev.Frame), store.Micros(ev.CreatedAt))
+	if store.IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "event seq already taken", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("insert event: %w", err)
@@ -483,7 +405,7 @@ func (t chatTx) InsertEvent(ctx context.Context, ev *unhidra.Event) error {
 	return nil
 }
 
-func (t chatTx) InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey string) error {
+func (t tx) InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey string) error {
 	var key any
 	if dmKey != "" {
 		key = dmKey
@@ -491,9 +413,9 @@ func (t chatTx) InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey st
 	_, err := t.c.Exec(ctx, `INSERT INTO channels (id, name, name_lower, kind, encrypted, topic, purpose, created_by,
 			created_at, updated_at, archived_at, last_seq, dm_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)`,
-		ch.ID, ch.Name, Fold(ch.Name), ch.Kind, ch.Encrypted, ch.Topic, ch.Purpose, ch.CreatedBy,
-		Micros(ch.CreatedAt), Micros(ch.UpdatedAt), key)
-	if IsUniqueViolation(err) {
+		ch.ID, ch.Name, store.Fold(ch.Name), ch.Kind, ch.Encrypted, ch.Topic, ch.Purpose, ch.CreatedBy,
+		store.Micros(ch.CreatedAt), store.Micros(ch.UpdatedAt), key)
+	if store.IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "a public channel with that name exists", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("insert channel: %w", err)
@@ -501,31 +423,31 @@ func (t chatTx) InsertChannel(ctx context.Context, ch *unhidra.Channel, dmKey st
 	return nil
 }
 
-func (t chatTx) UpdateChannel(ctx context.Context, ch *unhidra.Channel) error {
+func (t tx) UpdateChannel(ctx context.Context, ch *unhidra.Channel) error {
 	n, err := t.c.ExecN(ctx, `UPDATE channels SET name = ?, name_lower = ?, topic = ?, purpose = ?, updated_at = ?, archived_at = ?
-		WHERE id = ?`, ch.Name, Fold(ch.Name), ch.Topic, ch.Purpose, Micros(ch.UpdatedAt), MicrosPtr(ch.ArchivedAt), ch.ID)
-	if IsUniqueViolation(err) {
+		WHERE id = ?`, ch.Name, store.Fold(ch.Name), ch.Topic, ch.Purpose, store.Micros(ch.UpdatedAt), store.MicrosPtr(ch.ArchivedAt), ch.ID)
+	if store.IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "a public channel with that name exists", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("update channel: %w", err)
 	}
 	if n == 0 {
-		return NotFound("channel")
+		return store.NotFound("channel")
 	}
 	return nil
 }
 
-func (t chatTx) InsertMember(ctx context.Context, m *unhidra.Member) error {
+func (t tx) InsertMember(ctx context.Context, m *unhidra.Member) error {
 	if m.Notify == "" {
 		m.Notify = "all"
 	}
 	_, err := t.c.Exec(ctx, `INSERT INTO channel_members (channel_id, user_id, role, joined_at, last_read_seq, muted, notify, hidden)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ChannelID, m.UserID, m.Role, Micros(m.JoinedAt), m.LastReadSeq, m.Muted, m.Notify, m.Hidden)
+		m.ChannelID, m.UserID, m.Role, store.Micros(m.JoinedAt), m.LastReadSeq, m.Muted, m.Notify, m.Hidden)
 	switch {
-	case IsUniqueViolation(err):
+	case store.IsUniqueViolation(err):
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "already a member", Err: err}
-	case IsForeignKeyViolation(err):
+	case store.IsForeignKeyViolation(err):
 		return &unhidra.Error{Code: unhidra.ENotFound, Message: "user or channel not found", Err: err}
 	}
 	if err != nil {
@@ -534,29 +456,29 @@ func (t chatTx) InsertMember(ctx context.Context, m *unhidra.Member) error {
 	return nil
 }
 
-func (t chatTx) SetRole(ctx context.Context, channelID, userID, role string) error {
+func (t tx) SetRole(ctx context.Context, channelID, userID, role string) error {
 	n, err := t.c.ExecN(ctx, `UPDATE channel_members SET role = ? WHERE channel_id = ? AND user_id = ?`, role, channelID, userID)
 	if err != nil {
 		return fmt.Errorf("set role: %w", err)
 	}
 	if n == 0 {
-		return NotFound("member")
+		return store.NotFound("member")
 	}
 	return nil
 }
 
-func (t chatTx) DeleteMember(ctx context.Context, channelID, userID string) error {
+func (t tx) DeleteMember(ctx context.Context, channelID, userID string) error {
 	n, err := t.c.ExecN(ctx, `DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?`, channelID, userID)
 	if err != nil {
 		return fmt.Errorf("delete member: %w", err)
 	}
 	if n == 0 {
-		return NotFound("member")
+		return store.NotFound("member")
 	}
 	return nil
 }
 
-func (t chatTx) SetPrefs(ctx context.Context, channelID, userID string, p chat.Prefs) error {
+func (t tx) SetPrefs(ctx context.Context, channelID, userID string, p chat.Prefs) error {
 	n, err := t.c.ExecN(ctx, `UPDATE channel_members SET muted = COALESCE(?, muted), notify = COALESCE(?, notify),
 			hidden = COALESCE(?, hidden)
 		WHERE channel_id = ? AND user_id = ?`, p.Muted, p.Notify, p.Hidden, channelID, userID)
@@ -564,12 +486,12 @@ func (t chatTx) SetPrefs(ctx context.Context, channelID, userID string, p chat.P
 		return fmt.Errorf("set prefs: %w", err)
 	}
 	if n == 0 {
-		return NotFound("member")
+		return store.NotFound("member")
 	}
 	return nil
 }
 
-func (t chatTx) SetLastRead(ctx context.Context, channelID, userID string, seq int64) (bool, error) {
+func (t tx) SetLastRead(ctx context.Context, channelID, userID string, seq int64) (bool, error) {
 	n, err := t.c.ExecN(ctx, `UPDATE channel_members SET last_read_seq = ?
 		WHERE channel_id = ? AND user_id = ? AND last_read_seq < ?`, seq, channelID, userID, seq)
 	if err != nil {
@@ -578,7 +500,7 @@ func (t chatTx) SetLastRead(ctx context.Context, channelID, userID string, seq i
 	return n > 0, nil
 }
 
-func (t chatTx) ReadAll(ctx context.Context, userID string) (map[string]int64, error) {
+func (t tx) ReadAll(ctx context.Context, userID string) (map[string]int64, error) {
 	rows, err := t.c.Query(ctx, `UPDATE channel_members
 		SET last_read_seq = (SELECT c.last_seq FROM channels c WHERE c.id = channel_members.channel_id)
 		WHERE user_id = ? AND last_read_seq < (SELECT c.last_seq FROM channels c WHERE c.id = channel_members.channel_id)
@@ -589,7 +511,7 @@ func (t chatTx) ReadAll(ctx context.Context, userID string) (map[string]int64, e
 	return scanSeqs(rows, "read all")
 }
 
-func (t chatTx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHash string) error {
+func (t tx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHash string) error {
 	var root any
 	if m.ThreadRootID != "" {
 		root = m.ThreadRootID
@@ -598,8 +520,8 @@ func (t chatTx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHa
 			kind, body, ciphertext, thread_root_id, mentions, reply_count, last_reply_at, pinned, created_at, edited_at, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, NULL, NULL)`,
 		m.ID, m.ChannelID, m.Seq, m.ClientMsgID, contentHash, m.Sender.Type, m.Sender.ID,
-		m.Kind, m.Body, m.Ciphertext, root, strings.Join(m.Mentions, " "), false, Micros(m.CreatedAt))
-	if IsUniqueViolation(err) {
+		m.Kind, m.Body, m.Ciphertext, root, strings.Join(m.Mentions, " "), false, store.Micros(m.CreatedAt))
+	if store.IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "client_msg_id already used in this channel", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("insert message: %w", err)
@@ -607,7 +529,7 @@ func (t chatTx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHa
 	return nil
 }
 
-func (t chatTx) SetMentions(ctx context.Context, m *unhidra.Message, userIDs []string) error {
+func (t tx) SetMentions(ctx context.Context, m *unhidra.Message, userIDs []string) error {
 	if _, err := t.c.Exec(ctx, `UPDATE messages SET mentions = ? WHERE id = ?`, strings.Join(m.Mentions, " "), m.ID); err != nil {
 		return fmt.Errorf("set mentions: %w", err)
 	}
@@ -623,30 +545,30 @@ func (t chatTx) SetMentions(ctx context.Context, m *unhidra.Message, userIDs []s
 	return nil
 }
 
-func (t chatTx) EditMessage(ctx context.Context, old *unhidra.Message, editorID, body, ciphertext string, at time.Time) error {
+func (t tx) EditMessage(ctx context.Context, old *unhidra.Message, editorID, body, ciphertext string, at time.Time) error {
 	if _, err := t.c.Exec(ctx, `INSERT INTO message_edits (message_id, edited_at, editor_id, old_body, old_ciphertext)
-		VALUES (?, ?, ?, ?, ?)`, old.ID, Micros(at), editorID, old.Body, old.Ciphertext); err != nil {
+		VALUES (?, ?, ?, ?, ?)`, old.ID, store.Micros(at), editorID, old.Body, old.Ciphertext); err != nil {
 		return fmt.Errorf("edit message: %w", err)
 	}
 	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = ?, ciphertext = ?, edited_at = ? WHERE id = ?`,
-		body, ciphertext, Micros(at), old.ID)
+		body, ciphertext, store.Micros(at), old.ID)
 	if err != nil {
 		return fmt.Errorf("edit message: %w", err)
 	}
 	if n == 0 {
-		return NotFound("message")
+		return store.NotFound("message")
 	}
 	return nil
 }
 
-func (t chatTx) TombstoneMessage(ctx context.Context, id string, at time.Time) error {
+func (t tx) TombstoneMessage(ctx context.Context, id string, at time.Time) error {
 	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', pinned = ?, deleted_at = ?
-		WHERE id = ? AND deleted_at IS NULL`, false, Micros(at), id)
+		WHERE id = ? AND deleted_at IS NULL`, false, store.Micros(at), id)
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
 	if n == 0 {
-		return NotFound("message")
+		return store.NotFound("message")
 	}
 	if _, err := t.c.Exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, id); err != nil {
 		return fmt.Errorf("delete message: %w", err)
@@ -654,7 +576,7 @@ func (t chatTx) TombstoneMessage(ctx context.Context, id string, at time.Time) e
 	return nil
 }
 
-func (t chatTx) SetPinned(ctx context.Context, id string, pinned bool) (bool, error) {
+func (t tx) SetPinned(ctx context.Context, id string, pinned bool) (bool, error) {
 	n, err := t.c.ExecN(ctx, `UPDATE messages SET pinned = ? WHERE id = ? AND pinned <> ? AND deleted_at IS NULL`, pinned, id, pinned)
 	if err != nil {
 		return false, fmt.Errorf("set pinned: %w", err)
@@ -662,16 +584,16 @@ func (t chatTx) SetPinned(ctx context.Context, id string, pinned bool) (bool, er
 	return n > 0, nil
 }
 
-func (t chatTx) AddReaction(ctx context.Context, messageID, userID, emoji string, at time.Time) (bool, error) {
+func (t tx) AddReaction(ctx context.Context, messageID, userID, emoji string, at time.Time) (bool, error) {
 	n, err := t.c.ExecN(ctx, `INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (message_id, user_id, emoji) DO NOTHING`, messageID, userID, emoji, Micros(at))
+		ON CONFLICT (message_id, user_id, emoji) DO NOTHING`, messageID, userID, emoji, store.Micros(at))
 	if err != nil {
 		return false, fmt.Errorf("add reaction: %w", err)
 	}
 	return n > 0, nil
 }
 
-func (t chatTx) RemoveReaction(ctx context.Context, messageID, userID, emoji string) (bool, error) {
+func (t tx) RemoveReaction(ctx context.Context, messageID, userID, emoji string) (bool, error) {
 	n, err := t.c.ExecN(ctx, `DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`, messageID, userID, emoji)
 	if err != nil {
 		return false, fmt.Errorf("remove reaction: %w", err)
@@ -679,10 +601,10 @@ func (t chatTx) RemoveReaction(ctx context.Context, messageID, userID, emoji str
 	return n > 0, nil
 }
 
-func (t chatTx) BumpThread(ctx context.Context, rootID string, delta int, at time.Time) error {
+func (t tx) BumpThread(ctx context.Context, rootID string, delta int, at time.Time) error {
 	var err error
 	if delta > 0 {
-		_, err = t.c.Exec(ctx, `UPDATE messages SET reply_count = reply_count + ?, last_reply_at = ? WHERE id = ?`, delta, Micros(at), rootID)
+		_, err = t.c.Exec(ctx, `UPDATE messages SET reply_count = reply_count + ?, last_reply_at = ? WHERE id = ?`, delta, store.Micros(at), rootID)
 	} else {
 		_, err = t.c.Exec(ctx, `UPDATE messages SET reply_count = reply_count + ? WHERE id = ?`, delta, rootID)
 	}
@@ -692,7 +614,7 @@ func (t chatTx) BumpThread(ctx context.Context, rootID string, delta int, at tim
 	return nil
 }
 
-func (t chatTx) SetFollow(ctx context.Context, rootID, userID string, follow, onlyIfUnset bool) error {
+func (t tx) SetFollow(ctx context.Context, rootID, userID string, follow, onlyIfUnset bool) error {
 	q := `INSERT INTO thread_follows (root_id, user_id, following) VALUES (?, ?, ?)
 		ON CONFLICT (root_id, user_id) DO UPDATE SET following = excluded.following`
 	if onlyIfUnset {
@@ -721,9 +643,4 @@ func scanSeqs(rows *sql.Rows, what string) (map[string]int64, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
-}
-
-// UserByID returns the user or ENotFound.
-func (db *DB) UserByID(ctx context.Context, id string) (*unhidra.User, error) {
-	return UserByID(ctx, db.Read(), id)
 }
