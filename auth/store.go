@@ -7,9 +7,10 @@ import (
 	"github.com/unhidra/unhidra"
 )
 
-// Store is what the auth service needs from durable storage. store.DB
-// implements it on SQLite and PostgreSQL; the contract suite in
-// store/storetest pins down the semantics described here.
+// Store is what the auth service needs from durable storage.
+// authstore.Store (store/authstore) implements it on SQLite and PostgreSQL;
+// the contract suite in store/storetest pins down the semantics described
+// here.
 //
 // Errors are *unhidra.Error with ENotFound or EConflict where noted; anything
 // else is an internal error.

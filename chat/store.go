@@ -7,9 +7,10 @@ import (
 	"github.com/unhidra/unhidra"
 )
 
-// Store is what the chat service needs from durable storage. store.DB
-// implements it on SQLite and PostgreSQL; store/storetest pins down the
-// semantics described here.
+// Store is what the chat service needs from durable storage.
+// chatstore.Store (store/chatstore) implements it on SQLite and PostgreSQL;
+// the contract suite in store/storetest pins down the semantics described
+// here.
 //
 // Every write happens inside Tx, so a change and the channel event that
 // describes it commit together or not at all. Errors are *unhidra.Error with

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/unhidra/unhidra/internal/testserver"
+	"github.com/unhidra/unhidra/store/authstore"
 )
 
 // TestPasswordRehashOnParameterChange: after the operator raises the Argon2id
@@ -13,7 +14,7 @@ func TestPasswordRehashOnParameterChange(t *testing.T) {
 	cfg := testserver.Config(t, "sqlite")
 	n := testserver.Start(t, cfg)
 	register(t, n, "bob", bobPW)
-	_, before, err := n.Store.UserByUsername(t.Context(), "bob")
+	_, before, err := authstore.New(n.Store).UserByUsername(t.Context(), "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +27,7 @@ func TestPasswordRehashOnParameterChange(t *testing.T) {
 	cfg.Argon2Iterations = 3
 	n = testserver.Start(t, cfg)
 	login(t, n, "bob", bobPW)
-	_, after, err := n.Store.UserByUsername(t.Context(), "bob")
+	_, after, err := authstore.New(n.Store).UserByUsername(t.Context(), "bob")
 	if err != nil {
 		t.Fatal(err)
 	}

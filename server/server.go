@@ -31,6 +31,8 @@ import (
 	"github.com/unhidra/unhidra/httpapi"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/authstore"
+	"github.com/unhidra/unhidra/store/chatstore"
 )
 
 // Audience is the JWT audience of access tokens.
@@ -89,7 +91,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 		return nil, fmt.Errorf("token issuer: %w", err)
 	}
 	return auth.New(auth.Config{
-		Store:          db,
+		Store:          authstore.New(db),
 		Hasher:         hasher,
 		Policy:         policy,
 		Tokens:         issuer,
@@ -136,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n.Chat = chat.New(chat.Config{Store: db, Bus: n.Bus, Logger: log, Registry: reg})
+	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg})
 	n.Gateway, err = gateway.New(gateway.Config{
 		Auth:           n.Auth,
 		Chat:           n.Chat,

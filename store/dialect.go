@@ -35,12 +35,16 @@ type dialect struct {
 	// migration once. SQLite needs none: the writer's BEGIN IMMEDIATE already
 	// excludes every other writer.
 	migrationLock string
-	// adminLock, when set, runs before CreateUser checks RequireNoAdmin. Under
-	// READ COMMITTED two concurrent registrations would both see no admin and
-	// both insert one; locking the users table against writers serializes the
-	// check with every insert and role change. SQLite's single writer already
-	// does.
-	adminLock string
+	// lockTable, when set, is the statement of Conn.LockTable with %s for
+	// the table. Under READ COMMITTED two concurrent transactions that check
+	// a table and then insert into it (two registrations that both see no
+	// admin) would both insert; locking the table against writers
+	// serializes the check with every other write. SQLite's single writer
+	// already does, so it needs none.
+	lockTable string
+	// matchPhrases is Conn.MatchPhrases for the engine, given at least
+	// one term.
+	matchPhrases func(ix TextIndex, terms []string) (join, where string, args []any)
 }
 
 // The dialects are returned by functions rather than held in package
@@ -52,6 +56,7 @@ func sqliteDialect() *dialect {
 		migrationsDir:         "migrations/sqlite",
 		createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
 		hasMigrationsTable:    `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
+		matchPhrases:          fts5Phrases,
 	}
 }
 
@@ -64,7 +69,8 @@ func postgresDialect() *dialect {
 		hasMigrationsTable:    `SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
 		// An arbitrary constant key ("unhidra" in ASCII) shared by every node.
 		migrationLock: `SELECT pg_advisory_xact_lock(33053966998991457)`,
-		adminLock:     `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`,
+		lockTable:     `LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE`,
+		matchPhrases:  tsqueryPhrases,
 	}
 }
 
@@ -130,3 +136,11 @@ func violationOf(err error) violation {
 	}
 	return noViolation
 }
+
+// IsUniqueViolation reports whether err is a unique or primary-key
+// constraint violation, on either engine.
+func IsUniqueViolation(err error) bool { return violationOf(err) == uniqueViolation }
+
+// IsForeignKeyViolation reports whether err is a foreign-key constraint
+// violation, on either engine.
+func IsForeignKeyViolation(err error) bool { return violationOf(err) == foreignKeyViolation }

@@ -35,7 +35,7 @@ type groupCommitter struct {
 
 type commitJob struct {
 	ctx  context.Context
-	fn   func(c conn) error
+	fn   func(c Conn) error
 	done chan error
 }
 
@@ -47,7 +47,7 @@ func newGroupCommitter(db *sql.DB, d *dialect, stmts *stmtCache, maxBatch int) *
 }
 
 // do runs fn in the next batch and waits for the batch's commit.
-func (g *groupCommitter) do(ctx context.Context, fn func(c conn) error) error {
+func (g *groupCommitter) do(ctx context.Context, fn func(c Conn) error) error {
 	j := &commitJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case g.jobs <- j:
@@ -119,7 +119,7 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 		}
 		return
 	}
-	c := conn{h: tx, d: g.d, cache: g.stmts, tx: tx}
+	c := Conn{h: tx, d: g.d, cache: g.stmts, tx: tx}
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err
@@ -142,9 +142,9 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 
 // runJob runs one caller's function inside a savepoint, undoing exactly its
 // writes if it fails (or panics).
-func (g *groupCommitter) runJob(c conn, j *commitJob) (err error) {
+func (g *groupCommitter) runJob(c Conn, j *commitJob) (err error) {
 	ctx := context.WithoutCancel(j.ctx)
-	if _, err := c.exec(ctx, `SAVEPOINT job`); err != nil {
+	if _, err := c.Exec(ctx, `SAVEPOINT job`); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() {
@@ -152,11 +152,11 @@ func (g *groupCommitter) runJob(c conn, j *commitJob) (err error) {
 			err = fmt.Errorf("store: write panicked: %v", v)
 		}
 		if err != nil {
-			if _, rerr := c.exec(ctx, `ROLLBACK TO job`); rerr != nil {
+			if _, rerr := c.Exec(ctx, `ROLLBACK TO job`); rerr != nil {
 				err = fmt.Errorf("%w (and rollback to savepoint: %v)", err, rerr)
 			}
 		}
-		if _, rerr := c.exec(ctx, `RELEASE job`); rerr != nil && err == nil {
+		if _, rerr := c.Exec(ctx, `RELEASE job`); rerr != nil && err == nil {
 			err = fmt.Errorf("release savepoint: %w", rerr)
 		}
 	}()

@@ -17,7 +17,7 @@ func TestGroupCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.write().exec(ctx, `CREATE TABLE gc_test (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
+	if _, err := db.Write().Exec(ctx, `CREATE TABLE gc_test (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
 	const writers = 200
@@ -27,13 +27,13 @@ func TestGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = db.inTx(ctx, func(c conn) error {
-				if _, err := c.exec(ctx, `INSERT INTO gc_test (k, v) VALUES (?, ?)`, fmt.Sprint("k", i), i); err != nil {
+			errs[i] = db.InTx(ctx, func(c Conn) error {
+				if _, err := c.Exec(ctx, `INSERT INTO gc_test (k, v) VALUES (?, ?)`, fmt.Sprint("k", i), i); err != nil {
 					return err
 				}
 				if i%10 == 0 {
 					// A second write and then a failure: both must vanish.
-					if _, err := c.exec(ctx, `INSERT INTO gc_test (k, v) VALUES (?, ?)`, fmt.Sprint("extra", i), i); err != nil {
+					if _, err := c.Exec(ctx, `INSERT INTO gc_test (k, v) VALUES (?, ?)`, fmt.Sprint("extra", i), i); err != nil {
 						return err
 					}
 					return errors.New("refused")
@@ -64,7 +64,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	defer db.Close()
 	var n int
-	db.read().queryRow(ctx, `SELECT COUNT(*) FROM gc_test`).Scan(&n)
+	db.Read().QueryRow(ctx, `SELECT COUNT(*) FROM gc_test`).Scan(&n)
 	if n != writers*8/10 {
 		t.Fatalf("%d rows survived, want %d", n, writers*8/10)
 	}
@@ -79,7 +79,7 @@ func TestGroupCommitCancelledCaller(t *testing.T) {
 	defer db.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := db.inTx(ctx, func(c conn) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := db.InTx(ctx, func(c Conn) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller: %v", err)
 	}
 }

@@ -75,23 +75,23 @@ func (db *DB) checkVersion(v int) error {
 // SchemaVersion returns the highest migration applied, 0 for an empty
 // database.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	v, err := schemaVersion(ctx, db.read())
+	v, err := schemaVersion(ctx, db.Read())
 	if err != nil {
 		return 0, fmt.Errorf("schema version: %w", err)
 	}
 	return v, nil
 }
 
-func schemaVersion(ctx context.Context, c conn) (int, error) {
+func schemaVersion(ctx context.Context, c Conn) (int, error) {
 	var one int
-	err := c.queryRow(ctx, c.d.hasMigrationsTable).Scan(&one)
+	err := c.QueryRow(ctx, c.d.hasMigrationsTable).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	} else if err != nil {
 		return 0, err
 	}
 	var v int
-	if err := c.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := c.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, err
 	}
 	return v, nil
@@ -104,13 +104,13 @@ func schemaVersion(ctx context.Context, c conn) (int, error) {
 func (db *DB) Migrate(ctx context.Context) (applied []int, err error) {
 	for _, m := range db.migrations {
 		var done bool
-		err := db.inTx(ctx, func(c conn) error {
+		err := db.InTx(ctx, func(c Conn) error {
 			if c.d.migrationLock != "" {
-				if _, err := c.exec(ctx, c.d.migrationLock); err != nil {
+				if _, err := c.Exec(ctx, c.d.migrationLock); err != nil {
 					return fmt.Errorf("lock: %w", err)
 				}
 			}
-			if _, err := c.exec(ctx, c.d.createMigrationsTable); err != nil {
+			if _, err := c.Exec(ctx, c.d.createMigrationsTable); err != nil {
 				return fmt.Errorf("create schema_migrations: %w", err)
 			}
 			// Read under the lock: another node may have just applied it.
@@ -130,8 +130,8 @@ func (db *DB) Migrate(ctx context.Context) (applied []int, err error) {
 			if _, err := c.h.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
-			if _, err := c.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-				m.version, dbTime(time.Now())); err != nil {
+			if _, err := c.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+				m.version, Micros(time.Now())); err != nil {
 				return err
 			}
 			db.logger.Info("migration applied", "engine", db.dialect.name, "version", m.version,

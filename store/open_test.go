@@ -169,7 +169,7 @@ func TestSQLiteBeginImmediate(t *testing.T) {
 	}
 	defer other.Close()
 
-	err = db.inTx(t.Context(), func(c conn) error {
+	err = db.InTx(t.Context(), func(c Conn) error {
 		_, err := other.ExecContext(t.Context(), "DELETE FROM invites")
 		var se *sqlite.Error
 		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY {
@@ -226,7 +226,7 @@ func TestMigrations(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = db.write().exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, db.latestVersion()+1)
+				_, err = db.Write().Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, db.latestVersion()+1)
 				db.Close()
 				if err != nil {
 					t.Fatal(err)

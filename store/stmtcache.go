@@ -8,7 +8,7 @@ import (
 
 // stmtCache keeps prepared statements by query text. SQLite (a C library
 // transpiled to Go here) spends more time parsing and planning a statement
-// than running the small ones this package issues, and database/sql
+// than running the small ones the service stores issue, and database/sql
 // prepares anew on every call, so reusing prepared statements roughly
 // halves the CPU cost of a write. PostgreSQL needs none: pgx caches
 // statements per connection itself.

@@ -1,29 +1,36 @@
-// Package store is Unhidra's durable storage: one SQL implementation that runs
-// on SQLite (the embedded default, pure Go) and on PostgreSQL (production).
+// Package store is the core of Unhidra's durable storage: one SQL
+// implementation that runs on SQLite (the embedded default, pure Go) and on
+// PostgreSQL (production). It owns the connections, the engine dialect, the
+// group committer, the statement cache and the schema; the storage of each
+// service is a package of its own over this core (store/authstore for
+// auth.Store, store/chatstore for chat.Store), and this package imports no
+// service.
 //
-// What it guarantees:
+// What it guarantees, to every service store built on it:
 //
-//   - A method that returns nil has committed: on SQLite with synchronous=FULL
+//   - A write that returns nil has committed: on SQLite with synchronous=FULL
 //     in WAL mode, so an acknowledged write survives power loss.
-//   - Multi-step operations (CreateUser with its invite and admin checks,
-//     CreateSession with its first refresh token, each migration) are one
-//     transaction: on any error nothing is written.
+//   - InTx is one transaction: on any error nothing its function wrote
+//     remains. Each migration is one such transaction.
 //   - On SQLite every write goes through a single connection whose
 //     transactions begin IMMEDIATE, so writers never deadlock or fail with
 //     SQLITE_BUSY against each other; reads use a separate pool and, in WAL
 //     mode, never wait for the writer. Concurrent write transactions are
 //     group-committed: one COMMIT (one fsync) for everyone queued, each
 //     caller isolated by a savepoint (groupcommit.go).
-//   - Contract errors are *unhidra.Error with ENotFound or EConflict; every
-//     other error is internal and wraps the driver error with %w.
+//   - Queries are written once with ? placeholders; the dialect rebinds them
+//     and supplies what the engines spell differently (table locks, the
+//     full-text match). Constraint violations are classified by error code
+//     on both engines (IsUniqueViolation, IsForeignKeyViolation).
 //   - Times are stored as unix microseconds UTC and come back as UTC
-//     time.Time values truncated to the microsecond, on both engines alike.
-//   - Nothing secret (password hashes, token hashes, invite codes, database
-//     passwords) is logged or placed in an error message.
+//     time.Time values truncated to the microsecond, on both engines alike
+//     (Micros, Time).
+//   - Database passwords are never logged or placed in an error message.
 //
-// The schema is created and upgraded by embedded, numbered migrations, one
-// set per engine (migrations/sqlite, migrations/postgres). A database whose
-// schema is newer than this binary refuses to open.
+// The schema of every service is created and upgraded by embedded,
+// numbered migrations, one set per engine (migrations/sqlite,
+// migrations/postgres). A database whose schema is newer than this binary
+// refuses to open.
 package store
 
 import (
@@ -280,143 +287,6 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping store: %w", err)
 	}
 	return nil
-}
-
-// handle is what *sql.DB and *sql.Tx have in common.
-type handle interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// conn runs queries written with ? placeholders on one handle, rebinding
-// them for the engine. Every query in this package goes through it. With a
-// statement cache (SQLite), queries run as cached prepared statements: on
-// the pool itself, or bound to tx inside a transaction.
-type conn struct {
-	h     handle
-	d     *dialect
-	cache *stmtCache
-	tx    *sql.Tx
-}
-
-// stmt returns the cached prepared statement for query, bound to the
-// conn's transaction if any, or nil to run it unprepared.
-func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
-	if c.cache == nil {
-		return nil
-	}
-	if c.tx == nil {
-		return c.cache.get(ctx, query)
-	}
-	st := c.cache.lookup(query)
-	if st == nil {
-		return nil
-	}
-	// The writer pool has one connection, the transaction's, on which the
-	// statement is already prepared: this binds without preparing again.
-	return c.tx.StmtContext(ctx, st)
-}
-
-func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	query = c.d.rebind(query)
-	if st := c.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return c.h.ExecContext(ctx, query, args...)
-}
-
-// execN runs a statement and returns how many rows it changed.
-func (c conn) execN(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.exec(ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	query = c.d.rebind(query)
-	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return c.h.QueryContext(ctx, query, args...)
-}
-
-func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	query = c.d.rebind(query)
-	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return c.h.QueryRowContext(ctx, query, args...)
-}
-
-// read returns the handle for reads outside a transaction.
-func (db *DB) read() conn { return conn{h: db.reader, d: db.dialect, cache: db.readStmts} }
-
-// write returns the handle for single-statement writes. Never call it from
-// inside inTx: on SQLite the writer has one connection, which the
-// transaction already holds.
-func (db *DB) write() conn { return conn{h: db.writer, d: db.dialect, cache: db.writeStmts} }
-
-// inTx runs fn in a write transaction and commits if fn returns nil; on
-// error nothing fn wrote remains. On SQLite, fn runs in the group
-// committer's batch (see groupcommit.go): serialized with every other
-// writer, inside a savepoint, durable when inTx returns. fn must not keep
-// the conn after returning, and must use only the given conn.
-func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
-	if db.group != nil {
-		return db.group.do(ctx, fn)
-	}
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = tx.Rollback()
-		}
-	}()
-	if err := fn(conn{h: tx, d: db.dialect, cache: db.writeStmts, tx: tx}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	committed = true
-	return nil
-}
-
-// Times are stored as BIGINT unix microseconds UTC on both engines: one
-// representation, exact round trips, no time-zone or driver-format surprises.
-
-func dbTime(t time.Time) int64 { return t.UnixMicro() }
-
-func dbTimePtr(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
-func goTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-func goTimePtr(us sql.NullInt64) *time.Time {
-	if !us.Valid {
-		return nil
-	}
-	t := goTime(us.Int64)
-	return &t
-}
-
-// dbBytes keeps a nil slice NULL: the SQLite driver would otherwise bind it
-// as an empty blob.
-func dbBytes(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
 }
 
 // pingWhileBusy opens the first connection, retrying while the file is

@@ -26,8 +26,9 @@ func open(t testing.TB, url string) *store.DB {
 func TestSQLite(t *testing.T) {
 	t.Parallel()
 	open := func(t *testing.T) *store.DB { return open(t, testenv.SQLiteURL(t)) }
-	storetest.Run(t, open)
-	storetest.RunChat(t, open)
+	storetest.Schema(t, open)
+	storetest.Accounts(t, open)
+	storetest.Chat(t, open)
 }
 
 func TestPostgres(t *testing.T) {
@@ -36,6 +37,7 @@ func TestPostgres(t *testing.T) {
 	// second, a schema milliseconds.
 	dbURL := testenv.PostgresURL(t)
 	open := func(t *testing.T) *store.DB { return open(t, testenv.PostgresSchemaURL(t, dbURL)) }
-	storetest.Run(t, open)
-	storetest.RunChat(t, open)
+	storetest.Schema(t, open)
+	storetest.Accounts(t, open)
+	storetest.Chat(t, open)
 }

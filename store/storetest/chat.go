@@ -9,17 +9,21 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/authstore"
+	"github.com/unhidra/unhidra/store/chatstore"
 	"github.com/unhidra/unhidra/wire"
 )
 
-// RunChat runs the contract cases of chat.Store as parallel subtests of t,
-// with the same open as Run.
-func RunChat(t *testing.T, open func(t *testing.T) *store.DB) {
+// Chat runs the contract cases of chat.Store, on chatstore.Store, as
+// parallel subtests of t, with the same open as Accounts. The cases create
+// their users with authstore.Store, as the server does.
+func Chat(t *testing.T, open func(t *testing.T) *store.DB) {
 	cases := []struct {
 		name string
-		fn   func(t *testing.T, db *store.DB)
+		fn   func(t *testing.T, users auth.Store, st chat.Store)
 	}{
 		{"Chat/SeqGapFreeUnderConcurrentPosts", testSeqConcurrent},
 		{"Chat/RollbackReturnsSeq", testSeqRollback},
@@ -34,15 +38,16 @@ func RunChat(t *testing.T, open func(t *testing.T) *store.DB) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.fn(t, open(t))
+			db := open(t)
+			c.fn(t, authstore.New(db), chatstore.New(db))
 		})
 	}
 }
 
-func newChannel(t *testing.T, db *store.DB, id, name, kind string, encrypted bool, members ...string) *unhidra.Channel {
+func newChannel(t *testing.T, st chat.Store, id, name, kind string, encrypted bool, members ...string) *unhidra.Channel {
 	t.Helper()
 	ch := &unhidra.Channel{ID: id, Name: name, Kind: kind, Encrypted: encrypted, CreatedBy: members[0], CreatedAt: now, UpdatedAt: now}
-	mustOK(t, db.Tx(t.Context(), func(tx chat.Tx) error {
+	mustOK(t, st.Tx(t.Context(), func(tx chat.Tx) error {
 		if err := tx.InsertChannel(t.Context(), ch, ""); err != nil {
 			return err
 		}
@@ -58,9 +63,9 @@ func newChannel(t *testing.T, db *store.DB, id, name, kind string, encrypted boo
 
 // post stores a message and its event in one transaction, as the service
 // does.
-func post(ctx context.Context, db *store.DB, channelID, sender, cmid, body string) (*unhidra.Message, error) {
+func post(ctx context.Context, st chat.Store, channelID, sender, cmid, body string) (*unhidra.Message, error) {
 	var m *unhidra.Message
-	err := db.Tx(ctx, func(tx chat.Tx) error {
+	err := st.Tx(ctx, func(tx chat.Tx) error {
 		seq, err := tx.NextSeq(ctx, channelID)
 		if err != nil {
 			return err
@@ -76,9 +81,9 @@ func post(ctx context.Context, db *store.DB, channelID, sender, cmid, body strin
 	return m, err
 }
 
-func testSeqConcurrent(t *testing.T, db *store.DB) {
-	a, b := newUser(t, db, "alice"), newUser(t, db, "bobby")
-	newChannel(t, db, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
+func testSeqConcurrent(t *testing.T, users auth.Store, st chat.Store) {
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
 	const workers, each = 8, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
@@ -87,7 +92,7 @@ func testSeqConcurrent(t *testing.T, db *store.DB) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := post(t.Context(), db, "c1", a.ID, fmt.Sprintf("w%d-%d", w, i), "hello"); err != nil {
+				if _, err := post(t.Context(), st, "c1", a.ID, fmt.Sprintf("w%d-%d", w, i), "hello"); err != nil {
 					errs <- err
 				}
 			}
@@ -98,7 +103,7 @@ func testSeqConcurrent(t *testing.T, db *store.DB) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	evs, err := db.Events(t.Context(), "c1", 0, 1000)
+	evs, err := st.Events(t.Context(), "c1", 0, 1000)
 	mustOK(t, err)
 	if len(evs) != workers*each {
 		t.Fatalf("%d events, want %d", len(evs), workers*each)
@@ -108,18 +113,18 @@ func testSeqConcurrent(t *testing.T, db *store.DB) {
 			t.Fatalf("event %d has seq %d", i, ev.Seq)
 		}
 	}
-	ch, err := db.Channel(t.Context(), "c1")
+	ch, err := st.Channel(t.Context(), "c1")
 	mustOK(t, err)
 	if ch.LastSeq != workers*each {
 		t.Fatalf("last_seq = %d", ch.LastSeq)
 	}
 }
 
-func testSeqRollback(t *testing.T, db *store.DB) {
-	a := newUser(t, db, "alice")
-	newChannel(t, db, "c1", "one", unhidra.ChannelPublic, false, a.ID)
+func testSeqRollback(t *testing.T, users auth.Store, st chat.Store) {
+	a := newUser(t, users, "alice")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID)
 	boom := errors.New("boom")
-	err := db.Tx(t.Context(), func(tx chat.Tx) error {
+	err := st.Tx(t.Context(), func(tx chat.Tx) error {
 		if _, err := tx.NextSeq(t.Context(), "c1"); err != nil {
 			return err
 		}
@@ -128,75 +133,75 @@ func testSeqRollback(t *testing.T, db *store.DB) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
-	m, err := post(t.Context(), db, "c1", a.ID, "x", "after rollback")
+	m, err := post(t.Context(), st, "c1", a.ID, "x", "after rollback")
 	mustOK(t, err)
 	if m.Seq != 1 {
 		t.Fatalf("seq after rollback = %d, want 1", m.Seq)
 	}
-	wantCode(t, db.Tx(t.Context(), func(tx chat.Tx) error { _, err := tx.NextSeq(t.Context(), "nope"); return err }), unhidra.ENotFound)
+	wantCode(t, st.Tx(t.Context(), func(tx chat.Tx) error { _, err := tx.NextSeq(t.Context(), "nope"); return err }), unhidra.ENotFound)
 }
 
-func testClientMsgIDUnique(t *testing.T, db *store.DB) {
-	a, b := newUser(t, db, "alice"), newUser(t, db, "bobby")
-	newChannel(t, db, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
-	_, err := post(t.Context(), db, "c1", a.ID, "same", "one")
+func testClientMsgIDUnique(t *testing.T, users auth.Store, st chat.Store) {
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
+	_, err := post(t.Context(), st, "c1", a.ID, "same", "one")
 	mustOK(t, err)
-	wantCode(t, db.Tx(t.Context(), func(tx chat.Tx) error {
+	wantCode(t, st.Tx(t.Context(), func(tx chat.Tx) error {
 		return tx.InsertMessage(t.Context(), &unhidra.Message{ID: "other", ChannelID: "c1", Seq: 99, ClientMsgID: "same",
 			Sender: unhidra.Sender{Type: unhidra.SenderUser, ID: a.ID}, Kind: unhidra.MessageText, Body: "two", CreatedAt: now}, "h")
 	}), unhidra.EConflict)
 	// Another sender may use the same id.
-	_, err = post(t.Context(), db, "c1", b.ID, "same", "mine")
+	_, err = post(t.Context(), st, "c1", b.ID, "same", "mine")
 	mustOK(t, err)
-	m, hash, err := db.MessageByClientID(t.Context(), "c1", a.ID, "same")
+	m, hash, err := st.MessageByClientID(t.Context(), "c1", a.ID, "same")
 	mustOK(t, err)
 	if m.Body != "one" || hash != "h-one" {
 		t.Fatalf("by client id = %+v %q", m, hash)
 	}
 }
 
-func testDMKeyUnique(t *testing.T, db *store.DB) {
-	a, b := newUser(t, db, "alice"), newUser(t, db, "bobby")
+func testDMKeyUnique(t *testing.T, users auth.Store, st chat.Store) {
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
 	key := "standard:" + a.ID + "," + b.ID
 	ins := func(id string) error {
-		return db.Tx(t.Context(), func(tx chat.Tx) error {
+		return st.Tx(t.Context(), func(tx chat.Tx) error {
 			return tx.InsertChannel(t.Context(), &unhidra.Channel{ID: id, Kind: unhidra.ChannelDirect, CreatedBy: a.ID, CreatedAt: now, UpdatedAt: now}, key)
 		})
 	}
 	mustOK(t, ins("d1"))
 	wantCode(t, ins("d2"), unhidra.EConflict)
-	ch, err := db.ChannelByDMKey(t.Context(), key)
+	ch, err := st.ChannelByDMKey(t.Context(), key)
 	mustOK(t, err)
 	if ch.ID != "d1" || len(ch.Members) != 2 {
 		t.Fatalf("dm = %+v", ch)
 	}
 }
 
-func testChannelNames(t *testing.T, db *store.DB) {
-	a := newUser(t, db, "alice")
-	newChannel(t, db, "p1", "dup", unhidra.ChannelPrivate, false, a.ID)
-	newChannel(t, db, "p2", "dup", unhidra.ChannelPrivate, false, a.ID)
-	newChannel(t, db, "c1", "dup", unhidra.ChannelPublic, false, a.ID)
-	wantCode(t, db.Tx(t.Context(), func(tx chat.Tx) error {
+func testChannelNames(t *testing.T, users auth.Store, st chat.Store) {
+	a := newUser(t, users, "alice")
+	newChannel(t, st, "p1", "dup", unhidra.ChannelPrivate, false, a.ID)
+	newChannel(t, st, "p2", "dup", unhidra.ChannelPrivate, false, a.ID)
+	newChannel(t, st, "c1", "dup", unhidra.ChannelPublic, false, a.ID)
+	wantCode(t, st.Tx(t.Context(), func(tx chat.Tx) error {
 		return tx.InsertChannel(t.Context(), &unhidra.Channel{ID: "c2", Name: "dup", Kind: unhidra.ChannelPublic, CreatedBy: a.ID, CreatedAt: now, UpdatedAt: now}, "")
 	}), unhidra.EConflict)
-	chs, err := db.BrowsePublic(t.Context(), "du", "", 10)
+	chs, err := st.BrowsePublic(t.Context(), "du", "", 10)
 	mustOK(t, err)
 	if len(chs) != 1 || chs[0].ID != "c1" {
 		t.Fatalf("browse = %+v", chs)
 	}
 }
 
-func testMessagesPagination(t *testing.T, db *store.DB) {
-	a := newUser(t, db, "alice")
-	newChannel(t, db, "c1", "one", unhidra.ChannelPublic, false, a.ID)
+func testMessagesPagination(t *testing.T, users auth.Store, st chat.Store) {
+	a := newUser(t, users, "alice")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID)
 	for i := 1; i <= 5; i++ {
-		_, err := post(t.Context(), db, "c1", a.ID, fmt.Sprint(i), fmt.Sprint("m", i))
+		_, err := post(t.Context(), st, "c1", a.ID, fmt.Sprint(i), fmt.Sprint("m", i))
 		mustOK(t, err)
 	}
 	seqs := func(q chat.MessageQuery) []int64 {
 		q.ChannelID = "c1"
-		ms, err := db.Messages(t.Context(), q)
+		ms, err := st.Messages(t.Context(), q)
 		mustOK(t, err)
 		var out []int64
 		for _, m := range ms {
@@ -220,35 +225,35 @@ func testMessagesPagination(t *testing.T, db *store.DB) {
 	}
 }
 
-func testUnreadCounts(t *testing.T, db *store.DB) {
-	a, b := newUser(t, db, "alice"), newUser(t, db, "bobby")
-	newChannel(t, db, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
-	m1, err := post(t.Context(), db, "c1", a.ID, "1", "hi")
+func testUnreadCounts(t *testing.T, users auth.Store, st chat.Store) {
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
+	m1, err := post(t.Context(), st, "c1", a.ID, "1", "hi")
 	mustOK(t, err)
-	_, err = post(t.Context(), db, "c1", b.ID, "2", "own message")
+	_, err = post(t.Context(), st, "c1", b.ID, "2", "own message")
 	mustOK(t, err)
-	m3, err := post(t.Context(), db, "c1", a.ID, "3", "@bobby")
+	m3, err := post(t.Context(), st, "c1", a.ID, "3", "@bobby")
 	mustOK(t, err)
-	mustOK(t, db.Tx(t.Context(), func(tx chat.Tx) error { return tx.SetMentions(t.Context(), m3, []string{b.ID}) }))
+	mustOK(t, st.Tx(t.Context(), func(tx chat.Tx) error { return tx.SetMentions(t.Context(), m3, []string{b.ID}) }))
 	counts := func() (int, int) {
-		chs, err := db.UserChannels(t.Context(), b.ID)
+		chs, err := st.UserChannels(t.Context(), b.ID)
 		mustOK(t, err)
 		return chs[0].UnreadCount, chs[0].MentionCount
 	}
 	if u, m := counts(); u != 2 || m != 1 {
 		t.Fatalf("unread %d mentions %d, want 2 1", u, m)
 	}
-	mustOK(t, db.Tx(t.Context(), func(tx chat.Tx) error { _, err := tx.SetLastRead(t.Context(), "c1", b.ID, m1.Seq); return err }))
+	mustOK(t, st.Tx(t.Context(), func(tx chat.Tx) error { _, err := tx.SetLastRead(t.Context(), "c1", b.ID, m1.Seq); return err }))
 	if u, m := counts(); u != 1 || m != 1 {
 		t.Fatalf("after read: unread %d mentions %d, want 1 1", u, m)
 	}
-	mustOK(t, db.Tx(t.Context(), func(tx chat.Tx) error { return tx.TombstoneMessage(t.Context(), m3.ID, now) }))
+	mustOK(t, st.Tx(t.Context(), func(tx chat.Tx) error { return tx.TombstoneMessage(t.Context(), m3.ID, now) }))
 	if u, m := counts(); u != 0 || m != 0 {
 		t.Fatalf("after delete: unread %d mentions %d, want 0 0", u, m)
 	}
 	// Read positions never move back.
 	var moved bool
-	mustOK(t, db.Tx(t.Context(), func(tx chat.Tx) error {
+	mustOK(t, st.Tx(t.Context(), func(tx chat.Tx) error {
 		var err error
 		moved, err = tx.SetLastRead(t.Context(), "c1", b.ID, 0)
 		return err
@@ -258,22 +263,22 @@ func testUnreadCounts(t *testing.T, db *store.DB) {
 	}
 }
 
-func testChatSearch(t *testing.T, db *store.DB) {
-	a, b := newUser(t, db, "alice"), newUser(t, db, "bobby")
-	newChannel(t, db, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
-	newChannel(t, db, "c2", "two", unhidra.ChannelPrivate, false, a.ID)
-	newChannel(t, db, "c3", "three", unhidra.ChannelPrivate, true, a.ID, b.ID)
+func testChatSearch(t *testing.T, users auth.Store, st chat.Store) {
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
+	newChannel(t, st, "c2", "two", unhidra.ChannelPrivate, false, a.ID)
+	newChannel(t, st, "c3", "three", unhidra.ChannelPrivate, true, a.ID, b.ID)
 	for _, p := range []struct{ ch, cmid, body string }{
 		{"c1", "1", "The quick brown fox"},
 		{"c1", "2", "brown bread, quick"},
 		{"c2", "3", "quick brown fox in private"},
 		{"c3", "4", "quick brown fox (an encrypted channel's body is never set; this checks the filter)"},
 	} {
-		_, err := post(t.Context(), db, p.ch, a.ID, p.cmid, p.body)
+		_, err := post(t.Context(), st, p.ch, a.ID, p.cmid, p.body)
 		mustOK(t, err)
 	}
 	find := func(user string, terms ...string) int {
-		ms, err := db.Search(t.Context(), chat.SearchQuery{UserID: user, Terms: terms, Limit: 10})
+		ms, err := st.Search(t.Context(), chat.SearchQuery{UserID: user, Terms: terms, Limit: 10})
 		mustOK(t, err)
 		return len(ms)
 	}
@@ -289,23 +294,23 @@ func testChatSearch(t *testing.T, db *store.DB) {
 	if n := find(a.ID, `fo"x`); n != 0 {
 		t.Fatalf("quote in a term matched %d", n)
 	}
-	ms, err := db.Search(t.Context(), chat.SearchQuery{UserID: a.ID, Terms: []string{"quick"}, Limit: 1})
+	ms, err := st.Search(t.Context(), chat.SearchQuery{UserID: a.ID, Terms: []string{"quick"}, Limit: 1})
 	mustOK(t, err)
-	next, err := db.Search(t.Context(), chat.SearchQuery{UserID: a.ID, Terms: []string{"quick"}, Limit: 10, CursorAt: ms[0].CreatedAt, CursorID: ms[0].ID})
+	next, err := st.Search(t.Context(), chat.SearchQuery{UserID: a.ID, Terms: []string{"quick"}, Limit: 10, CursorAt: ms[0].CreatedAt, CursorID: ms[0].ID})
 	mustOK(t, err)
 	if len(next) != 2 || next[0].ID == ms[0].ID {
 		t.Fatalf("second page = %d", len(next))
 	}
 }
 
-func testChatReactions(t *testing.T, db *store.DB) {
-	a, b := newUser(t, db, "alice"), newUser(t, db, "bobby")
-	newChannel(t, db, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
-	m, err := post(t.Context(), db, "c1", a.ID, "1", "hi")
+func testChatReactions(t *testing.T, users auth.Store, st chat.Store) {
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
+	m, err := post(t.Context(), st, "c1", a.ID, "1", "hi")
 	mustOK(t, err)
 	add := func(user string) bool {
 		var added bool
-		mustOK(t, db.Tx(t.Context(), func(tx chat.Tx) error {
+		mustOK(t, st.Tx(t.Context(), func(tx chat.Tx) error {
 			var err error
 			added, err = tx.AddReaction(t.Context(), m.ID, user, "👍", now)
 			return err
@@ -315,7 +320,7 @@ func testChatReactions(t *testing.T, db *store.DB) {
 	if !add(a.ID) || add(a.ID) || !add(b.ID) {
 		t.Fatal("a reaction is once per user")
 	}
-	rs, err := db.Reactions(t.Context(), []string{m.ID}, b.ID)
+	rs, err := st.Reactions(t.Context(), []string{m.ID}, b.ID)
 	mustOK(t, err)
 	if len(rs[m.ID]) != 1 || rs[m.ID][0].Count != 2 || !rs[m.ID][0].Me {
 		t.Fatalf("reactions = %+v", rs)

@@ -1,6 +1,8 @@
-// Package storetest is the contract suite of auth.Store: every behaviour the
-// interface documents, pinned as a named test case. store's own tests run it
-// on SQLite and on PostgreSQL, so both engines are held to exactly the same
+// Package storetest is the contract suite of the stores: one suite per
+// service store (Accounts for auth.Store, Chat for chat.Store), each
+// pinning every behaviour its interface documents as a named test case,
+// and Schema for the core's migrations. store's own tests run every suite on
+// SQLite and on PostgreSQL, so both engines are held to exactly the same
 // semantics.
 package storetest
 
@@ -15,18 +17,17 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/authstore"
 )
 
-// Run runs every case of the suite as a parallel subtest of t. open must
-// return a new, empty, migrated database on each call and close it when its
-// t ends.
-func Run(t *testing.T, open func(t *testing.T) *store.DB) {
+// Accounts runs the contract cases of auth.Store, on authstore.Store, as
+// parallel subtests of t. open must return a new, empty, migrated database
+// on each call and close it when its t ends.
+func Accounts(t *testing.T, open func(t *testing.T) *store.DB) {
 	cases := []struct {
 		name string
-		fn   func(t *testing.T, db *store.DB)
+		fn   func(t *testing.T, st auth.Store)
 	}{
-		{"Schema/MigrateTwiceIsNoop", testMigrateTwice},
-		{"Schema/Ping", testPing},
 		{"Users/CreateAndRead", testCreateAndRead},
 		{"Users/CreateFillsDefaults", testCreateDefaults},
 		{"Users/UsernameUniqueCaseInsensitive", testUsernameUnique},
@@ -55,7 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.fn(t, open(t))
+			c.fn(t, authstore.New(open(t)))
 		})
 	}
 }
@@ -81,7 +82,7 @@ func wantCode(t *testing.T, err error, code string) {
 }
 
 // newUser creates a member with password hash "hash-<username>".
-func newUser(t *testing.T, db *store.DB, username string) *unhidra.User {
+func newUser(t *testing.T, st auth.Store, username string) *unhidra.User {
 	t.Helper()
 	u := &unhidra.User{
 		ID:          "u-" + username,
@@ -91,11 +92,11 @@ func newUser(t *testing.T, db *store.DB, username string) *unhidra.User {
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
-	mustOK(t, db.CreateUser(t.Context(), u, "hash-"+username, auth.CreateUserOptions{Now: now}))
+	mustOK(t, st.CreateUser(t.Context(), u, "hash-"+username, auth.CreateUserOptions{Now: now}))
 	return u
 }
 
-func newSession(t *testing.T, db *store.DB, userID, id string, created time.Time, hash []byte) *unhidra.Session {
+func newSession(t *testing.T, st auth.Store, userID, id string, created time.Time, hash []byte) *unhidra.Session {
 	t.Helper()
 	s := &unhidra.Session{
 		ID:         id,
@@ -106,13 +107,13 @@ func newSession(t *testing.T, db *store.DB, userID, id string, created time.Time
 		IP:         "192.0.2.1",
 		UserAgent:  "storetest",
 	}
-	mustOK(t, db.CreateSession(t.Context(), s, hash))
+	mustOK(t, st.CreateSession(t.Context(), s, hash))
 	return s
 }
 
-func userExists(t *testing.T, db *store.DB, username string) bool {
+func userExists(t *testing.T, st auth.Store, username string) bool {
 	t.Helper()
-	_, _, err := db.UserByUsername(t.Context(), username)
+	_, _, err := st.UserByUsername(t.Context(), username)
 	if unhidra.ErrorCode(err) == unhidra.ENotFound {
 		return false
 	}
@@ -120,9 +121,9 @@ func userExists(t *testing.T, db *store.DB, username string) bool {
 	return true
 }
 
-func inviteUses(t *testing.T, db *store.DB, code string) int {
+func inviteUses(t *testing.T, st auth.Store, code string) int {
 	t.Helper()
-	invs, err := db.ListInvites(t.Context())
+	invs, err := st.ListInvites(t.Context())
 	mustOK(t, err)
 	for _, inv := range invs {
 		if inv.Code == code {
@@ -174,33 +175,7 @@ func usernames(us []*unhidra.User) []string {
 	return names
 }
 
-func testMigrateTwice(t *testing.T, db *store.DB) {
-	ctx := t.Context()
-	v, err := db.SchemaVersion(ctx)
-	mustOK(t, err)
-	if v < 1 {
-		t.Fatalf("schema version of a migrated database = %d, want >= 1", v)
-	}
-	applied, err := db.Migrate(ctx)
-	mustOK(t, err)
-	if len(applied) != 0 {
-		t.Fatalf("second Migrate applied %v, want nothing", applied)
-	}
-	v2, err := db.SchemaVersion(ctx)
-	mustOK(t, err)
-	if v2 != v {
-		t.Fatalf("schema version after second Migrate = %d, want %d", v2, v)
-	}
-}
-
-func testPing(t *testing.T, db *store.DB) {
-	mustOK(t, db.Ping(t.Context()))
-	if e := db.Engine(); e != store.EngineSQLite && e != store.EnginePostgres {
-		t.Fatalf("Engine() = %q", e)
-	}
-}
-
-func testCreateAndRead(t *testing.T, db *store.DB) {
+func testCreateAndRead(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	want := &unhidra.User{
 		ID:          "u-1",
@@ -212,14 +187,14 @@ func testCreateAndRead(t *testing.T, db *store.DB) {
 		CreatedAt:   now,
 		UpdatedAt:   now.Add(time.Second),
 	}
-	mustOK(t, db.CreateUser(ctx, want, "argon2id$hash", auth.CreateUserOptions{Now: now}))
+	mustOK(t, st.CreateUser(ctx, want, "argon2id$hash", auth.CreateUserOptions{Now: now}))
 
-	got, err := db.UserByID(ctx, "u-1")
+	got, err := st.UserByID(ctx, "u-1")
 	mustOK(t, err)
 	checkUser(t, got, want)
 
 	for _, name := range []string{"Alice", "alice", "ALICE", "aLiCe"} {
-		got, hash, err := db.UserByUsername(ctx, name)
+		got, hash, err := st.UserByUsername(ctx, name)
 		mustOK(t, err)
 		checkUser(t, got, want)
 		if hash != "argon2id$hash" {
@@ -228,34 +203,34 @@ func testCreateAndRead(t *testing.T, db *store.DB) {
 	}
 }
 
-func testCreateDefaults(t *testing.T, db *store.DB) {
+func testCreateDefaults(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	u := &unhidra.User{Username: "dee"}
-	mustOK(t, db.CreateUser(ctx, u, "h", auth.CreateUserOptions{Now: now}))
+	mustOK(t, st.CreateUser(ctx, u, "h", auth.CreateUserOptions{Now: now}))
 	if u.ID == "" || u.Role != unhidra.RoleMember || !u.CreatedAt.Equal(now) || !u.UpdatedAt.Equal(now) {
 		t.Fatalf("CreateUser left defaults unset: %+v", *u)
 	}
-	got, err := db.UserByID(ctx, u.ID)
+	got, err := st.UserByID(ctx, u.ID)
 	mustOK(t, err)
 	checkUser(t, got, u)
 }
 
-func testUsernameUnique(t *testing.T, db *store.DB) {
+func testUsernameUnique(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	newUser(t, db, "Alice")
+	newUser(t, st, "Alice")
 	for i, name := range []string{"Alice", "alice", "ALICE"} {
 		u := &unhidra.User{ID: fmt.Sprintf("dup-%d", i), Username: name, Role: unhidra.RoleMember}
-		err := db.CreateUser(ctx, u, "h", auth.CreateUserOptions{Now: now})
+		err := st.CreateUser(ctx, u, "h", auth.CreateUserOptions{Now: now})
 		wantCode(t, err, unhidra.EConflict)
-		_, err = db.UserByID(ctx, u.ID)
+		_, err = st.UserByID(ctx, u.ID)
 		wantCode(t, err, unhidra.ENotFound)
 	}
 	// Reusing an ID is a conflict as well.
-	err := db.CreateUser(ctx, &unhidra.User{ID: "u-Alice", Username: "other", Role: unhidra.RoleMember}, "h", auth.CreateUserOptions{Now: now})
+	err := st.CreateUser(ctx, &unhidra.User{ID: "u-Alice", Username: "other", Role: unhidra.RoleMember}, "h", auth.CreateUserOptions{Now: now})
 	wantCode(t, err, unhidra.EConflict)
 }
 
-func testInviteConsumption(t *testing.T, db *store.DB) {
+func testInviteConsumption(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	for _, inv := range []*unhidra.Invite{
 		{Code: "two-uses", CreatedBy: "admin", MaxUses: 2, CreatedAt: now},
@@ -264,9 +239,9 @@ func testInviteConsumption(t *testing.T, db *store.DB) {
 		{Code: "expires-later", MaxUses: 1, ExpiresAt: ptr(now.Add(time.Microsecond)), CreatedAt: now},
 		{Code: "zero-uses", MaxUses: 0, CreatedAt: now},
 	} {
-		mustOK(t, db.CreateInvite(ctx, inv))
+		mustOK(t, st.CreateInvite(ctx, inv))
 	}
-	newUser(t, db, "taken")
+	newUser(t, st, "taken")
 
 	// Cases run in order: each sees the uses of the ones before.
 	steps := []struct {
@@ -285,14 +260,14 @@ func testInviteConsumption(t *testing.T, db *store.DB) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			err := db.CreateUser(ctx, &unhidra.User{Username: s.username, Role: unhidra.RoleMember}, "h",
+			err := st.CreateUser(ctx, &unhidra.User{Username: s.username, Role: unhidra.RoleMember}, "h",
 				auth.CreateUserOptions{InviteCode: s.code, Now: now})
 			wantCode(t, err, s.wantCode)
-			if exists := userExists(t, db, s.username); exists != (s.wantCode == "") {
+			if exists := userExists(t, st, s.username); exists != (s.wantCode == "") {
 				t.Fatalf("user %q exists = %v after error %v", s.username, exists, err)
 			}
 			if s.wantUses >= 0 {
-				if got := inviteUses(t, db, s.code); got != s.wantUses {
+				if got := inviteUses(t, st, s.code); got != s.wantUses {
 					t.Fatalf("invite %q uses = %d, want %d", s.code, got, s.wantUses)
 				}
 			}
@@ -300,20 +275,20 @@ func testInviteConsumption(t *testing.T, db *store.DB) {
 	}
 
 	t.Run("conflict after consuming rolls the use back", func(t *testing.T) {
-		mustOK(t, db.CreateInvite(ctx, &unhidra.Invite{Code: "fresh", MaxUses: 1, CreatedAt: now}))
-		err := db.CreateUser(ctx, &unhidra.User{Username: "Taken", Role: unhidra.RoleMember}, "h",
+		mustOK(t, st.CreateInvite(ctx, &unhidra.Invite{Code: "fresh", MaxUses: 1, CreatedAt: now}))
+		err := st.CreateUser(ctx, &unhidra.User{Username: "Taken", Role: unhidra.RoleMember}, "h",
 			auth.CreateUserOptions{InviteCode: "fresh", Now: now})
 		wantCode(t, err, unhidra.EConflict)
-		if got := inviteUses(t, db, "fresh"); got != 0 {
+		if got := inviteUses(t, st, "fresh"); got != 0 {
 			t.Fatalf("invite uses after a failed CreateUser = %d, want 0", got)
 		}
 	})
 }
 
-func testInviteConcurrent(t *testing.T, db *store.DB) {
+func testInviteConcurrent(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	const maxUses, callers = 3, 10
-	mustOK(t, db.CreateInvite(ctx, &unhidra.Invite{Code: "shared", MaxUses: maxUses, CreatedAt: now}))
+	mustOK(t, st.CreateInvite(ctx, &unhidra.Invite{Code: "shared", MaxUses: maxUses, CreatedAt: now}))
 	var (
 		wg         sync.WaitGroup
 		mu         sync.Mutex
@@ -323,7 +298,7 @@ func testInviteConcurrent(t *testing.T, db *store.DB) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			err := db.CreateUser(ctx, &unhidra.User{Username: fmt.Sprintf("racer%d", i), Role: unhidra.RoleMember}, "h",
+			err := st.CreateUser(ctx, &unhidra.User{Username: fmt.Sprintf("racer%d", i), Role: unhidra.RoleMember}, "h",
 				auth.CreateUserOptions{InviteCode: "shared", Now: now})
 			mu.Lock()
 			defer mu.Unlock()
@@ -342,48 +317,48 @@ func testInviteConcurrent(t *testing.T, db *store.DB) {
 	if ok != maxUses || denied != callers-maxUses {
 		t.Fatalf("%d succeeded and %d were denied, want %d and %d", ok, denied, maxUses, callers-maxUses)
 	}
-	if got := inviteUses(t, db, "shared"); got != maxUses {
+	if got := inviteUses(t, st, "shared"); got != maxUses {
 		t.Fatalf("invite uses = %d, want %d", got, maxUses)
 	}
-	users, err := db.SearchUsers(ctx, "racer", "", 100)
+	users, err := st.SearchUsers(ctx, "racer", "", 100)
 	mustOK(t, err)
 	if len(users) != maxUses {
 		t.Fatalf("%d users created, want %d", len(users), maxUses)
 	}
 }
 
-func testRequireNoAdmin(t *testing.T, db *store.DB) {
+func testRequireNoAdmin(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	first := &unhidra.User{Username: "root", Role: unhidra.RoleAdmin}
-	mustOK(t, db.CreateUser(ctx, first, "h", auth.CreateUserOptions{RequireNoAdmin: true, Now: now}))
+	mustOK(t, st.CreateUser(ctx, first, "h", auth.CreateUserOptions{RequireNoAdmin: true, Now: now}))
 
-	newUser(t, db, "member")
+	newUser(t, st, "member")
 
-	mustOK(t, db.CreateInvite(ctx, &unhidra.Invite{Code: "inv", MaxUses: 1, CreatedAt: now}))
-	err := db.CreateUser(ctx, &unhidra.User{Username: "second", Role: unhidra.RoleAdmin}, "h",
+	mustOK(t, st.CreateInvite(ctx, &unhidra.Invite{Code: "inv", MaxUses: 1, CreatedAt: now}))
+	err := st.CreateUser(ctx, &unhidra.User{Username: "second", Role: unhidra.RoleAdmin}, "h",
 		auth.CreateUserOptions{RequireNoAdmin: true, InviteCode: "inv", Now: now})
 	wantCode(t, err, unhidra.EConflict)
-	if userExists(t, db, "second") {
+	if userExists(t, st, "second") {
 		t.Fatal("second admin was written")
 	}
-	if got := inviteUses(t, db, "inv"); got != 0 {
+	if got := inviteUses(t, st, "inv"); got != 0 {
 		t.Fatalf("invite consumed by a failed CreateUser: uses = %d", got)
 	}
 
 	// A disabled admin still exists: disabling the only admin must not
 	// reopen the bootstrap.
-	_, err = db.UpdateUser(ctx, first.ID, auth.UserUpdate{Disabled: ptr(true), Now: now})
+	_, err = st.UpdateUser(ctx, first.ID, auth.UserUpdate{Disabled: ptr(true), Now: now})
 	mustOK(t, err)
-	err = db.CreateUser(ctx, &unhidra.User{Username: "third", Role: unhidra.RoleAdmin}, "h",
+	err = st.CreateUser(ctx, &unhidra.User{Username: "third", Role: unhidra.RoleAdmin}, "h",
 		auth.CreateUserOptions{RequireNoAdmin: true, Now: now})
 	wantCode(t, err, unhidra.EConflict)
 
 	// Without the option admins can be added freely.
-	mustOK(t, db.CreateUser(ctx, &unhidra.User{Username: "fourth", Role: unhidra.RoleAdmin}, "h",
+	mustOK(t, st.CreateUser(ctx, &unhidra.User{Username: "fourth", Role: unhidra.RoleAdmin}, "h",
 		auth.CreateUserOptions{Now: now}))
 }
 
-func testRequireNoAdminConcurrent(t *testing.T, db *store.DB) {
+func testRequireNoAdminConcurrent(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	const callers, rounds = 8, 4
 	// Several rounds: the first one also warms the connection pool, so the
@@ -400,7 +375,7 @@ func testRequireNoAdminConcurrent(t *testing.T, db *store.DB) {
 			wg.Go(func() {
 				u := &unhidra.User{Username: fmt.Sprintf("boot%d-%d", round, i), Role: unhidra.RoleAdmin}
 				<-start
-				err := db.CreateUser(ctx, u, "h", auth.CreateUserOptions{RequireNoAdmin: true, Now: now})
+				err := st.CreateUser(ctx, u, "h", auth.CreateUserOptions{RequireNoAdmin: true, Now: now})
 				mu.Lock()
 				defer mu.Unlock()
 				switch unhidra.ErrorCode(err) {
@@ -418,20 +393,20 @@ func testRequireNoAdminConcurrent(t *testing.T, db *store.DB) {
 		if len(winners) != 1 || conflicts != callers-1 {
 			t.Fatalf("round %d: %d bootstrap admins created and %d refused, want 1 and %d", round, len(winners), conflicts, callers-1)
 		}
-		n, err := db.CountAdmins(ctx)
+		n, err := st.CountAdmins(ctx)
 		mustOK(t, err)
 		if n != 1 {
 			t.Fatalf("round %d: CountAdmins = %d, want 1", round, n)
 		}
 		// Demote the winner so that the next round starts with no admin.
-		_, err = db.UpdateUser(ctx, winners[0].ID, auth.UserUpdate{Role: ptr(unhidra.RoleMember), Now: now})
+		_, err = st.UpdateUser(ctx, winners[0].ID, auth.UserUpdate{Role: ptr(unhidra.RoleMember), Now: now})
 		mustOK(t, err)
 	}
 }
 
-func testUpdateUser(t *testing.T, db *store.DB) {
+func testUpdateUser(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	base := newUser(t, db, "Zed")
+	base := newUser(t, st, "Zed")
 	later := now.Add(time.Hour)
 	// Cases run in order on one user; want accumulates the changes.
 	want := *base
@@ -459,19 +434,19 @@ func testUpdateUser(t *testing.T, db *store.DB) {
 			s.upd.Now = later.Add(time.Duration(i) * time.Minute)
 			s.apply(&want)
 			want.UpdatedAt = s.upd.Now
-			got, err := db.UpdateUser(ctx, base.ID, s.upd)
+			got, err := st.UpdateUser(ctx, base.ID, s.upd)
 			mustOK(t, err)
 			checkUser(t, got, &want)
-			got, err = db.UserByID(ctx, base.ID)
+			got, err = st.UserByID(ctx, base.ID)
 			mustOK(t, err)
 			checkUser(t, got, &want)
 		})
 	}
 
 	t.Run("display name is searchable", func(t *testing.T) {
-		_, err := db.UpdateUser(ctx, base.ID, auth.UserUpdate{DisplayName: ptr("Quokka"), Now: later})
+		_, err := st.UpdateUser(ctx, base.ID, auth.UserUpdate{DisplayName: ptr("Quokka"), Now: later})
 		mustOK(t, err)
-		got, err := db.SearchUsers(ctx, "quok", "", 10)
+		got, err := st.SearchUsers(ctx, "quok", "", 10)
 		mustOK(t, err)
 		if names := usernames(got); !slices.Equal(names, []string{"Zed"}) {
 			t.Fatalf("search after rename = %v", names)
@@ -479,23 +454,23 @@ func testUpdateUser(t *testing.T, db *store.DB) {
 	})
 }
 
-func testSetPasswordHash(t *testing.T, db *store.DB) {
+func testSetPasswordHash(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "pat")
-	other := newUser(t, db, "other")
+	u := newUser(t, st, "pat")
+	other := newUser(t, st, "other")
 	later := now.Add(time.Hour)
-	mustOK(t, db.SetPasswordHash(ctx, u.ID, "new-hash", later))
-	got, hash, err := db.UserByUsername(ctx, "pat")
+	mustOK(t, st.SetPasswordHash(ctx, u.ID, "new-hash", later))
+	got, hash, err := st.UserByUsername(ctx, "pat")
 	mustOK(t, err)
 	if hash != "new-hash" || !got.UpdatedAt.Equal(later) {
 		t.Fatalf("after SetPasswordHash: hash %q, updated %v", hash, got.UpdatedAt)
 	}
-	if _, hash, _ := db.UserByUsername(ctx, other.Username); hash != "hash-other" {
+	if _, hash, _ := st.UserByUsername(ctx, other.Username); hash != "hash-other" {
 		t.Fatalf("another user's hash changed to %q", hash)
 	}
 }
 
-func testSearch(t *testing.T, db *store.DB) {
+func testSearch(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	for _, u := range []struct{ username, display string }{
 		{"alice", "Alice Liddell"},
@@ -507,7 +482,7 @@ func testSearch(t *testing.T, db *store.DB) {
 		{"emile", "Émile Zola"},
 		{"zoe", "100% sure"},
 	} {
-		mustOK(t, db.CreateUser(ctx, &unhidra.User{Username: u.username, DisplayName: u.display, Role: unhidra.RoleMember}, "h",
+		mustOK(t, st.CreateUser(ctx, &unhidra.User{Username: u.username, DisplayName: u.display, Role: unhidra.RoleMember}, "h",
 			auth.CreateUserOptions{Now: now}))
 	}
 	cases := []struct {
@@ -527,7 +502,7 @@ func testSearch(t *testing.T, db *store.DB) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := db.SearchUsers(ctx, c.q, "", 100)
+			got, err := st.SearchUsers(ctx, c.q, "", 100)
 			mustOK(t, err)
 			if names := usernames(got); !slices.Equal(names, c.want) {
 				t.Fatalf("SearchUsers(%q) = %q, want %q", c.q, names, c.want)
@@ -536,10 +511,10 @@ func testSearch(t *testing.T, db *store.DB) {
 	}
 }
 
-func testSearchPagination(t *testing.T, db *store.DB) {
+func testSearchPagination(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	for _, name := range []string{"Echo", "alpha", "delta", "Bravo", "charlie"} {
-		newUser(t, db, name)
+		newUser(t, st, name)
 	}
 	cases := []struct {
 		name, q, after string
@@ -558,7 +533,7 @@ func testSearchPagination(t *testing.T, db *store.DB) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := db.SearchUsers(ctx, c.q, c.after, c.limit)
+			got, err := st.SearchUsers(ctx, c.q, c.after, c.limit)
 			mustOK(t, err)
 			if names := usernames(got); !slices.Equal(names, c.want) {
 				t.Fatalf("SearchUsers(%q, %q, %d) = %q, want %q", c.q, c.after, c.limit, names, c.want)
@@ -567,60 +542,60 @@ func testSearchPagination(t *testing.T, db *store.DB) {
 	}
 }
 
-func testCountAdmins(t *testing.T, db *store.DB) {
+func testCountAdmins(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	count := func() int {
 		t.Helper()
-		n, err := db.CountAdmins(ctx)
+		n, err := st.CountAdmins(ctx)
 		mustOK(t, err)
 		return n
 	}
 	if n := count(); n != 0 {
 		t.Fatalf("CountAdmins on an empty database = %d", n)
 	}
-	newUser(t, db, "member")
-	a1, a2 := newUser(t, db, "admin1"), newUser(t, db, "admin2")
+	newUser(t, st, "member")
+	a1, a2 := newUser(t, st, "admin1"), newUser(t, st, "admin2")
 	for _, u := range []*unhidra.User{a1, a2} {
-		_, err := db.UpdateUser(ctx, u.ID, auth.UserUpdate{Role: ptr(unhidra.RoleAdmin), Now: now})
+		_, err := st.UpdateUser(ctx, u.ID, auth.UserUpdate{Role: ptr(unhidra.RoleAdmin), Now: now})
 		mustOK(t, err)
 	}
 	if n := count(); n != 2 {
 		t.Fatalf("CountAdmins = %d, want 2", n)
 	}
-	_, err := db.UpdateUser(ctx, a2.ID, auth.UserUpdate{Disabled: ptr(true), Now: now})
+	_, err := st.UpdateUser(ctx, a2.ID, auth.UserUpdate{Disabled: ptr(true), Now: now})
 	mustOK(t, err)
 	if n := count(); n != 1 {
 		t.Fatalf("CountAdmins with one admin disabled = %d, want 1", n)
 	}
 }
 
-func testCreateSession(t *testing.T, db *store.DB) {
+func testCreateSession(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
-	s := newSession(t, db, u.ID, "s-1", now, []byte("hash-1"))
-	got, err := db.SessionByID(ctx, "s-1")
+	u := newUser(t, st, "sam")
+	s := newSession(t, st, u.ID, "s-1", now, []byte("hash-1"))
+	got, err := st.SessionByID(ctx, "s-1")
 	mustOK(t, err)
 	checkSession(t, got, s)
 
-	rt, err := db.RefreshTokenByHash(ctx, []byte("hash-1"))
+	rt, err := st.RefreshTokenByHash(ctx, []byte("hash-1"))
 	mustOK(t, err)
 	if string(rt.Hash) != "hash-1" || rt.SessionID != "s-1" || rt.ParentHash != nil || rt.UsedAt != nil || !rt.CreatedAt.Equal(now) {
 		t.Fatalf("first refresh token = %+v", *rt)
 	}
 
 	noID := &unhidra.Session{UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-	mustOK(t, db.CreateSession(ctx, noID, []byte("hash-2")))
+	mustOK(t, st.CreateSession(ctx, noID, []byte("hash-2")))
 	if noID.ID == "" {
 		t.Fatal("CreateSession did not assign an ID")
 	}
-	_, err = db.SessionByID(ctx, noID.ID)
+	_, err = st.SessionByID(ctx, noID.ID)
 	mustOK(t, err)
 }
 
-func testCreateSessionAtomic(t *testing.T, db *store.DB) {
+func testCreateSessionAtomic(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
-	newSession(t, db, u.ID, "s-1", now, []byte("hash-1"))
+	u := newUser(t, st, "sam")
+	newSession(t, st, u.ID, "s-1", now, []byte("hash-1"))
 	cases := []struct {
 		name, id, userID string
 		hash             []byte
@@ -633,69 +608,69 @@ func testCreateSessionAtomic(t *testing.T, db *store.DB) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := &unhidra.Session{ID: c.id, UserID: c.userID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-			wantCode(t, db.CreateSession(ctx, s, c.hash), c.want)
+			wantCode(t, st.CreateSession(ctx, s, c.hash), c.want)
 			if c.id != "s-1" {
-				_, err := db.SessionByID(ctx, c.id)
+				_, err := st.SessionByID(ctx, c.id)
 				wantCode(t, err, unhidra.ENotFound)
 			}
 			if string(c.hash) != "hash-1" {
-				_, err := db.RefreshTokenByHash(ctx, c.hash)
+				_, err := st.RefreshTokenByHash(ctx, c.hash)
 				wantCode(t, err, unhidra.ENotFound)
 			}
 		})
 	}
 }
 
-func testListSessions(t *testing.T, db *store.DB) {
+func testListSessions(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u, other := newUser(t, db, "sam"), newUser(t, db, "other")
-	newSession(t, db, u.ID, "oldest", now.Add(-3*time.Hour), []byte("h1"))
-	newSession(t, db, u.ID, "middle", now.Add(-2*time.Hour), []byte("h2"))
-	newSession(t, db, u.ID, "newest", now.Add(-1*time.Hour), []byte("h3"))
-	newSession(t, db, u.ID, "revoked", now.Add(-90*time.Minute), []byte("h4"))
-	mustOK(t, db.RevokeSession(ctx, u.ID, "revoked", now.Add(-time.Minute)))
+	u, other := newUser(t, st, "sam"), newUser(t, st, "other")
+	newSession(t, st, u.ID, "oldest", now.Add(-3*time.Hour), []byte("h1"))
+	newSession(t, st, u.ID, "middle", now.Add(-2*time.Hour), []byte("h2"))
+	newSession(t, st, u.ID, "newest", now.Add(-1*time.Hour), []byte("h3"))
+	newSession(t, st, u.ID, "revoked", now.Add(-90*time.Minute), []byte("h4"))
+	mustOK(t, st.RevokeSession(ctx, u.ID, "revoked", now.Add(-time.Minute)))
 	expired := &unhidra.Session{ID: "expired", UserID: u.ID, CreatedAt: now.Add(-48 * time.Hour), LastUsedAt: now.Add(-48 * time.Hour), ExpiresAt: now.Add(-time.Second)}
-	mustOK(t, db.CreateSession(ctx, expired, []byte("h5")))
+	mustOK(t, st.CreateSession(ctx, expired, []byte("h5")))
 	expiring := &unhidra.Session{ID: "expires-now", UserID: u.ID, CreatedAt: now.Add(-48 * time.Hour), LastUsedAt: now.Add(-48 * time.Hour), ExpiresAt: now}
-	mustOK(t, db.CreateSession(ctx, expiring, []byte("h6")))
-	newSession(t, db, other.ID, "someone-else", now, []byte("h7"))
+	mustOK(t, st.CreateSession(ctx, expiring, []byte("h6")))
+	newSession(t, st, other.ID, "someone-else", now, []byte("h7"))
 
-	got, err := db.ListSessions(ctx, u.ID, now)
+	got, err := st.ListSessions(ctx, u.ID, now)
 	mustOK(t, err)
 	if ids := sessionIDs(got); !slices.Equal(ids, []string{"newest", "middle", "oldest"}) {
 		t.Fatalf("ListSessions = %v, want newest, middle, oldest", ids)
 	}
 	// Earlier, the expired sessions were still alive.
-	got, err = db.ListSessions(ctx, u.ID, now.Add(-2*time.Second))
+	got, err = st.ListSessions(ctx, u.ID, now.Add(-2*time.Second))
 	mustOK(t, err)
 	if ids := sessionIDs(got); !slices.Equal(ids, []string{"newest", "middle", "oldest", "expires-now", "expired"}) {
 		t.Fatalf("ListSessions before expiry = %v", ids)
 	}
-	got, err = db.ListSessions(ctx, "no-such-user", now)
+	got, err = st.ListSessions(ctx, "no-such-user", now)
 	mustOK(t, err)
 	if len(got) != 0 {
 		t.Fatalf("ListSessions of an unknown user = %v", sessionIDs(got))
 	}
 }
 
-func testTouchSession(t *testing.T, db *store.DB) {
+func testTouchSession(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
-	s := newSession(t, db, u.ID, "s-1", now, []byte("h1"))
+	u := newUser(t, st, "sam")
+	s := newSession(t, st, u.ID, "s-1", now, []byte("h1"))
 	at, exp := now.Add(time.Hour), now.Add(60*24*time.Hour)
-	mustOK(t, db.TouchSession(ctx, "s-1", at, "2001:db8::1", "curl/8", exp))
+	mustOK(t, st.TouchSession(ctx, "s-1", at, "2001:db8::1", "curl/8", exp))
 	want := *s
 	want.LastUsedAt, want.IP, want.UserAgent, want.ExpiresAt = at, "2001:db8::1", "curl/8", exp
-	got, err := db.SessionByID(ctx, "s-1")
+	got, err := st.SessionByID(ctx, "s-1")
 	mustOK(t, err)
 	checkSession(t, got, &want)
 }
 
-func testRevokeSession(t *testing.T, db *store.DB) {
+func testRevokeSession(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u, other := newUser(t, db, "sam"), newUser(t, db, "other")
-	newSession(t, db, u.ID, "mine", now, []byte("h1"))
-	newSession(t, db, other.ID, "theirs", now, []byte("h2"))
+	u, other := newUser(t, st, "sam"), newUser(t, st, "other")
+	newSession(t, st, u.ID, "mine", now, []byte("h1"))
+	newSession(t, st, other.ID, "theirs", now, []byte("h2"))
 	first := now.Add(time.Minute)
 
 	steps := []struct {
@@ -710,73 +685,73 @@ func testRevokeSession(t *testing.T, db *store.DB) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			wantCode(t, db.RevokeSession(ctx, s.userID, s.sessionID, s.at), s.want)
+			wantCode(t, st.RevokeSession(ctx, s.userID, s.sessionID, s.at), s.want)
 		})
 	}
 
-	got, err := db.SessionByID(ctx, "mine")
+	got, err := st.SessionByID(ctx, "mine")
 	mustOK(t, err)
 	if got.RevokedAt == nil || !got.RevokedAt.Equal(first) {
 		t.Fatalf("RevokedAt = %v, want %v", got.RevokedAt, first)
 	}
-	got, err = db.SessionByID(ctx, "theirs")
+	got, err = st.SessionByID(ctx, "theirs")
 	mustOK(t, err)
 	if got.RevokedAt != nil {
 		t.Fatalf("someone else's session was revoked at %v", got.RevokedAt)
 	}
 }
 
-func testRevokeSessions(t *testing.T, db *store.DB) {
+func testRevokeSessions(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u, other := newUser(t, db, "sam"), newUser(t, db, "other")
+	u, other := newUser(t, st, "sam"), newUser(t, st, "other")
 	for i, id := range []string{"a", "b", "c", "keep", "already"} {
-		newSession(t, db, u.ID, id, now.Add(time.Duration(i)*time.Minute), []byte("h-"+id))
+		newSession(t, st, u.ID, id, now.Add(time.Duration(i)*time.Minute), []byte("h-"+id))
 	}
-	newSession(t, db, other.ID, "theirs", now, []byte("h-theirs"))
+	newSession(t, st, other.ID, "theirs", now, []byte("h-theirs"))
 	earlier, at := now.Add(time.Hour), now.Add(2*time.Hour)
-	mustOK(t, db.RevokeSession(ctx, u.ID, "already", earlier))
+	mustOK(t, st.RevokeSession(ctx, u.ID, "already", earlier))
 
-	n, err := db.RevokeSessions(ctx, u.ID, "keep", at)
+	n, err := st.RevokeSessions(ctx, u.ID, "keep", at)
 	mustOK(t, err)
 	if n != 3 {
 		t.Fatalf("RevokeSessions revoked %d, want 3", n)
 	}
 	wantRevoked := map[string]*time.Time{"a": &at, "b": &at, "c": &at, "keep": nil, "already": &earlier, "theirs": nil}
 	for id, want := range wantRevoked {
-		got, err := db.SessionByID(ctx, id)
+		got, err := st.SessionByID(ctx, id)
 		mustOK(t, err)
 		if !sameTimePtr(got.RevokedAt, want) {
 			t.Fatalf("session %q RevokedAt = %v, want %v", id, got.RevokedAt, want)
 		}
 	}
-	live, err := db.ListSessions(ctx, u.ID, at)
+	live, err := st.ListSessions(ctx, u.ID, at)
 	mustOK(t, err)
 	if ids := sessionIDs(live); !slices.Equal(ids, []string{"keep"}) {
 		t.Fatalf("live sessions = %v, want [keep]", ids)
 	}
 
-	n, err = db.RevokeSessions(ctx, u.ID, "", at)
+	n, err = st.RevokeSessions(ctx, u.ID, "", at)
 	mustOK(t, err)
 	if n != 1 {
 		t.Fatalf("RevokeSessions keeping none revoked %d, want 1", n)
 	}
-	n, err = db.RevokeSessions(ctx, u.ID, "", at)
+	n, err = st.RevokeSessions(ctx, u.ID, "", at)
 	mustOK(t, err)
 	if n != 0 {
 		t.Fatalf("RevokeSessions with nothing live revoked %d, want 0", n)
 	}
 }
 
-func testTimePrecision(t *testing.T, db *store.DB) {
+func testTimePrecision(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
+	u := newUser(t, st, "sam")
 	// Nanoseconds and a non-UTC zone go in; the same instant comes back in
 	// UTC, truncated to the microsecond.
 	zone := time.FixedZone("UTC+5:30", 5*3600+1800)
 	in := time.Date(2026, 7, 1, 12, 0, 0, 123456789, zone)
 	s := &unhidra.Session{ID: "s", UserID: u.ID, CreatedAt: in, LastUsedAt: in, ExpiresAt: in.Add(time.Hour)}
-	mustOK(t, db.CreateSession(ctx, s, []byte("h")))
-	got, err := db.SessionByID(ctx, "s")
+	mustOK(t, st.CreateSession(ctx, s, []byte("h")))
+	got, err := st.SessionByID(ctx, "s")
 	mustOK(t, err)
 	want := in.Truncate(time.Microsecond)
 	if !got.CreatedAt.Equal(want) || got.CreatedAt.Location() != time.UTC {
@@ -784,10 +759,10 @@ func testTimePrecision(t *testing.T, db *store.DB) {
 	}
 }
 
-func testMarkUsed(t *testing.T, db *store.DB) {
+func testMarkUsed(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
-	newSession(t, db, u.ID, "s", now, []byte("h"))
+	u := newUser(t, st, "sam")
+	newSession(t, st, u.ID, "s", now, []byte("h"))
 	first := now.Add(time.Minute)
 	steps := []struct {
 		name string
@@ -801,24 +776,24 @@ func testMarkUsed(t *testing.T, db *store.DB) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			ok, err := db.MarkRefreshTokenUsed(ctx, []byte(s.hash), s.at)
+			ok, err := st.MarkRefreshTokenUsed(ctx, []byte(s.hash), s.at)
 			mustOK(t, err)
 			if ok != s.want {
 				t.Fatalf("MarkRefreshTokenUsed = %v, want %v", ok, s.want)
 			}
 		})
 	}
-	rt, err := db.RefreshTokenByHash(ctx, []byte("h"))
+	rt, err := st.RefreshTokenByHash(ctx, []byte("h"))
 	mustOK(t, err)
 	if rt.UsedAt == nil || !rt.UsedAt.Equal(first) {
 		t.Fatalf("UsedAt = %v, want the first use %v", rt.UsedAt, first)
 	}
 }
 
-func testMarkUsedConcurrent(t *testing.T, db *store.DB) {
+func testMarkUsedConcurrent(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
-	newSession(t, db, u.ID, "s", now, []byte("h"))
+	u := newUser(t, st, "sam")
+	newSession(t, st, u.ID, "s", now, []byte("h"))
 	const callers = 16
 	var (
 		wg    sync.WaitGroup
@@ -829,7 +804,7 @@ func testMarkUsedConcurrent(t *testing.T, db *store.DB) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			ok, err := db.MarkRefreshTokenUsed(ctx, []byte("h"), now.Add(time.Duration(i)*time.Second))
+			ok, err := st.MarkRefreshTokenUsed(ctx, []byte("h"), now.Add(time.Duration(i)*time.Second))
 			if err != nil {
 				t.Errorf("MarkRefreshTokenUsed: %v", err)
 			}
@@ -847,14 +822,14 @@ func testMarkUsedConcurrent(t *testing.T, db *store.DB) {
 	}
 }
 
-func testAddRefreshToken(t *testing.T, db *store.DB) {
+func testAddRefreshToken(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
-	newSession(t, db, u.ID, "s", now, []byte("h1"))
+	u := newUser(t, st, "sam")
+	newSession(t, st, u.ID, "s", now, []byte("h1"))
 	used := now.Add(time.Second)
 	succ := &auth.RefreshToken{Hash: []byte("h2"), SessionID: "s", ParentHash: []byte("h1"), CreatedAt: now.Add(time.Minute), UsedAt: &used}
-	mustOK(t, db.AddRefreshToken(ctx, succ))
-	got, err := db.RefreshTokenByHash(ctx, []byte("h2"))
+	mustOK(t, st.AddRefreshToken(ctx, succ))
+	got, err := st.RefreshTokenByHash(ctx, []byte("h2"))
 	mustOK(t, err)
 	if string(got.Hash) != "h2" || got.SessionID != "s" || string(got.ParentHash) != "h1" ||
 		!got.CreatedAt.Equal(succ.CreatedAt) || !sameTimePtr(got.UsedAt, succ.UsedAt) {
@@ -871,12 +846,12 @@ func testAddRefreshToken(t *testing.T, db *store.DB) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			wantCode(t, db.AddRefreshToken(ctx, c.tok), c.want)
+			wantCode(t, st.AddRefreshToken(ctx, c.tok), c.want)
 		})
 	}
 }
 
-func testInvites(t *testing.T, db *store.DB) {
+func testInvites(t *testing.T, st auth.Store) {
 	ctx := t.Context()
 	exp := now.Add(24 * time.Hour)
 	invs := []*unhidra.Invite{
@@ -884,11 +859,11 @@ func testInvites(t *testing.T, db *store.DB) {
 		{Code: "new", CreatedBy: "u-admin", MaxUses: 10, Uses: 3, ExpiresAt: &exp, CreatedAt: now},
 	}
 	for _, inv := range invs {
-		mustOK(t, db.CreateInvite(ctx, inv))
+		mustOK(t, st.CreateInvite(ctx, inv))
 	}
-	wantCode(t, db.CreateInvite(ctx, &unhidra.Invite{Code: "old", MaxUses: 1, CreatedAt: now}), unhidra.EConflict)
+	wantCode(t, st.CreateInvite(ctx, &unhidra.Invite{Code: "old", MaxUses: 1, CreatedAt: now}), unhidra.EConflict)
 
-	got, err := db.ListInvites(ctx)
+	got, err := st.ListInvites(ctx)
 	mustOK(t, err)
 	if len(got) != 2 {
 		t.Fatalf("ListInvites returned %d invites, want 2", len(got))
@@ -901,40 +876,40 @@ func testInvites(t *testing.T, db *store.DB) {
 		}
 	}
 
-	mustOK(t, db.DeleteInvite(ctx, "old"))
-	wantCode(t, db.DeleteInvite(ctx, "old"), unhidra.ENotFound)
-	got, err = db.ListInvites(ctx)
+	mustOK(t, st.DeleteInvite(ctx, "old"))
+	wantCode(t, st.DeleteInvite(ctx, "old"), unhidra.ENotFound)
+	got, err = st.ListInvites(ctx)
 	mustOK(t, err)
 	if len(got) != 1 || got[0].Code != "new" {
 		t.Fatalf("after delete ListInvites = %v", got)
 	}
-	err = db.CreateUser(ctx, &unhidra.User{Username: "late"}, "h", auth.CreateUserOptions{InviteCode: "old", Now: now})
+	err = st.CreateUser(ctx, &unhidra.User{Username: "late"}, "h", auth.CreateUserOptions{InviteCode: "old", Now: now})
 	wantCode(t, err, unhidra.ENotFound)
 }
 
-func testNotFound(t *testing.T, db *store.DB) {
+func testNotFound(t *testing.T, st auth.Store) {
 	ctx := t.Context()
-	u := newUser(t, db, "sam")
-	newSession(t, db, u.ID, "s", now, []byte("h"))
+	u := newUser(t, st, "sam")
+	newSession(t, st, u.ID, "s", now, []byte("h"))
 	cases := []struct {
 		name string
 		call func(ctx context.Context) error
 	}{
-		{"UserByID", func(ctx context.Context) error { _, err := db.UserByID(ctx, "nope"); return err }},
-		{"UserByUsername", func(ctx context.Context) error { _, _, err := db.UserByUsername(ctx, "nope"); return err }},
+		{"UserByID", func(ctx context.Context) error { _, err := st.UserByID(ctx, "nope"); return err }},
+		{"UserByUsername", func(ctx context.Context) error { _, _, err := st.UserByUsername(ctx, "nope"); return err }},
 		{"UpdateUser", func(ctx context.Context) error {
-			_, err := db.UpdateUser(ctx, "nope", auth.UserUpdate{DisplayName: ptr("x"), Now: now})
+			_, err := st.UpdateUser(ctx, "nope", auth.UserUpdate{DisplayName: ptr("x"), Now: now})
 			return err
 		}},
-		{"SetPasswordHash", func(ctx context.Context) error { return db.SetPasswordHash(ctx, "nope", "h", now) }},
-		{"SessionByID", func(ctx context.Context) error { _, err := db.SessionByID(ctx, "nope"); return err }},
-		{"TouchSession", func(ctx context.Context) error { return db.TouchSession(ctx, "nope", now, "", "", now) }},
-		{"RevokeSession unknown", func(ctx context.Context) error { return db.RevokeSession(ctx, u.ID, "nope", now) }},
-		{"RevokeSession wrong user", func(ctx context.Context) error { return db.RevokeSession(ctx, "nope", "s", now) }},
-		{"RefreshTokenByHash", func(ctx context.Context) error { _, err := db.RefreshTokenByHash(ctx, []byte("nope")); return err }},
-		{"DeleteInvite", func(ctx context.Context) error { return db.DeleteInvite(ctx, "nope") }},
+		{"SetPasswordHash", func(ctx context.Context) error { return st.SetPasswordHash(ctx, "nope", "h", now) }},
+		{"SessionByID", func(ctx context.Context) error { _, err := st.SessionByID(ctx, "nope"); return err }},
+		{"TouchSession", func(ctx context.Context) error { return st.TouchSession(ctx, "nope", now, "", "", now) }},
+		{"RevokeSession unknown", func(ctx context.Context) error { return st.RevokeSession(ctx, u.ID, "nope", now) }},
+		{"RevokeSession wrong user", func(ctx context.Context) error { return st.RevokeSession(ctx, "nope", "s", now) }},
+		{"RefreshTokenByHash", func(ctx context.Context) error { _, err := st.RefreshTokenByHash(ctx, []byte("nope")); return err }},
+		{"DeleteInvite", func(ctx context.Context) error { return st.DeleteInvite(ctx, "nope") }},
 		{"CreateUser with unknown invite", func(ctx context.Context) error {
-			return db.CreateUser(ctx, &unhidra.User{Username: "x"}, "h", auth.CreateUserOptions{InviteCode: "nope", Now: now})
+			return st.CreateUser(ctx, &unhidra.User{Username: "x"}, "h", auth.CreateUserOptions{InviteCode: "nope", Now: now})
 		}},
 	}
 	for _, c := range cases {

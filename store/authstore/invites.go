@@ -1,4 +1,4 @@
-package store
+package authstore
 
 import (
 	"context"
@@ -6,14 +6,15 @@ import (
 	"fmt"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/store"
 )
 
 // CreateInvite stores inv (EConflict if the code exists). The code is an
 // unguessable secret chosen by the caller.
-func (db *DB) CreateInvite(ctx context.Context, inv *unhidra.Invite) error {
-	_, err := db.write().exec(ctx, `INSERT INTO invites (code, created_by, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		inv.Code, inv.CreatedBy, inv.MaxUses, inv.Uses, dbTimePtr(inv.ExpiresAt), dbTime(inv.CreatedAt))
-	if violationOf(err) == uniqueViolation {
+func (st *Store) CreateInvite(ctx context.Context, inv *unhidra.Invite) error {
+	_, err := st.db.Write().Exec(ctx, `INSERT INTO invites (code, created_by, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		inv.Code, inv.CreatedBy, inv.MaxUses, inv.Uses, store.MicrosPtr(inv.ExpiresAt), store.Micros(inv.CreatedAt))
+	if store.IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "invite already exists", Err: err}
 	} else if err != nil {
 		return fmt.Errorf("create invite: %w", err)
@@ -23,8 +24,8 @@ func (db *DB) CreateInvite(ctx context.Context, inv *unhidra.Invite) error {
 
 // ListInvites returns every invite, used up and expired ones included,
 // newest first.
-func (db *DB) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
-	rows, err := db.read().query(ctx, `SELECT code, created_by, max_uses, uses, expires_at, created_at FROM invites
+func (st *Store) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
+	rows, err := st.db.Read().Query(ctx, `SELECT code, created_by, max_uses, uses, expires_at, created_at FROM invites
 		ORDER BY created_at DESC, code DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
@@ -38,7 +39,7 @@ func (db *DB) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
 		if err := rows.Scan(&inv.Code, &inv.CreatedBy, &inv.MaxUses, &inv.Uses, &expires, &created); err != nil {
 			return nil, fmt.Errorf("list invites: %w", err)
 		}
-		inv.ExpiresAt, inv.CreatedAt = goTimePtr(expires), goTime(created)
+		inv.ExpiresAt, inv.CreatedAt = store.TimePtr(expires), store.Time(created)
 		invites = append(invites, &inv)
 	}
 	if err := rows.Err(); err != nil {
@@ -49,8 +50,8 @@ func (db *DB) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
 
 // DeleteInvite deletes the invite (ENotFound if absent). Accounts created
 // with it are unaffected.
-func (db *DB) DeleteInvite(ctx context.Context, code string) error {
-	n, err := db.write().execN(ctx, `DELETE FROM invites WHERE code = ?`, code)
+func (st *Store) DeleteInvite(ctx context.Context, code string) error {
+	n, err := st.db.Write().ExecN(ctx, `DELETE FROM invites WHERE code = ?`, code)
 	if err != nil {
 		return fmt.Errorf("delete invite: %w", err)
 	}

@@ -1,4 +1,4 @@
-package store
+package authstore
 
 import (
 	"context"
@@ -10,19 +10,20 @@ import (
 	"github.com/google/uuid"
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
+	"github.com/unhidra/unhidra/store"
 )
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at`
 
-func scanSession(s scanner) (*unhidra.Session, error) {
+func scanSession(s store.Scanner) (*unhidra.Session, error) {
 	var ss unhidra.Session
 	var created, lastUsed, expires int64
 	var revoked sql.NullInt64
 	if err := s.Scan(&ss.ID, &ss.UserID, &created, &lastUsed, &expires, &ss.IP, &ss.UserAgent, &revoked); err != nil {
 		return nil, err
 	}
-	ss.CreatedAt, ss.LastUsedAt, ss.ExpiresAt = goTime(created), goTime(lastUsed), goTime(expires)
-	ss.RevokedAt = goTimePtr(revoked)
+	ss.CreatedAt, ss.LastUsedAt, ss.ExpiresAt = store.Time(created), store.Time(lastUsed), store.Time(expires)
+	ss.RevokedAt = store.TimePtr(revoked)
 	return &ss, nil
 }
 
@@ -30,18 +31,18 @@ func scanSession(s scanner) (*unhidra.Session, error) {
 // An empty s.ID gets a fresh UUID (s is updated in place). ENotFound if the
 // user does not exist, EConflict if the session ID or the token hash is
 // taken.
-func (db *DB) CreateSession(ctx context.Context, s *unhidra.Session, refreshHash []byte) error {
+func (st *Store) CreateSession(ctx context.Context, s *unhidra.Session, refreshHash []byte) error {
 	if s.ID == "" {
 		s.ID = uuid.NewString()
 	}
-	err := db.inTx(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at)
+	err := st.db.InTx(ctx, func(c store.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.UserID, dbTime(s.CreatedAt), dbTime(s.LastUsedAt), dbTime(s.ExpiresAt), s.IP, s.UserAgent, dbTimePtr(s.RevokedAt))
-		switch violationOf(err) {
-		case uniqueViolation:
+			s.ID, s.UserID, store.Micros(s.CreatedAt), store.Micros(s.LastUsedAt), store.Micros(s.ExpiresAt), s.IP, s.UserAgent, store.MicrosPtr(s.RevokedAt))
+		switch {
+		case store.IsUniqueViolation(err):
 			return &unhidra.Error{Code: unhidra.EConflict, Message: "session already exists", Err: err}
-		case foreignKeyViolation:
+		case store.IsForeignKeyViolation(err):
 			return &unhidra.Error{Code: unhidra.ENotFound, Message: "user not found", Err: err}
 		}
 		if err != nil {
@@ -53,8 +54,8 @@ func (db *DB) CreateSession(ctx context.Context, s *unhidra.Session, refreshHash
 }
 
 // SessionByID returns the session, revoked or not, or ENotFound.
-func (db *DB) SessionByID(ctx context.Context, id string) (*unhidra.Session, error) {
-	s, err := scanSession(db.read().queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+func (st *Store) SessionByID(ctx context.Context, id string) (*unhidra.Session, error) {
+	s, err := scanSession(st.db.Read().QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, unhidra.Errorf(unhidra.ENotFound, "session not found")
 	} else if err != nil {
@@ -65,10 +66,10 @@ func (db *DB) SessionByID(ctx context.Context, id string) (*unhidra.Session, err
 
 // ListSessions returns the user's sessions that are neither revoked nor
 // expired at now, newest first.
-func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([]*unhidra.Session, error) {
-	rows, err := db.read().query(ctx, `SELECT `+sessionColumns+` FROM sessions
+func (st *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]*unhidra.Session, error) {
+	rows, err := st.db.Read().Query(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
-		ORDER BY created_at DESC, id DESC`, userID, dbTime(now))
+		ORDER BY created_at DESC, id DESC`, userID, store.Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -88,9 +89,9 @@ func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([
 }
 
 // TouchSession records a use of the session (ENotFound if absent).
-func (db *DB) TouchSession(ctx context.Context, id string, at time.Time, ip, userAgent string, expiresAt time.Time) error {
-	n, err := db.write().execN(ctx, `UPDATE sessions SET last_used_at = ?, ip = ?, user_agent = ?, expires_at = ? WHERE id = ?`,
-		dbTime(at), ip, userAgent, dbTime(expiresAt), id)
+func (st *Store) TouchSession(ctx context.Context, id string, at time.Time, ip, userAgent string, expiresAt time.Time) error {
+	n, err := st.db.Write().ExecN(ctx, `UPDATE sessions SET last_used_at = ?, ip = ?, user_agent = ?, expires_at = ? WHERE id = ?`,
+		store.Micros(at), ip, userAgent, store.Micros(expiresAt), id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -102,11 +103,11 @@ func (db *DB) TouchSession(ctx context.Context, id string, at time.Time, ip, use
 
 // RevokeSession revokes one session of userID. Revoking again keeps the
 // first revocation time.
-func (db *DB) RevokeSession(ctx context.Context, userID, sessionID string, at time.Time) error {
+func (st *Store) RevokeSession(ctx context.Context, userID, sessionID string, at time.Time) error {
 	// Both engines count a matched row as changed even when COALESCE leaves
 	// its value as it was, so n == 0 means only "no such session of userID".
-	n, err := db.write().execN(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
-		dbTime(at), sessionID, userID)
+	n, err := st.db.Write().ExecN(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
+		store.Micros(at), sessionID, userID)
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
@@ -119,9 +120,9 @@ func (db *DB) RevokeSession(ctx context.Context, userID, sessionID string, at ti
 // RevokeSessions revokes every session of userID not yet revoked, except
 // keep, and returns how many it revoked. Expired sessions are revoked too,
 // so that no later change of expiry can bring one back.
-func (db *DB) RevokeSessions(ctx context.Context, userID, keep string, at time.Time) (int, error) {
-	n, err := db.write().execN(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
-		dbTime(at), userID, keep)
+func (st *Store) RevokeSessions(ctx context.Context, userID, keep string, at time.Time) (int, error) {
+	n, err := st.db.Write().ExecN(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
+		store.Micros(at), userID, keep)
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
@@ -129,26 +130,26 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, keep string, at time.T
 }
 
 // RefreshTokenByHash returns the refresh token record or ENotFound.
-func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, error) {
+func (st *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, error) {
 	var t auth.RefreshToken
 	var created int64
 	var used sql.NullInt64
-	err := db.read().queryRow(ctx, `SELECT hash, session_id, parent_hash, created_at, used_at FROM refresh_tokens WHERE hash = ?`,
+	err := st.db.Read().QueryRow(ctx, `SELECT hash, session_id, parent_hash, created_at, used_at FROM refresh_tokens WHERE hash = ?`,
 		hash).Scan(&t.Hash, &t.SessionID, &t.ParentHash, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, unhidra.Errorf(unhidra.ENotFound, "refresh token not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("refresh token by hash: %w", err)
 	}
-	t.CreatedAt, t.UsedAt = goTime(created), goTimePtr(used)
+	t.CreatedAt, t.UsedAt = store.Time(created), store.TimePtr(used)
 	return &t, nil
 }
 
 // MarkRefreshTokenUsed is a compare-and-set on used_at: of any number of
 // concurrent callers for one token, exactly one gets true.
-func (db *DB) MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.Time) (bool, error) {
-	n, err := db.write().execN(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
-		dbTime(at), hash)
+func (st *Store) MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.Time) (bool, error) {
+	n, err := st.db.Write().ExecN(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL`,
+		store.Micros(at), hash)
 	if err != nil {
 		return false, fmt.Errorf("mark refresh token used: %w", err)
 	}
@@ -157,17 +158,17 @@ func (db *DB) MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.Tim
 
 // AddRefreshToken stores a successor refresh token of a session: ENotFound
 // if the session does not exist, EConflict if the hash is already stored.
-func (db *DB) AddRefreshToken(ctx context.Context, t *auth.RefreshToken) error {
-	return wrapInternal("add refresh token", insertRefreshToken(ctx, db.write(), t))
+func (st *Store) AddRefreshToken(ctx context.Context, t *auth.RefreshToken) error {
+	return wrapInternal("add refresh token", insertRefreshToken(ctx, st.db.Write(), t))
 }
 
-func insertRefreshToken(ctx context.Context, c conn, t *auth.RefreshToken) error {
-	_, err := c.exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, parent_hash, created_at, used_at) VALUES (?, ?, ?, ?, ?)`,
-		t.Hash, t.SessionID, dbBytes(t.ParentHash), dbTime(t.CreatedAt), dbTimePtr(t.UsedAt))
-	switch violationOf(err) {
-	case uniqueViolation:
+func insertRefreshToken(ctx context.Context, c store.Conn, t *auth.RefreshToken) error {
+	_, err := c.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, parent_hash, created_at, used_at) VALUES (?, ?, ?, ?, ?)`,
+		t.Hash, t.SessionID, store.Blob(t.ParentHash), store.Micros(t.CreatedAt), store.MicrosPtr(t.UsedAt))
+	switch {
+	case store.IsUniqueViolation(err):
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "refresh token already exists", Err: err}
-	case foreignKeyViolation:
+	case store.IsForeignKeyViolation(err):
 		return &unhidra.Error{Code: unhidra.ENotFound, Message: "session not found", Err: err}
 	}
 	if err != nil {

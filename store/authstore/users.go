@@ -1,40 +1,17 @@
-package store
+package authstore
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
+	"github.com/unhidra/unhidra/store"
 )
-
-var _ auth.Store = (*DB)(nil)
-
-const userColumns = `id, username, display_name, status_text, role, disabled, created_at, updated_at`
-
-// scanner is *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
-
-func scanUser(s scanner, extra ...any) (*unhidra.User, error) {
-	var u unhidra.User
-	var created, updated int64
-	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.StatusText, &u.Role, &u.Disabled, &created, &updated}, extra...)
-	if err := s.Scan(dest...); err != nil {
-		return nil, err
-	}
-	u.CreatedAt, u.UpdatedAt = goTime(created), goTime(updated)
-	return &u, nil
-}
-
-// fold is the one case folding used for usernames and display names, in
-// Go rather than SQL so that both engines (and SQLite's ASCII-only lower())
-// agree.
-func fold(s string) string { return strings.ToLower(s) }
 
 // CreateUser inserts u. An empty u.ID gets a fresh UUID, a zero CreatedAt
 // gets opts.Now, a zero UpdatedAt gets CreatedAt and an empty Role gets
@@ -43,7 +20,7 @@ func fold(s string) string { return strings.ToLower(s) }
 //
 // RequireNoAdmin counts every admin, disabled ones included: disabling the
 // only admin must not reopen the first-user bootstrap to anyone.
-func (db *DB) CreateUser(ctx context.Context, u *unhidra.User, passwordHash string, opts auth.CreateUserOptions) error {
+func (st *Store) CreateUser(ctx context.Context, u *unhidra.User, passwordHash string, opts auth.CreateUserOptions) error {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -61,17 +38,15 @@ func (db *DB) CreateUser(ctx context.Context, u *unhidra.User, passwordHash stri
 		u.Role = unhidra.RoleMember
 	}
 	// What the caller gets back must be what a read returns.
-	u.CreatedAt, u.UpdatedAt = goTime(dbTime(u.CreatedAt)), goTime(dbTime(u.UpdatedAt))
+	u.CreatedAt, u.UpdatedAt = store.Time(store.Micros(u.CreatedAt)), store.Time(store.Micros(u.UpdatedAt))
 
-	err := db.inTx(ctx, func(c conn) error {
+	err := st.db.InTx(ctx, func(c store.Conn) error {
 		if opts.RequireNoAdmin {
-			if c.d.adminLock != "" {
-				if _, err := c.exec(ctx, c.d.adminLock); err != nil {
-					return fmt.Errorf("lock users: %w", err)
-				}
+			if err := c.LockTable(ctx, "users"); err != nil {
+				return err
 			}
 			var n int
-			if err := c.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE role = ?`, unhidra.RoleAdmin).Scan(&n); err != nil {
+			if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE role = ?`, unhidra.RoleAdmin).Scan(&n); err != nil {
 				return fmt.Errorf("count admins: %w", err)
 			}
 			if n > 0 {
@@ -82,9 +57,9 @@ func (db *DB) CreateUser(ctx context.Context, u *unhidra.User, passwordHash stri
 			// The conditions sit in the UPDATE itself: on PostgreSQL a
 			// concurrent consumer blocks on the row and re-checks them
 			// against the committed count, so an invite is never overused.
-			n, err := c.execN(ctx, `UPDATE invites SET uses = uses + 1
+			n, err := c.ExecN(ctx, `UPDATE invites SET uses = uses + 1
 				WHERE code = ? AND uses < max_uses AND (expires_at IS NULL OR expires_at > ?)`,
-				opts.InviteCode, dbTime(now))
+				opts.InviteCode, store.Micros(now))
 			if err != nil {
 				return fmt.Errorf("consume invite: %w", err)
 			}
@@ -92,12 +67,12 @@ func (db *DB) CreateUser(ctx context.Context, u *unhidra.User, passwordHash stri
 				return unhidra.Errorf(unhidra.ENotFound, "invite not found, expired or used up")
 			}
 		}
-		_, err := c.exec(ctx, `INSERT INTO users (id, username, username_lower, display_name, display_name_lower,
+		_, err := c.Exec(ctx, `INSERT INTO users (id, username, username_lower, display_name, display_name_lower,
 				status_text, role, disabled, password_hash, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Username, fold(u.Username), u.DisplayName, fold(u.DisplayName),
-			u.StatusText, u.Role, u.Disabled, passwordHash, dbTime(u.CreatedAt), dbTime(u.UpdatedAt))
-		if violationOf(err) == uniqueViolation {
+			u.ID, u.Username, store.Fold(u.Username), u.DisplayName, store.Fold(u.DisplayName),
+			u.StatusText, u.Role, u.Disabled, passwordHash, store.Micros(u.CreatedAt), store.Micros(u.UpdatedAt))
+		if store.IsUniqueViolation(err) {
 			return &unhidra.Error{Code: unhidra.EConflict, Message: "username is already taken", Err: err}
 		} else if err != nil {
 			return fmt.Errorf("insert user: %w", err)
@@ -108,22 +83,16 @@ func (db *DB) CreateUser(ctx context.Context, u *unhidra.User, passwordHash stri
 }
 
 // UserByID returns the user or ENotFound.
-func (db *DB) UserByID(ctx context.Context, id string) (*unhidra.User, error) {
-	u, err := scanUser(db.read().queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, unhidra.Errorf(unhidra.ENotFound, "user not found")
-	} else if err != nil {
-		return nil, fmt.Errorf("user by id: %w", err)
-	}
-	return u, nil
+func (st *Store) UserByID(ctx context.Context, id string) (*unhidra.User, error) {
+	return store.UserByID(ctx, st.db.Read(), id)
 }
 
 // UserByUsername looks username up case-insensitively and returns the user
 // with its password hash, or ENotFound.
-func (db *DB) UserByUsername(ctx context.Context, username string) (*unhidra.User, string, error) {
+func (st *Store) UserByUsername(ctx context.Context, username string) (*unhidra.User, string, error) {
 	var hash string
-	u, err := scanUser(db.read().queryRow(ctx,
-		`SELECT `+userColumns+`, password_hash FROM users WHERE username_lower = ?`, fold(username)), &hash)
+	u, err := store.ScanUser(st.db.Read().QueryRow(ctx,
+		`SELECT `+store.UserColumns+`, password_hash FROM users WHERE username_lower = ?`, store.Fold(username)), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", unhidra.Errorf(unhidra.ENotFound, "user not found")
 	} else if err != nil {
@@ -134,15 +103,15 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (*unhidra.Use
 
 // UpdateUser applies the non-nil fields of upd in one statement: a NULL
 // parameter keeps the column as it is.
-func (db *DB) UpdateUser(ctx context.Context, id string, upd auth.UserUpdate) (*unhidra.User, error) {
+func (st *Store) UpdateUser(ctx context.Context, id string, upd auth.UserUpdate) (*unhidra.User, error) {
 	var displayLower *string
 	if upd.DisplayName != nil {
-		s := fold(*upd.DisplayName)
+		s := store.Fold(*upd.DisplayName)
 		displayLower = &s
 	}
 	// RETURNING (SQLite 3.35+, PostgreSQL) hands back the row as written,
 	// without a second query or a transaction.
-	u, err := scanUser(db.write().queryRow(ctx, `UPDATE users SET
+	u, err := store.ScanUser(st.db.Write().QueryRow(ctx, `UPDATE users SET
 			display_name = COALESCE(?, display_name),
 			display_name_lower = COALESCE(?, display_name_lower),
 			status_text = COALESCE(?, status_text),
@@ -150,8 +119,8 @@ func (db *DB) UpdateUser(ctx context.Context, id string, upd auth.UserUpdate) (*
 			disabled = COALESCE(?, disabled),
 			updated_at = ?
 		WHERE id = ?
-		RETURNING `+userColumns,
-		upd.DisplayName, displayLower, upd.StatusText, upd.Role, upd.Disabled, dbTime(upd.Now), id))
+		RETURNING `+store.UserColumns,
+		upd.DisplayName, displayLower, upd.StatusText, upd.Role, upd.Disabled, store.Micros(upd.Now), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, unhidra.Errorf(unhidra.ENotFound, "user not found")
 	} else if err != nil {
@@ -161,9 +130,9 @@ func (db *DB) UpdateUser(ctx context.Context, id string, upd auth.UserUpdate) (*
 }
 
 // SetPasswordHash replaces the user's password hash and bumps UpdatedAt.
-func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string, now time.Time) error {
-	n, err := db.write().execN(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
-		hash, dbTime(now), userID)
+func (st *Store) SetPasswordHash(ctx context.Context, userID, hash string, now time.Time) error {
+	n, err := st.db.Write().ExecN(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
+		hash, store.Micros(now), userID)
 	if err != nil {
 		return fmt.Errorf("set password hash: %w", err)
 	}
@@ -177,24 +146,24 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string, now time
 // contains q case-insensitively, ordered by lower-cased username, starting
 // after the lower-cased username after. q is matched literally: % _ and \
 // are escaped. A limit below 1 returns nothing.
-func (db *DB) SearchUsers(ctx context.Context, q, after string, limit int) ([]*unhidra.User, error) {
+func (st *Store) SearchUsers(ctx context.Context, q, after string, limit int) ([]*unhidra.User, error) {
 	if limit < 1 {
 		return nil, nil
 	}
-	pattern := "%" + escapeLike(fold(q)) + "%"
-	rows, err := db.read().query(ctx, `SELECT `+userColumns+` FROM users
+	pattern := "%" + store.EscapeLike(store.Fold(q)) + "%"
+	rows, err := st.db.Read().Query(ctx, `SELECT `+store.UserColumns+` FROM users
 		WHERE (username_lower LIKE ? ESCAPE '\' OR display_name_lower LIKE ? ESCAPE '\')
 		  AND username_lower > ?
 		ORDER BY username_lower
 		LIMIT ?`,
-		pattern, pattern, fold(after), limit)
+		pattern, pattern, store.Fold(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
 	defer rows.Close()
 	var users []*unhidra.User
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := store.ScanUser(rows)
 		if err != nil {
 			return nil, fmt.Errorf("search users: %w", err)
 		}
@@ -206,32 +175,13 @@ func (db *DB) SearchUsers(ctx context.Context, q, after string, limit int) ([]*u
 	return users, nil
 }
 
-// escapeLike makes s match itself literally in a LIKE pattern with
-// ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // CountAdmins counts users with the admin role that are not disabled.
-func (db *DB) CountAdmins(ctx context.Context) (int, error) {
+func (st *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := db.read().queryRow(ctx, `SELECT COUNT(*) FROM users WHERE role = ? AND disabled = ?`,
+	err := st.db.Read().QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE role = ? AND disabled = ?`,
 		unhidra.RoleAdmin, false).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count admins: %w", err)
 	}
 	return n, nil
-}
-
-// wrapInternal prefixes errors that are not already *unhidra.Error with op,
-// leaving contract errors exactly as the contract describes them.
-func wrapInternal(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ue *unhidra.Error
-	if errors.As(err, &ue) {
-		return err
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }

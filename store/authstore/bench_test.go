@@ -1,4 +1,4 @@
-package store_test
+package authstore_test
 
 import (
 	"crypto/sha256"
@@ -10,9 +10,10 @@ import (
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/internal/testenv"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/authstore"
 )
 
-// BenchmarkSignIn measures the store's share of a sign-in followed by a
+// BenchmarkSignIn measures the accounts store's share of a sign-in followed by a
 // refresh: CreateSession (a two-insert write transaction) and
 // RefreshTokenByHash (a point read). It reports commit latency, which on
 // both engines is dominated by the fsync of synchronous durability.
@@ -32,11 +33,20 @@ func BenchmarkSignIn(b *testing.B) {
 	}
 	for _, e := range engines {
 		b.Run(e.name, func(b *testing.B) {
-			db := open(b, e.url(b))
+			db, err := store.Open(b.Context(), e.url(b), store.Options{Migrate: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() {
+				if err := db.Close(); err != nil {
+					b.Error(err)
+				}
+			})
+			st := authstore.New(db)
 			ctx := b.Context()
 			now := time.Now()
 			u := &unhidra.User{Username: "bench", Role: unhidra.RoleMember}
-			if err := db.CreateUser(ctx, u, "h", auth.CreateUserOptions{Now: now}); err != nil {
+			if err := st.CreateUser(ctx, u, "h", auth.CreateUserOptions{Now: now}); err != nil {
 				b.Fatal(err)
 			}
 			var i uint64
@@ -44,10 +54,10 @@ func BenchmarkSignIn(b *testing.B) {
 				i++
 				hash := sha256.Sum256(binary.BigEndian.AppendUint64(nil, i))
 				s := &unhidra.Session{UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-				if err := db.CreateSession(ctx, s, hash[:]); err != nil {
+				if err := st.CreateSession(ctx, s, hash[:]); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := db.RefreshTokenByHash(ctx, hash[:]); err != nil {
+				if _, err := st.RefreshTokenByHash(ctx, hash[:]); err != nil {
 					b.Fatal(err)
 				}
 			}
