@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -39,13 +40,16 @@ func (c *change) emit(ctx context.Context, meta wire.Event, frame func(seq int64
 }
 
 // record stores the event of a seq taken already with NextSeq (Send needs
-// the seq inside the message before the frame exists).
+// the seq inside the message before the frame exists) and queues its live
+// frame for publication.
 func (c *change) record(ctx context.Context, seq int64, meta wire.Event, frame any) error {
-	b := wire.Encode(frame)
-	if err := c.tx.InsertEvent(ctx, &unhidra.Event{ChannelID: c.channelID, Seq: seq, Type: meta.Type, Frame: b, CreatedAt: c.now}); err != nil {
+	stored, live := encodeFrames(frame)
+	rec := &EventRecord{ChannelID: c.channelID, Seq: seq, Type: meta.Type, MessageID: meta.MessageID, UserID: meta.UserID,
+		Frame: stored, CreatedAt: c.now}
+	if err := c.tx.InsertEvent(ctx, rec); err != nil {
 		return err
 	}
-	meta.ChannelID, meta.Seq, meta.At, meta.Frame = c.channelID, seq, c.now.UnixMicro(), b
+	meta.ChannelID, meta.Seq, meta.At, meta.Frame = c.channelID, seq, c.now.UnixMicro(), live
 	c.events = append(c.events, meta)
 	return nil
 }
@@ -109,9 +113,10 @@ func (s *Service) publish(ctx context.Context, subject string, data []byte) {
 }
 
 // emitMessage stores a message or message_updated event for m (reactions
-// as everyone sees them: Me false).
-func (c *change) emitMessage(ctx context.Context, typ string, m *unhidra.Message) (int64, error) {
-	return c.emit(ctx, wire.Event{Type: typ, MessageID: m.ID}, func(seq int64) any {
+// as everyone sees them: Me false). supersedes says the event changes m's
+// content (an edit).
+func (c *change) emitMessage(ctx context.Context, typ string, m *unhidra.Message, supersedes bool) (int64, error) {
+	return c.emit(ctx, wire.Event{Type: typ, MessageID: m.ID, Supersedes: supersedes}, func(seq int64) any {
 		if typ == wire.TypeMessage {
 			m.Seq = seq
 		}
@@ -138,4 +143,90 @@ func publicChannel(ch *unhidra.Channel) *unhidra.Channel {
 	c := *ch
 	c.Role, c.LastReadSeq, c.UnreadCount, c.MentionCount, c.Muted, c.Notify, c.Hidden = "", 0, 0, 0, false, "", false
 	return &c
+}
+
+// Message content and the event log. A message's content (body,
+// ciphertext, mentions, edit time, attachments) is kept in its row and
+// nowhere else: an event's frame is stored without it (encodeFrames) and
+// rendered with the message as it is now when it is read back (render).
+// So after an edit every replay shows the current version (an earlier one
+// is readable only through the edit history, by those who may), and after
+// a delete every event of the message replays as its tombstone, with no
+// rewrite of the log.
+
+// stripContent clears the content fields of m.
+func stripContent(m *unhidra.Message) {
+	m.Body, m.Ciphertext, m.Mentions, m.EditedAt, m.Attachments, m.Deleted = "", "", nil, nil, nil, false
+}
+
+// withContent copies the content fields of cur into m.
+func withContent(m, cur *unhidra.Message) {
+	m.Body, m.Ciphertext, m.Mentions, m.EditedAt, m.Attachments, m.Deleted = cur.Body, cur.Ciphertext, cur.Mentions, cur.EditedAt, cur.Attachments, cur.Deleted
+	if m.Attachments == nil {
+		m.Attachments = []string{}
+	}
+}
+
+// tombstone is what remains of a deleted message: its id, seq, sender,
+// kind, times and place in a thread.
+func tombstone(m *unhidra.Message) *unhidra.Message {
+	t := *m
+	stripContent(&t)
+	t.Deleted, t.Pinned, t.Reactions, t.Attachments = true, false, []unhidra.ReactionCount{}, []string{}
+	return &t
+}
+
+// encodeFrames returns a frame as stored and as sent live: the same bytes,
+// except that a message frame is stored without its message's content.
+func encodeFrames(frame any) (stored, live []byte) {
+	mf, ok := frame.(wire.MessageFrame)
+	if !ok || mf.Message == nil {
+		b := wire.Encode(frame)
+		return b, b
+	}
+	live = wire.Encode(mf)
+	bare := *mf.Message
+	stripContent(&bare)
+	mf.Message = &bare
+	return wire.Encode(mf), live
+}
+
+// render returns the type and frame an event replays as, given the current
+// row of the message it is about (rec.Message): a message event and its
+// updates with the current content; every event of a deleted message —
+// reactions too, whose emoji go with it — as the tombstone (a message
+// event stays message, the others become message_updated); everything else
+// as stored.
+func render(rec *EventRecord) (string, []byte) {
+	switch rec.Type {
+	case wire.TypeMessage, wire.TypeMessageUpdated, wire.TypeReaction:
+	default:
+		return rec.Type, rec.Frame
+	}
+	var mf wire.MessageFrame
+	if rec.Type != wire.TypeReaction && (json.Unmarshal(rec.Frame, &mf) != nil || mf.Message == nil) {
+		// A stored message frame always decodes; if one ever does not,
+		// replaying it unrendered could not leak content (none is stored).
+		return rec.Type, rec.Frame
+	}
+	cur := rec.Message
+	if cur == nil || cur.Deleted {
+		typ := wire.TypeMessageUpdated
+		if rec.Type == wire.TypeMessage {
+			typ = wire.TypeMessage
+		}
+		switch {
+		case cur != nil:
+		case mf.Message != nil:
+			cur = mf.Message
+		default:
+			cur = &unhidra.Message{ID: rec.MessageID, ChannelID: rec.ChannelID}
+		}
+		return typ, wire.Encode(wire.MessageFrame{Type: typ, ChannelID: rec.ChannelID, Seq: rec.Seq, Message: tombstone(cur)})
+	}
+	if rec.Type == wire.TypeReaction {
+		return rec.Type, rec.Frame
+	}
+	withContent(mf.Message, cur)
+	return rec.Type, wire.Encode(mf)
 }

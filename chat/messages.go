@@ -98,6 +98,14 @@ func (s *Service) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mess
 	if in.ChannelID == "" {
 		return nil, false, unhidra.Errorf(unhidra.EInvalid, "channel_id is required")
 	}
+	if err := unhidra.CheckID("channel_id", in.ChannelID); err != nil {
+		return nil, false, err
+	}
+	if in.ThreadRootID != "" {
+		if err := unhidra.CheckID("thread_root_id", in.ThreadRootID); err != nil {
+			return nil, false, err
+		}
+	}
 	hash := contentHash(in)
 	var msg *unhidra.Message
 	created := false
@@ -112,6 +120,12 @@ func (s *Service) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mess
 		prev, prevHash, err := c.tx.MessageByClientID(ctx, in.ChannelID, p.UserID, in.ClientMsgID)
 		switch unhidra.ErrorCode(err) {
 		case "":
+			if prev.Deleted {
+				// Stored, then deleted: its content (and so its hash) is
+				// gone, and the retry's answer is what remains.
+				msg = prev
+				return nil
+			}
 			if prevHash != hash {
 				return unhidra.Errorf(unhidra.EConflict, "client_msg_id %s was already used for a different message", in.ClientMsgID)
 			}
@@ -180,7 +194,7 @@ func (s *Service) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mess
 				return err
 			}
 		}
-		return s.emitUpdated(ctx, c, root.ID)
+		return s.emitUpdated(ctx, c, root.ID, false)
 	})
 	if err != nil {
 		return nil, false, err
@@ -200,8 +214,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// emitUpdated emits message_updated with the message as it now is.
-func (s *Service) emitUpdated(ctx context.Context, c *change, id string) error {
+// emitUpdated emits message_updated with the message as it now is;
+// supersedes says its content changed (an edit).
+func (s *Service) emitUpdated(ctx context.Context, c *change, id string, supersedes bool) error {
 	m, err := c.tx.Message(ctx, id)
 	if err != nil {
 		return err
@@ -213,7 +228,7 @@ func (s *Service) emitUpdated(ctx context.Context, c *change, id string) error {
 	if rs[id] != nil {
 		m.Reactions = rs[id]
 	}
-	_, err = c.emitMessage(ctx, wire.TypeMessageUpdated, m)
+	_, err = c.emitMessage(ctx, wire.TypeMessageUpdated, m, supersedes)
 	return err
 }
 
@@ -445,7 +460,7 @@ func (s *Service) Edit(ctx context.Context, id string, in EditInput) (*unhidra.M
 				return err
 			}
 		}
-		return s.emitUpdated(ctx, c, m.ID)
+		return s.emitUpdated(ctx, c, m.ID, true)
 	})
 	if err != nil {
 		return nil, err
@@ -453,9 +468,11 @@ func (s *Service) Edit(ctx context.Context, id string, in EditInput) (*unhidra.M
 	return s.GetMessage(ctx, id)
 }
 
-// Delete tombstones a message: its content, mentions and pin go, its seq
-// and thread stay. Authors may delete their own; moderators and up anyone's.
-// Deleting twice is not an error.
+// Delete erases a message: its content goes from everywhere the server
+// keeps it (the row, the edit history, reactions, the search index; the
+// event log never held it, see events.go), and what remains is the
+// tombstone: id, seq, sender, times, thread. Authors may delete their own;
+// moderators and up anyone's. Deleting twice is not an error.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	p, err := caller(ctx)
 	if err != nil {
@@ -475,7 +492,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		if err := c.tx.TombstoneMessage(ctx, m.ID, c.now); err != nil {
 			return err
 		}
-		if _, err := c.emit(ctx, wire.Event{Type: wire.TypeMessageDeleted, MessageID: m.ID}, func(seq int64) any {
+		if _, err := c.emit(ctx, wire.Event{Type: wire.TypeMessageDeleted, MessageID: m.ID, Supersedes: true}, func(seq int64) any {
 			return wire.MessageDeleted{Type: wire.TypeMessageDeleted, ChannelID: m.ChannelID, MessageID: m.ID, Seq: seq}
 		}); err != nil {
 			return err
@@ -486,7 +503,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		if err := c.tx.BumpThread(ctx, m.ThreadRootID, -1, c.now); err != nil {
 			return err
 		}
-		return s.emitUpdated(ctx, c, m.ThreadRootID)
+		return s.emitUpdated(ctx, c, m.ThreadRootID, false)
 	})
 }
 
@@ -591,7 +608,7 @@ func (s *Service) Pin(ctx context.Context, id string, pin bool) (*unhidra.Messag
 		if err != nil || !changed {
 			return err
 		}
-		return s.emitUpdated(ctx, c, id)
+		return s.emitUpdated(ctx, c, id, false)
 	})
 	if err != nil {
 		return nil, err

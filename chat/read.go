@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/unhidra/unhidra"
@@ -38,8 +37,9 @@ func (s *Service) ChannelIDsOf(ctx context.Context, userID string) ([]string, er
 }
 
 // Events returns the caller's channel's events with seq > after, ascending,
-// at most limit (1 to MaxEventsPage). Only members may replay: a member who
-// left gets not_found (private) or permission_denied (public).
+// at most limit (1 to MaxEventsPage), as a socket replays them (render).
+// Only members may replay: a member who left gets not_found (private) or
+// permission_denied (public).
 func (s *Service) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
 	p, err := caller(ctx)
 	if err != nil {
@@ -58,46 +58,45 @@ func (s *Service) Events(ctx context.Context, channelID string, after int64, lim
 	if err := a.need(actRead); err != nil {
 		return nil, err
 	}
-	done := s.observe("events")
-	defer done()
-	evs, err := s.store.Events(ctx, channelID, after, limit)
-	if evs == nil && err == nil {
-		evs = []unhidra.Event{}
-	}
-	return evs, err
-}
-
-// ChannelEvents returns a channel's events with seq > after, ascending, at
-// most limit (1 to MaxEventsPage), with their metadata (gateway.Events).
-// It is not an action of a caller: the gateway reads once for all of its
-// sockets and bounds what each may receive by its subscription.
-func (s *Service) ChannelEvents(ctx context.Context, channelID string, after int64, limit int) ([]wire.Event, error) {
-	if limit < 1 || limit > MaxEventsPage {
-		limit = MaxEventsPage
-	}
-	done := s.observe("events")
-	evs, err := s.store.Events(ctx, channelID, max(after, 0), limit)
-	done()
+	recs, err := s.readEvents(ctx, channelID, after, limit)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]wire.Event, len(evs))
-	for i, ev := range evs {
-		out[i] = eventMeta(ev)
+	out := make([]unhidra.Event, len(recs))
+	for i := range recs {
+		typ, frame := render(&recs[i])
+		out[i] = unhidra.Event{ChannelID: recs[i].ChannelID, Seq: recs[i].Seq, Type: typ, Frame: frame, CreatedAt: recs[i].CreatedAt}
 	}
 	return out, nil
 }
 
-// eventMeta returns the bus form of a stored event.
-func eventMeta(ev unhidra.Event) wire.Event {
-	out := wire.Event{Type: ev.Type, ChannelID: ev.ChannelID, Seq: ev.Seq, At: ev.CreatedAt.UnixMicro(), Frame: ev.Frame}
-	if ev.Type == wire.TypeMemberJoined || ev.Type == wire.TypeMemberLeft {
-		var m wire.Member
-		if json.Unmarshal(ev.Frame, &m) == nil {
-			out.UserID = m.UserID
-		}
+func (s *Service) readEvents(ctx context.Context, channelID string, after int64, limit int) ([]EventRecord, error) {
+	done := s.observe("events")
+	defer done()
+	return s.store.Events(ctx, channelID, after, limit)
+}
+
+// ChannelEvents returns a channel's events with seq > after, ascending, at
+// most limit (1 to MaxEventsPage), rendered as Events renders them, with
+// their metadata (gateway.Events). It is not an action of a caller: the
+// gateway reads once for all of its sockets and bounds what each may
+// receive by its subscription.
+func (s *Service) ChannelEvents(ctx context.Context, channelID string, after int64, limit int) ([]wire.Event, error) {
+	if limit < 1 || limit > MaxEventsPage {
+		limit = MaxEventsPage
 	}
-	return out
+	recs, err := s.readEvents(ctx, channelID, max(after, 0), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wire.Event, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		typ, frame := render(r)
+		out[i] = wire.Event{Type: typ, ChannelID: r.ChannelID, Seq: r.Seq, MessageID: r.MessageID, UserID: r.UserID,
+			At: r.CreatedAt.UnixMicro(), Frame: frame}
+	}
+	return out, nil
 }
 
 // MarkRead moves the caller's read position in a channel forward to seq (a

@@ -68,8 +68,9 @@ type Reader interface {
 	// Following reports whether userID follows the thread of rootID.
 	Following(ctx context.Context, rootID, userID string) (bool, error)
 	// Events returns the channel's events with seq > after, ascending, at
-	// most limit.
-	Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error)
+	// most limit, each with the current state of the message it is about
+	// (EventRecord.Message).
+	Events(ctx context.Context, channelID string, after int64, limit int) ([]EventRecord, error)
 	// UserIDsByUsername maps lower-cased usernames to user ids; names
 	// without a user are absent.
 	UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error)
@@ -89,8 +90,9 @@ type Tx interface {
 	// the writers of one channel are serialized; on SQLite the single writer
 	// already is. Call it before reading what a decision depends on.
 	NextSeq(ctx context.Context, channelID string) (int64, error)
-	// InsertEvent stores ev (EConflict if its seq is taken).
-	InsertEvent(ctx context.Context, ev *unhidra.Event) error
+	// InsertEvent stores ev (EConflict if its seq is taken); ev.Message is
+	// ignored.
+	InsertEvent(ctx context.Context, ev *EventRecord) error
 
 	// InsertChannel stores a channel with last_seq 0; dmKey is "" for
 	// non-direct channels. EConflict if a public channel has the name or the
@@ -122,7 +124,11 @@ type Tx interface {
 	// EditMessage replaces the content, sets edited_at and records the old
 	// content in the edit history.
 	EditMessage(ctx context.Context, old *unhidra.Message, editorID string, body, ciphertext string, at time.Time) error
-	// TombstoneMessage clears the content and mentions and sets deleted_at.
+	// TombstoneMessage erases a message's content from everywhere the
+	// store keeps it and sets deleted_at: body, ciphertext, mentions, pin,
+	// the content hash, the edit history and the reactions go; the row stays
+	// as the tombstone (id, seq, sender, times, thread). ENotFound if there
+	// is no such undeleted message.
 	TombstoneMessage(ctx context.Context, id string, at time.Time) error
 	// SetPinned sets the pin flag and reports whether it changed.
 	SetPinned(ctx context.Context, id string, pinned bool) (bool, error)
@@ -137,6 +143,30 @@ type Tx interface {
 	// onlyIfUnset it leaves an existing choice alone (auto-follow on reply
 	// must not undo an explicit unfollow).
 	SetFollow(ctx context.Context, rootID, userID string, follow, onlyIfUnset bool) error
+}
+
+// EventRecord is a channel event as the store keeps it. Its Frame holds no
+// message content: a message's body, ciphertext, mentions, edit time and
+// attachments live in the message's row alone, and Events returns each
+// event with that row as it is now, from which the service renders the
+// frame (events.go). An edit or a delete therefore changes every replay of
+// the message at once, and deleting the row's content deletes it from the
+// event log too.
+type EventRecord struct {
+	ChannelID string
+	Seq       int64
+	Type      string
+	// MessageID is the message the event is about (message,
+	// message_updated, message_deleted, reaction), or "".
+	MessageID string
+	// UserID is the member of member_joined and member_left, the reactor of
+	// a reaction, or "".
+	UserID    string
+	Frame     []byte
+	CreatedAt time.Time
+	// Message is the current row of MessageID (without reactions), when
+	// read back by Events; nil if there is no such row.
+	Message *unhidra.Message
 }
 
 // MessageQuery selects messages of one channel (or one thread).

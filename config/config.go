@@ -70,6 +70,9 @@ type Config struct {
 	MaxBodyBytes    int64
 	MaxFileSize     int64
 	ShutdownTimeout time.Duration
+	// EraseDelay is how soon after a deletion SQLite's write-ahead log is
+	// checkpointed and truncated, so that deleted content leaves the disk.
+	EraseDelay time.Duration
 
 	// DebugAddr, when set, serves Go's pprof profiles on a separate
 	// listener (keep it on loopback: profiles reveal internals).
@@ -113,6 +116,7 @@ func Default() Config {
 		MaxBodyBytes:       1 << 20,
 		MaxFileSize:        100 << 20,
 		ShutdownTimeout:    15 * time.Second,
+		EraseDelay:         5 * time.Second,
 		LogFormat:          "text",
 		LogLevel:           "info",
 	}
@@ -152,6 +156,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	fs.DurationVar(&c.EraseDelay, "erase-delay", c.EraseDelay, "SQLite: how soon after a deletion the write-ahead log is checkpointed and truncated, so deleted content leaves the disk")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: `text|json`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: `debug|info|warn|error`")
@@ -268,6 +273,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("--data must not be empty")
+	}
+	if c.EraseDelay <= 0 || c.EraseDelay > 30*time.Second {
+		bad("--erase-delay %s: want more than 0 and at most 30s (deleted content must leave the disk within a minute)", c.EraseDelay)
 	}
 	if c.WSMaxPerUser < 0 {
 		bad("--ws-max-per-user %d: want 0 (no cap) or more", c.WSMaxPerUser)

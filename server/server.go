@@ -69,7 +69,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 		}
 		f.Close()
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL(), store.Options{Logger: log, Migrate: migrate})
+	db, err := store.Open(ctx, cfg.DatabaseURL(), store.Options{Logger: log, Migrate: migrate, EraseDelay: cfg.EraseDelay})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -27,6 +27,8 @@ type Conn struct {
 	d     *dialect
 	cache *stmtCache
 	tx    *sql.Tx
+	// erasedFlag, inside InTx on SQLite, is set by Erased.
+	erasedFlag *bool
 }
 
 // stmt returns the cached prepared statement for query, bound to the
@@ -138,3 +140,9 @@ func (db *DB) InTx(ctx context.Context, fn func(c Conn) error) error {
 	committed = true
 	return nil
 }
+
+// ForUpdate is the clause that makes a SELECT of one row lock it until
+// commit (" FOR UPDATE" on PostgreSQL), so that decisions read after it
+// cannot be raced by another node's writer of the row; on SQLite, whose
+// single writer already serializes write transactions, it is empty.
+func (c Conn) ForUpdate() string { return c.d.forUpdate }

@@ -42,6 +42,8 @@ type dialect struct {
 	// serializes the check with every other write. SQLite's single writer
 	// already does, so it needs none.
 	lockTable string
+	// forUpdate is appended to a SELECT of one row to lock it (Conn.ForUpdate).
+	forUpdate string
 	// matchPhrases is Conn.MatchPhrases for the engine, given at least
 	// one term.
 	matchPhrases func(ix TextIndex, terms []string) (join, where string, args []any)
@@ -70,6 +72,7 @@ func postgresDialect() *dialect {
 		// An arbitrary constant key ("unhidra" in ASCII) shared by every node.
 		migrationLock: `SELECT pg_advisory_xact_lock(33053966998991457)`,
 		lockTable:     `LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE`,
+		forUpdate:     ` FOR UPDATE`,
 		matchPhrases:  tsqueryPhrases,
 	}
 }

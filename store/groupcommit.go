@@ -31,16 +31,20 @@ type groupCommitter struct {
 	// batches and jobsDone count commits and the jobs they carried, so
 	// tests (and later metrics) can see the batching.
 	batches, jobsDone atomic.Int64
+
+	// eraser hears of commits that erased content.
+	eraser *eraser
 }
 
 type commitJob struct {
-	ctx  context.Context
-	fn   func(c Conn) error
-	done chan error
+	ctx    context.Context
+	fn     func(c Conn) error
+	done   chan error
+	erased bool // set through Conn.Erased
 }
 
-func newGroupCommitter(db *sql.DB, d *dialect, stmts *stmtCache, maxBatch int) *groupCommitter {
-	g := &groupCommitter{db: db, d: d, stmts: stmts, max: maxBatch, jobs: make(chan *commitJob, 4*maxBatch), stop: make(chan struct{})}
+func newGroupCommitter(db *sql.DB, d *dialect, stmts *stmtCache, maxBatch int, er *eraser) *groupCommitter {
+	g := &groupCommitter{db: db, d: d, stmts: stmts, max: maxBatch, jobs: make(chan *commitJob, 4*maxBatch), stop: make(chan struct{}), eraser: er}
 	g.stopped.Add(1)
 	go g.run()
 	return g
@@ -119,13 +123,12 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 		}
 		return
 	}
-	c := Conn{h: tx, d: g.d, cache: g.stmts, tx: tx}
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		errs[i] = g.runJob(c, j)
+		errs[i] = g.runJob(Conn{h: tx, d: g.d, cache: g.stmts, tx: tx, erasedFlag: &j.erased}, j)
 	}
 	if err := tx.Commit(); err != nil {
 		for _, j := range batch {
@@ -136,6 +139,9 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 	g.batches.Add(1)
 	g.jobsDone.Add(int64(len(batch)))
 	for i, j := range batch {
+		if j.erased && errs[i] == nil {
+			g.eraser.erased()
+		}
 		j.done <- errs[i]
 	}
 }

@@ -136,6 +136,7 @@ func TestSQLiteSettings(t *testing.T) {
 		{"writer", db.writer, "foreign_keys", "1"},
 		{"writer", db.writer, "busy_timeout", "5000"},
 		{"writer", db.writer, "query_only", "0"},
+		{"writer", db.writer, "secure_delete", "1"},
 		{"reader", db.reader, "journal_mode", "wal"},
 		{"reader", db.reader, "foreign_keys", "1"},
 		{"reader", db.reader, "busy_timeout", "5000"},

@@ -62,6 +62,10 @@ type Options struct {
 	// Migrate applies pending migrations at open. The server sets it; tools
 	// that only inspect a database leave it off.
 	Migrate bool
+	// EraseDelay is how soon after a commit that erased content SQLite's
+	// write-ahead log is checkpointed and truncated (DefaultEraseDelay if
+	// zero); see erase.go.
+	EraseDelay time.Duration
 }
 
 // DB is a handle on an Unhidra database. It is safe for concurrent use.
@@ -74,6 +78,9 @@ type DB struct {
 	// group batches SQLite write transactions into shared commits; nil on
 	// PostgreSQL, whose concurrent transactions commit on their own.
 	group *groupCommitter
+	// eraser checkpoints SQLite's write-ahead log after erasing commits;
+	// nil on PostgreSQL.
+	eraser *eraser
 	// readStmts and writeStmts cache prepared statements on SQLite's
 	// reader and writer pools; nil on PostgreSQL.
 	readStmts, writeStmts *stmtCache
@@ -100,7 +107,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db := &DB{logger: logger}
 	switch engine {
 	case EngineSQLite:
-		err = db.openSQLite(ctx, target)
+		err = db.openSQLite(ctx, target, opts)
 	case EnginePostgres:
 		err = db.openPostgres(ctx, target)
 	}
@@ -157,7 +164,7 @@ func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
-func (db *DB) openSQLite(ctx context.Context, path string) error {
+func (db *DB) openSQLite(ctx context.Context, path string, opts Options) error {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("sqlite path: %w", err)
@@ -177,6 +184,8 @@ func (db *DB) openSQLite(ctx context.Context, path string) error {
 	// IMMEDIATE takes the write lock at BEGIN, not at the first write, so a
 	// transaction that reads then writes cannot fail with SQLITE_BUSY midway.
 	w.Set("_txlock", "immediate")
+	// Deleted content is overwritten with zeros, not left in freed pages.
+	w.Set("_pragma", "secure_delete(1)")
 	r := cloneValues(common)
 	// The read pool must never write, even by mistake.
 	r.Set("_query_only", "1")
@@ -207,7 +216,8 @@ func (db *DB) openSQLite(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	db.readStmts, db.writeStmts = newStmtCache(db.reader), newStmtCache(db.writer)
-	db.group = newGroupCommitter(db.writer, db.dialect, db.writeStmts, 256)
+	db.eraser = newEraser(db.writer, opts.EraseDelay, db.logger)
+	db.group = newGroupCommitter(db.writer, db.dialect, db.writeStmts, 256, db.eraser)
 	db.logger.Debug("store opened", "engine", EngineSQLite, "path", path)
 	return nil
 }
@@ -255,6 +265,7 @@ func (db *DB) openPostgres(ctx context.Context, rawURL string) error {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	db.eraser.close()
 	if db.group != nil {
 		db.group.close()
 	}

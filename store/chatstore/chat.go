@@ -325,20 +325,62 @@ func (r reader) Following(ctx context.Context, rootID, userID string) (bool, err
 	return f, nil
 }
 
-func (r reader) Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error) {
-	rows, err := r.c.Query(ctx, `SELECT channel_id, seq, type, frame, created_at FROM channel_events
+// Events reads a page of events, then the current rows of the messages
+// they are about in one more query, from which the service renders the
+// frames (chat.EventRecord).
+func (r reader) Events(ctx context.Context, channelID string, after int64, limit int) ([]chat.EventRecord, error) {
+	rows, err := r.c.Query(ctx, `SELECT channel_id, seq, type, message_id, user_id, frame, created_at FROM channel_events
 		WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?`, channelID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	return store.Collect(rows, "events", func(s store.Scanner) (unhidra.Event, error) {
-		var ev unhidra.Event
+	evs, err := store.Collect(rows, "events", func(s store.Scanner) (chat.EventRecord, error) {
+		var ev chat.EventRecord
+		var msgID, userID sql.NullString
 		var frame string
 		var at int64
-		err := s.Scan(&ev.ChannelID, &ev.Seq, &ev.Type, &frame, &at)
-		ev.Frame, ev.CreatedAt = []byte(frame), store.Time(at)
+		err := s.Scan(&ev.ChannelID, &ev.Seq, &ev.Type, &msgID, &userID, &frame, &at)
+		ev.MessageID, ev.UserID, ev.Frame, ev.CreatedAt = msgID.String, userID.String, []byte(frame), store.Time(at)
 		return ev, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []any
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if ev.MessageID != "" && !seen[ev.MessageID] {
+			seen[ev.MessageID] = true
+			ids = append(ids, ev.MessageID)
+		}
+	}
+	if len(ids) == 0 {
+		return evs, nil
+	}
+	rows, err = r.c.Query(ctx, `SELECT `+messageColumns+` FROM messages m WHERE m.id IN (`+store.Placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("events: messages: %w", err)
+	}
+	ms, err := store.Collect(rows, "events: messages", func(s store.Scanner) (*unhidra.Message, error) { return scanMessage(s) })
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*unhidra.Message, len(ms))
+	for _, m := range ms {
+		byID[m.ID] = m
+	}
+	for i := range evs {
+		evs[i].Message = byID[evs[i].MessageID]
+	}
+	return evs, nil
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func (r reader) UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error) {
@@ -371,10 +413,9 @@ func (r reader) UserIDsByUsername(ctx context.Context, usernames []string) (map[
 // The writes of a chat transaction.
 
 func (t tx) LockChannel(ctx context.Context, id string) (*unhidra.Channel, error) {
-	// A no-op UPDATE takes the row lock on PostgreSQL (SQLite's single
-	// writer needs none) without spending a seq.
-	ch, err := scanChannel(t.c.QueryRow(ctx, `UPDATE channels SET last_seq = last_seq WHERE id = ? RETURNING `+
-		strings.ReplaceAll(channelColumns, "c.", ""), id))
+	// A locking read, not a write: the one write to the channel row per
+	// event stays NextSeq's.
+	ch, err := scanChannel(t.c.QueryRow(ctx, `SELECT `+channelColumns+` FROM channels c WHERE c.id = ?`+t.c.ForUpdate(), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.NotFound("channel")
 	} else if err != nil {
@@ -394,9 +435,9 @@ func (t tx) NextSeq(ctx context.Context, channelID string) (int64, error) {
 	return seq, nil
 }
 
-func (t tx) InsertEvent(ctx context.Context, ev *unhidra.Event) error {
-	_, err := t.c.Exec(ctx, `INSERT INTO channel_events (channel_id, seq, type, frame, created_at) VALUES (?, ?, ?, ?, ?)`,
-		ev.ChannelID, ev.Seq, ev.Type, string(ev.Frame), store.Micros(ev.CreatedAt))
+func (t tx) InsertEvent(ctx context.Context, ev *chat.EventRecord) error {
+	_, err := t.c.Exec(ctx, `INSERT INTO channel_events (channel_id, seq, type, message_id, user_id, frame, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		ev.ChannelID, ev.Seq, ev.Type, nullString(ev.MessageID), nullString(ev.UserID), string(ev.Frame), store.Micros(ev.CreatedAt))
 	if store.IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "event seq already taken", Err: err}
 	} else if err != nil {
@@ -562,7 +603,7 @@ func (t tx) EditMessage(ctx context.Context, old *unhidra.Message, editorID, bod
 }
 
 func (t tx) TombstoneMessage(ctx context.Context, id string, at time.Time) error {
-	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', pinned = ?, deleted_at = ?
+	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', content_hash = '', pinned = ?, deleted_at = ?
 		WHERE id = ? AND deleted_at IS NULL`, false, store.Micros(at), id)
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
@@ -570,9 +611,16 @@ func (t tx) TombstoneMessage(ctx context.Context, id string, at time.Time) error
 	if n == 0 {
 		return store.NotFound("message")
 	}
-	if _, err := t.c.Exec(ctx, `DELETE FROM mentions WHERE message_id = ?`, id); err != nil {
-		return fmt.Errorf("delete message: %w", err)
+	for _, q := range []string{
+		`DELETE FROM mentions WHERE message_id = ?`,
+		`DELETE FROM message_edits WHERE message_id = ?`,
+		`DELETE FROM reactions WHERE message_id = ?`,
+	} {
+		if _, err := t.c.Exec(ctx, q, id); err != nil {
+			return fmt.Errorf("delete message: %w", err)
+		}
 	}
+	t.c.Erased()
 	return nil
 }
 

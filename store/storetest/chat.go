@@ -34,6 +34,8 @@ func Chat(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Chat/UnreadAndMentionCounts", testUnreadCounts},
 		{"Chat/SearchMembersOnlyStandardOnly", testChatSearch},
 		{"Chat/Reactions", testChatReactions},
+		{"Chat/EventsCarryTheirMessageAsItIsNow", testEventsCarryMessage},
+		{"Chat/TombstoneErasesContent", testTombstoneErases},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -75,7 +77,7 @@ func post(ctx context.Context, st chat.Store, channelID, sender, cmid, body stri
 		if err := tx.InsertMessage(ctx, m, "h-"+body); err != nil {
 			return err
 		}
-		return tx.InsertEvent(ctx, &unhidra.Event{ChannelID: channelID, Seq: seq, Type: wire.TypeMessage,
+		return tx.InsertEvent(ctx, &chat.EventRecord{ChannelID: channelID, Seq: seq, Type: wire.TypeMessage, MessageID: m.ID,
 			Frame: []byte(fmt.Sprintf(`{"type":"message","channel_id":%q,"seq":%d}`, channelID, seq)), CreatedAt: now})
 	})
 	return m, err
@@ -325,4 +327,81 @@ func testChatReactions(t *testing.T, users auth.Store, st chat.Store) {
 	if len(rs[m.ID]) != 1 || rs[m.ID][0].Count != 2 || !rs[m.ID][0].Me {
 		t.Fatalf("reactions = %+v", rs)
 	}
+}
+
+func testEventsCarryMessage(t *testing.T, users auth.Store, st chat.Store) {
+	ctx := t.Context()
+	a := newUser(t, users, "alice")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID)
+	m, err := post(ctx, st, "c1", a.ID, "1", "first words")
+	mustOK(t, err)
+	mustOK(t, st.Tx(ctx, func(tx chat.Tx) error {
+		if err := tx.EditMessage(ctx, m, a.ID, "second words", "", now); err != nil {
+			return err
+		}
+		seq, err := tx.NextSeq(ctx, "c1")
+		if err != nil {
+			return err
+		}
+		return tx.InsertEvent(ctx, &chat.EventRecord{ChannelID: "c1", Seq: seq, Type: wire.TypeMemberLeft, UserID: a.ID,
+			Frame: []byte(`{"type":"member_left"}`), CreatedAt: now})
+	}))
+	evs, err := st.Events(ctx, "c1", 0, 100)
+	mustOK(t, err)
+	var msg, left *chat.EventRecord
+	for i := range evs {
+		switch evs[i].Type {
+		case wire.TypeMessage:
+			msg = &evs[i]
+		case wire.TypeMemberLeft:
+			left = &evs[i]
+		}
+	}
+	if msg == nil || msg.MessageID != m.ID || msg.Message == nil || msg.Message.Body != "second words" || msg.Message.EditedAt == nil {
+		t.Fatalf("message event %+v", msg)
+	}
+	if left == nil || left.UserID != a.ID || left.MessageID != "" || left.Message != nil {
+		t.Fatalf("member_left event %+v", left)
+	}
+}
+
+func testTombstoneErases(t *testing.T, users auth.Store, st chat.Store) {
+	ctx := t.Context()
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
+	m, err := post(ctx, st, "c1", a.ID, "1", "secret words")
+	mustOK(t, err)
+	mustOK(t, st.Tx(ctx, func(tx chat.Tx) error {
+		m.Mentions = []string{b.ID}
+		if err := tx.SetMentions(ctx, m, []string{b.ID}); err != nil {
+			return err
+		}
+		if _, err := tx.AddReaction(ctx, m.ID, b.ID, "👍", now); err != nil {
+			return err
+		}
+		if _, err := tx.SetPinned(ctx, m.ID, true); err != nil {
+			return err
+		}
+		return tx.EditMessage(ctx, m, a.ID, "more secret words", "", now)
+	}))
+	mustOK(t, st.Tx(ctx, func(tx chat.Tx) error { return tx.TombstoneMessage(ctx, m.ID, now) }))
+	got, err := st.Message(ctx, m.ID)
+	mustOK(t, err)
+	if !got.Deleted || got.Body != "" || got.Ciphertext != "" || len(got.Mentions) != 0 || got.Pinned || got.Seq != m.Seq || got.Sender.ID != a.ID {
+		t.Fatalf("tombstone %+v", got)
+	}
+	if es, err := st.Edits(ctx, m.ID); err != nil || len(es) != 0 {
+		t.Fatalf("edit history after delete: %+v %v", es, err)
+	}
+	if rs, err := st.Reactions(ctx, []string{m.ID}, ""); err != nil || len(rs[m.ID]) != 0 {
+		t.Fatalf("reactions after delete: %+v %v", rs, err)
+	}
+	if _, hash, err := st.MessageByClientID(ctx, "c1", a.ID, "1"); err != nil || hash != "" {
+		t.Fatalf("content hash after delete: %q %v", hash, err)
+	}
+	if hits, err := st.Search(ctx, chat.SearchQuery{UserID: b.ID, Terms: []string{"secret"}, Limit: 10}); err != nil || len(hits) != 0 {
+		t.Fatalf("search after delete: %d hits, %v", len(hits), err)
+	}
+	err = st.Tx(ctx, func(tx chat.Tx) error { return tx.TombstoneMessage(ctx, m.ID, now) })
+	wantCode(t, err, unhidra.ENotFound)
 }
