@@ -350,6 +350,9 @@ func (s *Service) page(ctx context.Context, viewer string, q MessageQuery, pg Pa
 // messageAccess loads a message and the caller's access to its channel. A
 // message in a channel the caller may not see is not_found.
 func (s *Service) messageAccess(ctx context.Context, r Reader, tx Tx, p *unhidra.Principal, id string) (*unhidra.Message, *access, error) {
+	if err := unhidra.CheckID("message id", id); err != nil {
+		return nil, nil, err
+	}
 	m, err := r.Message(ctx, id)
 	if unhidra.ErrorCode(err) == unhidra.ENotFound {
 		return nil, nil, unhidra.Errorf(unhidra.ENotFound, "message not found")
@@ -372,6 +375,9 @@ func (s *Service) messageAccess(ctx context.Context, r Reader, tx Tx, p *unhidra
 // inMessage runs fn in a transaction on the channel of message id, with
 // the message and the caller's access loaded under the channel lock.
 func (s *Service) inMessage(ctx context.Context, op string, p *unhidra.Principal, id string, fn func(c *change, m *unhidra.Message, a *access) error) error {
+	if err := unhidra.CheckID("message id", id); err != nil {
+		return err
+	}
 	done := s.observe("message")
 	m, err := s.store.Message(ctx, id)
 	done()

@@ -170,6 +170,9 @@ func (a *access) canRemove(target string) bool {
 // load reads the channel and the caller's membership on r. In a
 // transaction pass lock = true: the channel row is then locked first.
 func (s *Service) load(ctx context.Context, r Reader, tx Tx, p *unhidra.Principal, channelID string) (*access, error) {
+	if err := unhidra.CheckID("channel_id", channelID); err != nil {
+		return nil, err
+	}
 	var ch *unhidra.Channel
 	var err error
 	if tx != nil {

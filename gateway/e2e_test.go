@@ -428,3 +428,99 @@ func TestResumeAfterRandomDisconnects(t *testing.T) {
 		}
 	})
 }
+
+// TestHandshakeRefusals: a socket that does not offer unhidra.v1 is refused
+// with HTTP 400 before the upgrade; a user at the per-node cap of open
+// sockets is refused with 429 until one closes.
+func TestHandshakeRefusals(t *testing.T) {
+	n := startNode(t, "sqlite", func(c *config.Config) { c.WSMaxPerUser = 2 })
+	a := newAccount(t, n, false)
+	ctx := t.Context()
+	_, resp, err := websocket.Dial(ctx, wsURL(n), &websocket.DialOptions{Subprotocols: []string{"bearer." + a.Token}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bearer only: %v %v", resp, err)
+	}
+	w1, w2 := dial(t, n, a.Token), dial(t, n, a.Token)
+	ready(w1)
+	ready(w2)
+	_, resp, err = dialRaw(ctx, n, a.Token, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third socket: %v %v", resp, err)
+	}
+	w1.c.Close(websocket.StatusNormalClosure, "")
+	w1.closed()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _, err := dialRaw(ctx, n, a.Token, nil)
+		if err == nil {
+			c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a socket closed, but a new one is still refused: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSameErrorsAsREST: a send the chat service refuses gets the same code
+// and message over the socket as over REST, NUL bytes and invalid ids
+// included, on both engines; nothing is stored.
+func TestSameErrorsAsREST(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine string) {
+		n := startNode(t, engine, nil)
+		a, b := newAccount(t, n, false), newAccount(t, n, false)
+		ch := newChannel(t, n, a, b)
+		wa := dial(t, n, a.Token)
+		ready(wa)
+		for name, send := range map[string]map[string]any{
+			"no client_msg_id":       {"body": "hi"},
+			"bad client_msg_id":      {"client_msg_id": "a b", "body": "hi"},
+			"blank body":             {"client_msg_id": "c1", "body": "  "},
+			"no body":                {"client_msg_id": "c1"},
+			"body too long":          {"client_msg_id": "c1", "body": strings.Repeat("é", 16001)},
+			"control character":      {"client_msg_id": "c1", "body": "a\u0000b"},
+			"ciphertext in standard": {"client_msg_id": "c1", "ciphertext": "AAAA"},
+			"thread root elsewhere":  {"client_msg_id": "c1", "body": "hi", "thread_root_id": "nope"},
+			"thread root with NUL":   {"client_msg_id": "c1", "body": "hi", "thread_root_id": "a\u0000b"},
+			"thread root not an id":  {"client_msg_id": "c1", "body": "hi", "thread_root_id": strings.Repeat("x", 200)},
+			"attachment unknown":     {"client_msg_id": "c1", "body": "hi", "attachments": []string{"f1"}},
+		} {
+			var rest struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			status := 400
+			if name == "body too long" {
+				status = 413
+			}
+			api(t, n, "POST", "/api/v1/channels/"+ch+"/messages", a.Token, send, status, &rest)
+			frame := map[string]any{"type": "send", "channel_id": ch}
+			for k, v := range send {
+				frame[k] = v
+			}
+			wa.send(frame)
+			f := wa.expect("error", "presence")
+			var got struct{ Code, Message string }
+			jsonUnmarshal(f.raw, &got)
+			if got.Code != rest.Error.Code || got.Message != rest.Error.Message {
+				t.Errorf("%s: socket %s %q, REST %s %q", name, got.Code, got.Message, rest.Error.Code, rest.Error.Message)
+			}
+		}
+		// Channel ids with NUL or too long, in every frame that names one.
+		for _, bad := range []string{`{"type":"send","client_msg_id":"c9","channel_id":"a\u0000b","body":"x"}`,
+			`{"type":"typing","channel_id":"a\u0000b"}`, `{"type":"read","channel_id":"a\u0000b","seq":1}`,
+			`{"type":"typing","channel_id":"` + strings.Repeat("x", 300) + `"}`, `{"type":"typing"}`} {
+			wa.c.Write(t.Context(), websocket.MessageText, []byte(bad))
+			if f := wa.expect("error", "presence"); f.Code != "invalid_argument" {
+				t.Fatalf("%s: %s", bad, f.raw)
+			}
+		}
+		var msgs struct {
+			Messages []any `json:"messages"`
+		}
+		api(t, n, "GET", "/api/v1/channels/"+ch+"/messages", a.Token, nil, 200, &msgs)
+		if len(msgs.Messages) != 0 {
+			t.Fatalf("refused sends stored: %v", msgs.Messages)
+		}
+	})
+}
