@@ -168,7 +168,9 @@ func (a *access) canRemove(target string) bool {
 }
 
 // load reads the channel and the caller's membership on r. In a
-// transaction pass lock = true: the channel row is then locked first.
+// transaction pass it as tx too: the channel row is then locked first
+// (Tx.LockChannel), so the decision cannot be raced by another writer of
+// the channel. An id that is not an id is invalid_argument.
 func (s *Service) load(ctx context.Context, r Reader, tx Tx, p *unhidra.Principal, channelID string) (*access, error) {
 	if err := unhidra.CheckID("channel_id", channelID); err != nil {
 		return nil, err

@@ -47,8 +47,10 @@ type fakeChat struct {
 	// publish decides what happens to an event's bus publication; nil
 	// publishes it at once.
 	publish func(subject string, data []byte)
-	// reads counts ChannelEvents calls.
-	reads int
+	// reads counts ChannelEvents calls, lookups ChannelIDsOf calls.
+	reads, lookups int
+	// readDelay slows every ChannelEvents call.
+	readDelay time.Duration
 }
 
 func newFakeChat(b bus.Bus) *fakeChat {
@@ -109,6 +111,10 @@ func (c *fakeChat) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mes
 
 func (c *fakeChat) ChannelEvents(_ context.Context, ch string, after int64, limit int) ([]wire.Event, error) {
 	c.mu.Lock()
+	delay := c.readDelay
+	c.mu.Unlock()
+	time.Sleep(delay)
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reads++
 	var out []wire.Event
@@ -125,6 +131,7 @@ func (c *fakeChat) Typing(context.Context, string) error          { return nil }
 func (c *fakeChat) ChannelIDsOf(_ context.Context, user string) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lookups++
 	var out []string
 	for ch, m := range c.members {
 		if m[user] {
@@ -462,5 +469,103 @@ func TestAckBeforeEchoUnderLoad(t *testing.T) {
 	}
 	if len(acked) != 30 {
 		t.Fatalf("%d acks", len(acked))
+	}
+}
+
+// presence returns the statuses a socket learnt from presence frames, and
+// how many presence frames it got.
+func (c *fakeConn) presence() (map[string]string, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out, n := map[string]string{}, 0
+	for _, b := range c.frames {
+		var p wire.Presence
+		if json.Unmarshal(b, &p) != nil || p.Type != wire.TypePresence {
+			continue
+		}
+		n++
+		for _, u := range p.Users {
+			out[u.UserID] = u.Status
+		}
+	}
+	return out, n
+}
+
+// TestPresenceBatched: when the members of one channel connect together,
+// each socket learns every member's status in a few frames, not one frame
+// per member, with no store lookup for users whose sockets are on this
+// node; someone sharing no channel hears nothing.
+func TestPresenceBatched(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.PresenceEvery = 200 * time.Millisecond })
+	const n = 200
+	conns := make([]*fakeConn, n)
+	for i := range n {
+		r.chat.join("c", fmt.Sprintf("u%d", i))
+	}
+	r.chat.join("other", "loner")
+	_, loner := r.connect("loner", false, time.Time{})
+	for i := range n {
+		_, conns[i] = r.connect(fmt.Sprintf("u%d", i), false, time.Time{})
+	}
+	for i, c := range conns {
+		eventually(t, "every member online", func() bool {
+			st, _ := c.presence()
+			for j := range n {
+				if st[fmt.Sprintf("u%d", j)] != wire.StatusOnline {
+					return false
+				}
+			}
+			return true
+		})
+		if _, frames := c.presence(); frames > n/4 {
+			t.Fatalf("socket %d got %d presence frames for %d members", i, frames, n)
+		}
+	}
+	if st, _ := loner.presence(); len(st) != 1 || st["loner"] != wire.StatusOnline {
+		t.Fatalf("a user sharing no channel heard %v", st)
+	}
+	r.chat.mu.Lock()
+	lookups := r.chat.lookups
+	r.chat.mu.Unlock()
+	if lookups != 0 {
+		t.Fatalf("%d channel lookups for users connected here", lookups)
+	}
+}
+
+// TestCatchUpSharesStoreReads: many sockets resuming a channel from the
+// same position at once cost one store read per page between them, and
+// each still gets every event exactly once, in order.
+func TestCatchUpSharesStoreReads(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.RingSize = 4; c.EventsPage = 10 })
+	const subs, events = 40, 100
+	for i := range subs {
+		r.chat.join("c", fmt.Sprintf("u%d", i))
+	}
+	for range events {
+		r.chat.post("c", wire.TypeMessage, "x")
+	}
+	sessions := make([]*session, subs)
+	conns := make([]*fakeConn, subs)
+	for i := range subs {
+		sessions[i], conns[i] = r.connect(fmt.Sprintf("u%d", i), false, time.Time{})
+	}
+	r.chat.mu.Lock()
+	r.chat.reads = 0
+	r.chat.readDelay = 30 * time.Millisecond
+	r.chat.mu.Unlock()
+	for _, s := range sessions {
+		go s.OnMessage([]byte(`{"type":"resume","positions":{"c":0}}`))
+	}
+	for _, c := range conns {
+		eventually(t, "every event once, in order", func() bool {
+			seqs, _ := c.seqs("c")
+			return contiguous(seqs, 0, events)
+		})
+	}
+	r.chat.mu.Lock()
+	reads := r.chat.reads
+	r.chat.mu.Unlock()
+	if pages := events / 10; reads > 3*pages {
+		t.Fatalf("%d store reads for %d sockets catching up %d pages", reads, subs, pages)
 	}
 }

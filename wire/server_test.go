@@ -65,3 +65,31 @@ func TestSubjectID(t *testing.T) {
 		t.Fatal("empty id accepted")
 	}
 }
+
+// FuzzParseServer: the decoders of what arrives from the bus and from a
+// server never panic, and what they accept re-encodes to an equal value.
+func FuzzParseServer(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"message","channel_id":"c","seq":4}`, `{"type":"presence","users":[{"user_id":"u","status":"online"}]}`,
+		`{"user_id":"u","status":"dnd"}`, `{"type":"subscribe","channel_id":"c","seq":3}`, `{}`, `[]`, `{"seq":"x"}`, "\xff",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if h, err := ParseHeader(b); err == nil && h.Type == "" {
+			t.Fatal("header without type accepted")
+		}
+		if p, err := ParsePresenceUpdate(b); err == nil {
+			again, err := ParsePresenceUpdate(p.Encode())
+			if err != nil || again != p {
+				t.Fatalf("presence round trip %+v → %+v %v", p, again, err)
+			}
+		}
+		if c, err := ParseControl(b); err == nil {
+			again, err := ParseControl(c.Encode())
+			if err != nil || again != c {
+				t.Fatalf("control round trip %+v → %+v %v", c, again, err)
+			}
+		}
+	})
+}

@@ -1,14 +1,16 @@
 // Package wsconn is the gateway's socket I/O engine: the WebSocket handshake,
 // reading and writing text frames, keepalive pings and close codes, behind
 // two small interfaces. The gateway's hub, sessions and protocol never import
-// a WebSocket library; an engine built on epoll (one poller goroutine for
-// thousands of idle sockets) can replace Coder without touching them.
+// a WebSocket library. Two engines implement them: Gobwas (gobwas/ws, the
+// default) and Coder (coder/websocket); an engine built on epoll (one poller
+// goroutine for thousands of idle sockets) can replace either without
+// touching the gateway.
 //
 // The contract is event-driven on purpose: an engine calls Handler when a
 // frame arrives or the connection ends, and the gateway calls Conn.Write only
 // when it has something to send. Nothing in the contract needs a goroutine
-// parked on an idle socket; Coder happens to use one (a blocked Read), an
-// epoll engine would not.
+// parked on an idle socket; both engines happen to use one (a blocked read),
+// an epoll engine would not.
 package wsconn
 
 import (
