@@ -89,11 +89,15 @@
 //   - Presence goes to sockets of users who share a channel, batched: a
 //     status change is added to each of the user's channels that has local
 //     sockets (the user's channel list comes from a cache filled at hello or
-//     on a miss and kept current by the membership control messages), and
-//     every PresenceEvery (250 ms) each socket gets at most one presence
-//     frame with every user whose status changed in any channel it hears
-//     (several frames past 1,000 users). N members connecting together cost
-//     each socket a few frames, not N.
+//     on a miss and kept current by the membership control messages). A
+//     channel sends its batch PresenceEvery (250 ms) after its first
+//     pending change, plus PresenceEvery per PresenceChannelScale (500)
+//     local subscribers, since a mass connect lasts about as long as the
+//     channel is large; each socket then gets at most one presence frame
+//     with every user whose status changed in any due channel it hears
+//     (several frames past 1,000 users), encoded once for all the sockets
+//     that hear the same channels. N members connecting together cost each
+//     socket a number of frames that does not grow with N.
 //
 // # Back-pressure
 //

@@ -59,8 +59,11 @@ type Config struct {
 	PongTimeout   time.Duration // 10 s
 	IdleAway      time.Duration // no client frame for this long: the socket counts as away; 5 min
 	OfflineGrace  time.Duration // a user goes offline this long after their last socket; 5 s
-	PresenceEvery time.Duration // presence changes are batched per socket over this interval; 250 ms
-	CallTimeout   time.Duration // one call to Chat, Events or Auth made for background work; 10 s
+	PresenceEvery time.Duration // presence changes are batched per socket over at least this long; 250 ms
+	// PresenceChannelScale: a channel waits one more PresenceEvery per this
+	// many local subscribers before sending its batch; 500.
+	PresenceChannelScale int
+	CallTimeout          time.Duration // one call to Chat, Events or Auth made for background work; 10 s
 
 	FanoutWorkers   int           // goroutines fanning channel events out, channels hashed onto them; 16
 	FanoutQueue     int           // events queued per fan-out worker; 4096
@@ -106,6 +109,7 @@ func (c *Config) defaults() {
 	setD(&c.IdleAway, 5*time.Minute)
 	setD(&c.OfflineGrace, 5*time.Second)
 	setD(&c.PresenceEvery, 250*time.Millisecond)
+	setI(&c.PresenceChannelScale, 500)
 	setD(&c.CallTimeout, 10*time.Second)
 	setI(&c.FanoutWorkers, 16)
 	setI(&c.FanoutQueue, 4096)

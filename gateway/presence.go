@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
 	"hash/maphash"
 	"log/slog"
 	"sync"
@@ -342,54 +343,93 @@ func (g *Gateway) onPresence(subject string, data []byte) {
 			c.presence = map[string]string{}
 		}
 		c.presence[p.UserID] = p.Status
+		subs := len(c.subs)
 		c.mu.Unlock()
 		if first {
-			g.batcher.dirty(c)
+			g.batcher.dirty(c, subs)
 		}
 	}
 }
 
-// presenceBatcher sends pending presence every PresenceEvery, at most one
-// frame per socket per tick (with every user whose status changed in any
-// channel the socket hears), so that N members connecting together cost
-// each socket a few frames rather than N. It runs only while something is
-// pending.
+// presenceBatcher sends pending presence in batches: a channel's changes
+// wait PresenceEvery, and one more PresenceEvery per PresenceChannelScale
+// local subscribers, then every socket of the channels that are due gets
+// at most one frame with every user whose status changed in any of them.
+// The wait grows with the channel because a mass connect lasts about as
+// long as the channel is large: N members connecting together then cost
+// each socket a number of frames that does not grow with N. It runs only
+// while something is pending.
 type presenceBatcher struct {
 	g     *Gateway
 	mu    sync.Mutex
-	chans map[*channel]struct{}
+	due   map[*channel]time.Time
 	timer *time.Timer
+	next  time.Time // when timer fires
 }
 
 // maxPresencePerFrame bounds one presence frame; more users go in several.
 const maxPresencePerFrame = 1000
 
-func (b *presenceBatcher) dirty(c *channel) {
+// presenceWait is how long a channel with subs local subscribers batches
+// its presence changes.
+func (g *Gateway) presenceWait(subs int) time.Duration {
+	return g.cfg.PresenceEvery * time.Duration(1+subs/g.cfg.PresenceChannelScale)
+}
+
+func (b *presenceBatcher) dirty(c *channel, subs int) {
+	at := time.Now().Add(b.g.presenceWait(subs))
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.chans == nil {
-		b.chans = map[*channel]struct{}{}
+	if b.due == nil {
+		b.due = map[*channel]time.Time{}
 	}
-	b.chans[c] = struct{}{}
-	if b.timer == nil {
-		b.timer = time.AfterFunc(b.g.cfg.PresenceEvery, b.tick)
+	if _, ok := b.due[c]; !ok {
+		b.due[c] = at
 	}
+	b.armLocked(at)
+}
+
+// armLocked makes sure the timer fires by at.
+func (b *presenceBatcher) armLocked(at time.Time) {
+	if b.timer != nil && !b.next.After(at) {
+		return
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.next = at
+	b.timer = time.AfterFunc(time.Until(at), b.tick)
 }
 
 func (b *presenceBatcher) tick() {
+	now := time.Now()
 	b.mu.Lock()
-	chans := b.chans
-	b.chans, b.timer = nil, nil
+	b.timer = nil
+	var chans []*channel
+	var later time.Time
+	for c, at := range b.due {
+		if !at.After(now) {
+			chans = append(chans, c)
+			delete(b.due, c)
+		} else if later.IsZero() || at.Before(later) {
+			later = at
+		}
+	}
+	if !later.IsZero() {
+		b.armLocked(later)
+	}
 	b.mu.Unlock()
 
+	// A socket's frame merges the batches of every due channel it hears.
+	// Sockets that hear the same set of them (all the members of one
+	// channel, or of the same few channels) share one encoding.
 	type pending struct {
+		key     []byte // indexes of its batches, in order
 		batches []map[string]string
-		shared  [][]byte // the frames of batches[0], when it is the only one
 	}
 	perSession := map[*session]*pending{}
 	var order []*session
-	var buf []byte
-	for c := range chans {
+	for i, c := range chans {
 		c.mu.Lock()
 		batch := c.presence
 		c.presence = nil
@@ -400,10 +440,9 @@ func (b *presenceBatcher) tick() {
 			}
 		}
 		c.mu.Unlock()
-		if len(batch) == 0 || len(sessions) == 0 {
+		if len(batch) == 0 {
 			continue
 		}
-		frames := encodePresence(&buf, batch)
 		for _, s := range sessions {
 			p := perSession[s]
 			if p == nil {
@@ -411,27 +450,27 @@ func (b *presenceBatcher) tick() {
 				perSession[s] = p
 				order = append(order, s)
 			}
+			p.key = binary.AppendUvarint(p.key, uint64(i))
 			p.batches = append(p.batches, batch)
-			if len(p.batches) == 1 {
-				p.shared = frames
-			} else {
-				p.shared = nil
-			}
 		}
 	}
+	encoded := map[string][][]byte{}
+	var buf []byte
 	for _, s := range order {
 		p := perSession[s]
-		frames := p.shared
-		if frames == nil {
-			// The socket hears several channels with changes: one frame
-			// with each user once.
-			merged := map[string]string{}
-			for _, m := range p.batches {
-				for u, st := range m {
-					merged[u] = st
+		frames, ok := encoded[string(p.key)]
+		if !ok {
+			merged := p.batches[0]
+			if len(p.batches) > 1 {
+				merged = map[string]string{}
+				for _, m := range p.batches {
+					for u, st := range m {
+						merged[u] = st
+					}
 				}
 			}
 			frames = encodePresence(&buf, merged)
+			encoded[string(p.key)] = frames
 		}
 		for _, f := range frames {
 			s.enqueue(f, 0)
