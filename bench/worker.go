@@ -44,7 +44,9 @@ type WorkerResult struct {
 }
 
 // RunWorker is the body of `unhidra bench worker`: it connects the job's
-// sockets, says {"ready":true}, and reads frames until stdin closes.
+// sockets, says {"ready":true}, and reads frames until stdin closes. Each
+// line "progress" on stdin meanwhile is answered with a Progress line, so a
+// caller can wait for deliveries instead of guessing how long they take.
 func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	var job Job
 	in := bufio.NewReader(stdin)
@@ -95,8 +97,11 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	res.Sockets = len(conns)
 	fmt.Fprintln(stdout, `{"ready":true}`)
 
+	// One counter per socket: the readers never share a cache line
+	// for a progress report nobody may ask for.
+	counts := make([]atomic.Int64, len(conns))
 	var readers sync.WaitGroup
-	for _, cn := range conns {
+	for i, cn := range conns {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
@@ -137,18 +142,39 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 				}
 				last = now
 				n++
+				counts[i].Store(n)
 			}
 		}()
 	}
-	// Hold until the parent closes stdin.
-	io.Copy(io.Discard, in)
+	// Hold until the parent closes stdin, answering progress requests.
+	enc := json.NewEncoder(stdout)
+	for {
+		line, err := in.ReadString('\n')
+		if strings.TrimSpace(line) == "progress" {
+			var p Progress
+			for i := range counts {
+				p.Received += counts[i].Load()
+			}
+			if err := enc.Encode(p); err != nil {
+				return fmt.Errorf("report progress: %w", err)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	cancel()
 	for _, cn := range conns {
 		cn.CloseNow()
 	}
 	readers.Wait()
 	res.ClosedEarly = int(closed.Load())
-	return json.NewEncoder(stdout).Encode(res)
+	return enc.Encode(res)
+}
+
+// Progress answers a worker's "progress" request.
+type Progress struct {
+	Received int64 `json:"received"` // timed messages received so far
 }
 
 // worker is a running worker process.
