@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/client"
 )
 
@@ -101,13 +102,13 @@ func (x *cli) register(args []string) error {
 	if err != nil {
 		return x.friendly(err)
 	}
-	if err := x.signIn(username, pw); err != nil {
+	if _, err := x.signIn(username, pw); err != nil {
 		return err
 	}
 	if x.json {
 		return x.printJSON(map[string]any{"user": u, "server": x.server})
 	}
-	fmt.Fprintf(x.stdout, "registered and logged in as %s on %s\n", u.Username, x.server)
+	fmt.Fprintf(x.stdout, "registered and logged in as %s on %s\n", userLabel(u), x.server)
 	return nil
 }
 
@@ -151,19 +152,20 @@ func (x *cli) login(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := x.signIn(username, pw); err != nil {
+	u, err := x.signIn(username, pw)
+	if err != nil {
 		return err
 	}
 	if x.json {
 		return x.printJSON(map[string]any{"server": x.server, "username": x.me.Username, "user_id": x.me.UserID})
 	}
-	fmt.Fprintf(x.stdout, "logged in as %s on %s\n", x.me.Username, x.server)
+	fmt.Fprintf(x.stdout, "logged in as %s on %s\n", userLabel(u), x.server)
 	return nil
 }
 
 // signIn logs in and records the sign-in (the tokens are written by the
 // client's token store first, then the username and default server here).
-func (x *cli) signIn(username, pw string) error {
+func (x *cli) signIn(username, pw string) (*unhidra.User, error) {
 	// A previous session on this server is ended first, so logging in
 	// again does not leave a live refresh token behind.
 	if x.me != nil && x.c.SignedIn() {
@@ -171,10 +173,11 @@ func (x *cli) signIn(username, pw string) error {
 	}
 	u, err := x.c.Login(x.ctx, username, pw)
 	if err != nil {
-		return x.friendly(err)
+		return nil, x.friendly(err)
 	}
+	x.remember(u)
 	x.me = &signin{Username: u.Username, UserID: u.ID, Tokens: x.c.Tokens()}
-	return x.file.update(func(c *credentials) {
+	return u, x.file.update(func(c *credentials) {
 		c.Servers[x.server] = x.me
 		c.Default = x.server
 	})
@@ -223,10 +226,6 @@ func (x *cli) whoami(args []string) error {
 	if x.json {
 		return x.printJSON(map[string]any{"server": x.server, "user": u})
 	}
-	name := u.Username
-	if u.DisplayName != "" && u.DisplayName != u.Username {
-		name += " (" + u.DisplayName + ")"
-	}
-	fmt.Fprintf(x.stdout, "%s on %s — user %s, role %s\n", name, x.server, u.ID, u.Role)
+	fmt.Fprintf(x.stdout, "%s on %s — user %s, role %s\n", userLabel(u), x.server, u.ID, u.Role)
 	return nil
 }

@@ -45,7 +45,7 @@ func (x *cli) openDM(usernames []string) (*unhidra.Channel, bool, error) {
 			}
 			return nil, false, x.friendly(err)
 		}
-		x.users[u.ID] = u.Username
+		x.remember(u)
 		if u.ID != x.me.UserID {
 			ids = append(ids, u.ID)
 		}
@@ -199,7 +199,7 @@ func (x *cli) channelsOne(sub string, args []string) error {
 		tw := tabwriter.NewWriter(x.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USER\tROLE\tJOINED")
 		for _, m := range members {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", x.username(m.UserID), m.Role, m.JoinedAt.Local().Format("2006-01-02"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", x.userLabel(m.UserID), m.Role, m.JoinedAt.Local().Format("2006-01-02"))
 		}
 		return tw.Flush()
 	}
@@ -230,11 +230,12 @@ func (x *cli) channelsInvite(args []string) error {
 			}
 			return x.friendly(err)
 		}
+		x.remember(u)
 		if _, _, err := x.c.AddMember(x.ctx, ch.ID, u.ID); err != nil {
-			return fmt.Errorf("invite %s: %w", u.Username, x.friendly(err))
+			return fmt.Errorf("invite @%s: %w", u.Username, x.friendly(err))
 		}
 		if !x.json {
-			fmt.Fprintf(x.stdout, "added %s to %s\n", u.Username, x.channelName(ch))
+			fmt.Fprintf(x.stdout, "added %s to %s\n", userLabel(u), x.channelName(ch))
 		}
 	}
 	return nil

@@ -70,7 +70,7 @@ type cli struct {
 	c      *client.Client
 	me     *signin // the stored sign-in for server, if any
 
-	users map[string]string // user ID → username, for display
+	users map[string]*unhidra.User // by ID, for display; nil when the lookup failed
 }
 
 // clientCommand runs a client verb.
@@ -83,7 +83,7 @@ func clientCommand(ctx context.Context, verb string, args []string, stdin io.Rea
 		stdin = strings.NewReader("")
 	}
 	x := &cli{ctx: ctx, stdin: stdin, in: bufio.NewReader(stdin), stdout: stdout, stderr: stderr, lookupEnv: lookupEnv,
-		file: &credFile{path: path}, users: map[string]string{}}
+		file: &credFile{path: path}, users: map[string]*unhidra.User{}}
 	switch verb {
 	case "register":
 		return x.register(args)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/unhidra/unhidra"
 )
@@ -18,21 +19,73 @@ func (x *cli) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// username returns a user's name for display, asking the server once per
-// user.
+// user returns a user for display, asking the server once per user; nil
+// when the server would not say.
+func (x *cli) user(id string) *unhidra.User {
+	if u, ok := x.users[id]; ok {
+		return u
+	}
+	u, err := x.c.User(x.ctx, id)
+	if err != nil {
+		u = nil
+	}
+	x.users[id] = u
+	return u
+}
+
+// remember keeps a user the server just returned, sparing a lookup.
+func (x *cli) remember(u *unhidra.User) {
+	if u != nil && u.ID != "" {
+		x.users[u.ID] = u
+	}
+}
+
+// username returns a user's username, or the ID when it cannot be had.
 func (x *cli) username(id string) string {
 	if id == "" {
 		return "?"
 	}
-	if n, ok := x.users[id]; ok {
-		return n
+	if u := x.user(id); u != nil {
+		return u.Username
 	}
-	n := id
-	if u, err := x.c.User(x.ctx, id); err == nil {
-		n = u.Username
+	return id
+}
+
+// userLabel shows a user as a person reads them: the display name with the
+// @username beside it, since anyone may choose any display name (another
+// user's, or "admin") but a username is unique.
+func (x *cli) userLabel(id string) string {
+	if id == "" {
+		return "?"
 	}
-	x.users[id] = n
-	return n
+	if u := x.user(id); u != nil {
+		return userLabel(u)
+	}
+	return id
+}
+
+// userLabel is "Display Name (@username)", or "@username" alone when the
+// display name adds nothing (empty, the username itself, or nothing left
+// once invisible characters are dropped).
+func userLabel(u *unhidra.User) string {
+	handle := "@" + u.Username
+	display := strings.TrimSpace(visible(u.DisplayName))
+	if display == "" || display == u.Username {
+		return handle
+	}
+	return display + " (" + handle + ")"
+}
+
+// visible drops what could make a name look like another on a terminal:
+// control characters, line breaks, and invisible formatting characters
+// (bidirectional overrides, zero-width spaces and joiners).
+func visible(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // sender names a message's sender.
@@ -40,7 +93,7 @@ func (x *cli) sender(m *unhidra.Message) string {
 	if m.Sender.Type == unhidra.SenderDevice {
 		return "device:" + m.Sender.ID
 	}
-	return x.username(m.Sender.ID)
+	return x.userLabel(m.Sender.ID)
 }
 
 // channelName names a channel for display: #name, or @a,@b for a DM
