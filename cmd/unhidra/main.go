@@ -175,7 +175,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		// reads, and report success.
 		if path, ok := sqliteFile(cfg); ok {
 			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no database at %s: point --data (or --db) at the server's, "+
+				return fmt.Errorf("no database at %s: point --data (or --db) at the server's data directory, "+
 					"or run `unhidra admin migrate` with the same flags first to create a new one", path)
 			}
 		}
