@@ -203,6 +203,11 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Fatalf("no clean stop in the log:\n%s", logs.String())
 	}
+	// As internal/testserver does for the other tests: a server that logs
+	// an error has found something wrong, whatever the client saw.
+	if strings.Contains(logs.String(), `"level":"ERROR`) {
+		t.Fatalf("the server logged an error:\n%s", logs.String())
+	}
 }
 
 func freeAddr(t *testing.T) string {
