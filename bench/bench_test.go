@@ -83,10 +83,25 @@ func TestSendsAndWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Each of the 2 sockets gets the 3 messages: wait for the worker to
+	// say so, to a deadline, rather than for a guessed time.
+	dec := json.NewDecoder(rd)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		inW.Write([]byte("progress\n"))
+		var p Progress
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Received >= 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker received %d of 6 timed messages", p.Received)
+		}
+	}
 	inW.Close()
 	var res WorkerResult
-	if err := json.NewDecoder(rd).Decode(&res); err != nil {
+	if err := dec.Decode(&res); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {

@@ -53,7 +53,9 @@ type WorkerResult struct {
 }
 
 // RunWorker is the body of `unhidra bench worker`: it connects the job's
-// sockets, says {"ready":true}, and reads frames until stdin closes.
+// sockets, says {"ready":true}, and reads frames until stdin closes. Each
+// line "progress" on stdin meanwhile is answered with a Progress line, so a
+// caller can wait for deliveries instead of guessing how long they take.
 func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	var job Job
 	in := bufio.NewReader(stdin)
@@ -74,6 +76,9 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		wg      sync.WaitGroup
 		readers sync.WaitGroup
 		closed  atomic.Int64
+		// received counts timed receipts as they happen, for progress
+		// requests.
+		received atomic.Int64
 	)
 	res.PerMessage = map[int64]int64{}
 	// read drains one socket from the moment it is connected, so that
@@ -127,6 +132,7 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			now := time.Now().UnixNano()
 			local = append(local, (now-sent)/1000)
 			perMsg[sent]++
+			received.Add(1)
 			if first == 0 {
 				first = now
 			}
@@ -166,15 +172,31 @@ func RunWorker(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	res.Sockets = len(conns)
 	fmt.Fprintln(stdout, `{"ready":true}`)
 
-	// Hold until the parent closes stdin.
-	io.Copy(io.Discard, in)
+	// Hold until the parent closes stdin, answering progress requests.
+	enc := json.NewEncoder(stdout)
+	for {
+		line, err := in.ReadString('\n')
+		if strings.TrimSpace(line) == "progress" {
+			if err := enc.Encode(Progress{Received: received.Load()}); err != nil {
+				return fmt.Errorf("report progress: %w", err)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	cancel()
 	for _, cn := range conns {
 		cn.CloseNow()
 	}
 	readers.Wait()
 	res.ClosedEarly = int(closed.Load())
-	return json.NewEncoder(stdout).Encode(res)
+	return enc.Encode(res)
+}
+
+// Progress answers a worker's "progress" request.
+type Progress struct {
+	Received int64 `json:"received"` // timed messages received so far
 }
 
 // worker is a running worker process.

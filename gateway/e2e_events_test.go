@@ -112,12 +112,25 @@ func TestEventFramesLive(t *testing.T) {
 				t.Fatalf("b's counts before reading: %+v", c)
 			}
 		}
+		// The socket's read is applied after the frame is taken: poll for
+		// it to a deadline rather than guessing how long that takes.
 		wb.send(map[string]any{"type": "read", "channel_id": ch, "seq": last})
-		time.Sleep(200 * time.Millisecond)
-		api(t, n, "GET", "/api/v1/channels", b.Token, nil, 200, &list)
-		for _, c := range list.Channels {
-			if c.ID == ch && (c.MentionCount != 0 || c.UnreadCount != 0) {
-				t.Fatalf("b's counts after reading over the socket: %+v", c)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			api(t, n, "GET", "/api/v1/channels", b.Token, nil, 200, &list)
+			cleared, found := false, false
+			for _, c := range list.Channels {
+				if c.ID == ch {
+					found, cleared = true, c.MentionCount == 0 && c.UnreadCount == 0
+				}
+			}
+			if !found {
+				t.Fatalf("channel %s missing from b's list %+v", ch, list.Channels)
+			}
+			if cleared {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("b's counts after reading over the socket: %+v", list.Channels)
 			}
 		}
 	})

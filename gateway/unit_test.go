@@ -316,13 +316,22 @@ func TestStreamReordersAndFillsGaps(t *testing.T) {
 			return contiguous(s, 0, n)
 		})
 	}
-	// Duplicates from the bus change nothing.
+	// Duplicates from the bus change nothing. A fresh event published
+	// after them is a barrier: once a socket has it, the duplicates before
+	// it on the same channel have been dealt with.
 	for _, f := range held[:10] {
 		r.bus.Publish(context.Background(), "chan.c", f)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if s, _ := c1.seqs("c"); !contiguous(s, 0, n) {
-		t.Fatalf("after duplicates: %v", s)
+	r.chat.post("c", unhidra.EventMessage, "u3")
+	r.bus.Publish(context.Background(), "chan.c", held[n])
+	for _, c := range []*fakeConn{c1, c2} {
+		eventually(t, "the event after the duplicates", func() bool {
+			s, _ := c.seqs("c")
+			return len(s) > 0 && s[len(s)-1] == n+1
+		})
+		if s, _ := c.seqs("c"); !contiguous(s, 0, n+1) {
+			t.Fatalf("after duplicates: %v", s)
+		}
 	}
 }
 
@@ -412,20 +421,26 @@ func TestResumeReplaysThenResumed(t *testing.T) {
 // frame of the same user renews it; another user's token is refused.
 func TestTokenExpiry(t *testing.T) {
 	r := newRig(t, nil)
-	s, c := r.connect("u", false, time.Now().Add(150*time.Millisecond))
+	// The expiry leaves time for the auth frames on a busy machine.
+	expiry := time.Now().Add(time.Second)
+	s, c := r.connect("u", false, expiry)
+	r.auth.mu.Lock()
 	r.auth.tokens["fresh"] = &unhidra.Principal{UserID: "u", SessionID: "s2", ExpiresAt: time.Now().Add(time.Hour)}
 	r.auth.tokens["other"] = &unhidra.Principal{UserID: "v", SessionID: "s3", ExpiresAt: time.Now().Add(time.Hour)}
+	r.auth.mu.Unlock()
 	s.OnMessage([]byte(`{"type":"auth","access_token":"other"}`))
 	s.OnMessage([]byte(`{"type":"auth","access_token":"fresh"}`))
-	time.Sleep(300 * time.Millisecond)
+	// A socket that is not renewed, expiring just after the first would
+	// have: once it is closed, the first one's old expiry has passed.
+	_, c2 := r.connect("u", false, expiry.Add(50*time.Millisecond))
+	eventually(t, "4001 at expiry", func() bool { return c2.closeCode() == wire.CloseUnauthenticated })
 	if code := c.closeCode(); code != 0 {
 		t.Fatalf("renewed socket closed with %d", code)
 	}
-	if _, other := c.seqs(""); fmt.Sprint(other) != "[hello error]" {
-		t.Fatalf("frames %v", other)
-	}
-	_, c2 := r.connect("u", false, time.Now().Add(100*time.Millisecond))
-	eventually(t, "4001 at expiry", func() bool { return c2.closeCode() == wire.CloseUnauthenticated })
+	eventually(t, "hello and the refusal of the other user's token", func() bool {
+		_, other := c.seqs("")
+		return fmt.Sprint(other) == "[hello error]"
+	})
 }
 
 // TestAckBeforeEchoUnderLoad: with other events flowing, the sender's ack

@@ -22,7 +22,7 @@ type connectionsResponse struct {
 }
 
 var (
-	docWebSocket        = opDoc{summary: "Real-time WebSocket (subprotocols unhidra.v1 and bearer.<access_token>; frames in API.md)", tag: "realtime", status: http.StatusSwitchingProtocols}
+	docWebSocket        = opDoc{summary: "Real-time WebSocket (subprotocols unhidra.v1 and bearer.<access_token>; frames in docs/api.md)", tag: "realtime", status: http.StatusSwitchingProtocols}
 	docAdminConnections = opDoc{summary: "Live WebSocket connections of this node (admins)", tag: "admin", resp: connectionsResponse{}}
 )
 

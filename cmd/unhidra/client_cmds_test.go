@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/internal/testserver"
 )
 
@@ -71,11 +72,11 @@ func TestCLIAccounts(t *testing.T) {
 	// register asks for the username and reads the password from stdin,
 	// then signs in.
 	out := alice.ok("alice\n"+alicePW+"\n", "register")
-	if !strings.Contains(out, "registered and logged in as alice") {
+	if !strings.Contains(out, "registered and logged in as @alice") {
 		t.Fatalf("register: %q", out)
 	}
 	out = alice.ok("", "whoami")
-	if !strings.Contains(out, "alice on "+n.URL) || !strings.Contains(out, "role member") {
+	if !strings.Contains(out, "@alice on "+n.URL) || !strings.Contains(out, "role member") {
 		t.Fatalf("whoami: %q", out)
 	}
 
@@ -128,13 +129,22 @@ func TestCLIAccounts(t *testing.T) {
 
 	// A wrong password fails with status 1 and a message.
 	bob := newCLIUser(t, n.URL)
-	bob.okEnv("", []string{"UNHIDRA_PASSWORD", bobPW}, "register", "bob", "--display-name", "Bob B")
+	out = bob.okEnv("", []string{"UNHIDRA_PASSWORD", bobPW}, "register", "bob", "--display-name", "Bob B")
+	if !strings.Contains(out, "registered and logged in as Bob B (@bob)") {
+		t.Fatalf("register with a display name: %q", out)
+	}
 	if code, _, errs := bob.run("wrong password here\n", "login", "bob"); code != 1 || errs == "" {
 		t.Fatalf("wrong password: %d %q", code, errs)
 	}
 	var js struct{ Username string }
 	if err := json.Unmarshal([]byte(bob.okEnv("", []string{"UNHIDRA_PASSWORD", bobPW}, "login", "--username", "bob", "--json")), &js); err != nil || js.Username != "bob" {
 		t.Fatalf("login --json: %v %+v", err, js)
+	}
+	if out := bob.okEnv("", []string{"UNHIDRA_PASSWORD", bobPW}, "login", "bob"); !strings.Contains(out, "logged in as Bob B (@bob)") {
+		t.Fatalf("login: %q", out)
+	}
+	if out := bob.ok("", "whoami"); !strings.Contains(out, "Bob B (@bob) on "+n.URL) {
+		t.Fatalf("whoami with a display name: %q", out)
 	}
 
 	// logout ends the session: the stored refresh token no longer works
@@ -220,7 +230,7 @@ func TestCLIChat(t *testing.T) {
 
 	bob.ok("", "channels", "join", "#general")
 	alice.ok("", "channels", "invite", "secret", "bob", "carol")
-	if out := alice.ok("", "channels", "members", "secret"); !strings.Contains(out, "bob") || !strings.Contains(out, "carol") || !strings.Contains(out, "owner") {
+	if out := alice.ok("", "channels", "members", "secret"); !strings.Contains(out, "@bob") || !strings.Contains(out, "@carol") || !strings.Contains(out, "owner") {
 		t.Fatalf("members: %q", out)
 	}
 
@@ -236,7 +246,7 @@ func TestCLIChat(t *testing.T) {
 	bob.ok("multi\nline from stdin\n", "send", "general", "-")
 
 	out = bob.ok("", "history", "general")
-	for _, want := range []string{"alice: the deploy is green", "bob: ack, rolling back the canary", "bob: ack, rolling back the canary [1 reply]", "multi\n    line from stdin"} {
+	for _, want := range []string{"@alice: the deploy is green", "@bob: ack, rolling back the canary", "@bob: ack, rolling back the canary [1 reply]", "multi\n    line from stdin"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("history lacks %q:\n%s", want, out)
 		}
@@ -284,7 +294,7 @@ func TestCLIChat(t *testing.T) {
 		t.Fatalf("dm again: %q", out)
 	}
 	bob.ok("", "send", "@alice", "psst")
-	if out := alice.ok("", "history", "@bob"); !strings.Contains(out, "bob: psst") {
+	if out := alice.ok("", "history", "@bob"); !strings.Contains(out, "@bob: psst") {
 		t.Fatalf("dm history: %q", out)
 	}
 	if code, _, errs := bob.run("", "dm", "nobody_here"); code != 1 || !strings.Contains(errs, "no user named") {
@@ -329,7 +339,7 @@ func TestCLITail(t *testing.T) {
 		t.Fatal("tail did not stop on cancel")
 	}
 	got := out.String()
-	if strings.Contains(got, "before the tail") || strings.Count(got, "alice: rollout at 50%") != 1 ||
+	if strings.Contains(got, "before the tail") || strings.Count(got, "@alice: rollout at 50%") != 1 ||
 		strings.Index(got, "50%") > strings.Index(got, "100%") {
 		t.Fatalf("tail output:\n%s", got)
 	}
@@ -345,4 +355,59 @@ func waitFor(t *testing.T, cond func() bool, show *syncBuffer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("condition not met; output so far:\n%s", show.String())
+}
+
+// TestCLILookAlikeNames: a user who takes another's name as display name
+// is still told apart, since the @username shows beside it wherever a user
+// is shown.
+func TestCLILookAlikeNames(t *testing.T) {
+	n := testserver.Start(t, testserver.Config(t, "sqlite"))
+	alice := signedUp(t, n.URL, "alice", alicePW)
+	mallory := newCLIUser(t, n.URL)
+	mallory.okEnv("", []string{"UNHIDRA_PASSWORD", bobPW}, "register", "mallory", "--display-name", "alice")
+	alice.ok("", "channels", "create", "general")
+	mallory.ok("", "channels", "join", "general")
+	alice.ok("", "send", "general", "the real one")
+	mallory.ok("", "send", "general", "send me the keys")
+
+	out := alice.ok("", "history", "general")
+	if !strings.Contains(out, " @alice: the real one") || !strings.Contains(out, " alice (@mallory): send me the keys") {
+		t.Fatalf("history:\n%s", out)
+	}
+	if out := alice.ok("", "channels", "members", "general"); !strings.Contains(out, "alice (@mallory)") {
+		t.Fatalf("members:\n%s", out)
+	}
+	if out := alice.ok("", "search", "keys"); !strings.Contains(out, "alice (@mallory): send me the keys") {
+		t.Fatalf("search:\n%s", out)
+	}
+	// --json is the API's shape, unchanged.
+	var page struct {
+		Messages []struct {
+			Sender struct{ ID string } `json:"sender"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(alice.ok("", "history", "general", "--json")), &page); err != nil || len(page.Messages) != 2 || page.Messages[1].Sender.ID == "" {
+		t.Fatalf("history --json: %v %+v", err, page)
+	}
+}
+
+func TestUserLabel(t *testing.T) {
+	for _, c := range []struct {
+		name, username, display, want string
+	}{
+		{"no display name", "bob", "", "@bob"},
+		{"display name is the username", "bob", "bob", "@bob"},
+		{"display name", "bob", "Bob Builder", "Bob Builder (@bob)"},
+		{"another user's name", "mallory", "alice", "alice (@mallory)"},
+		{"bidi override", "mallory", "\u202eecila", "ecila (@mallory)"},
+		{"zero-width only", "mallory", "\u200b\u200d\ufeff", "@mallory"},
+		{"zero-width to pass as the username", "mallory", "mal\u200blory", "@mallory"},
+		{"control characters", "mallory", "ali\x1b[2Jce\n", "ali[2Jce (@mallory)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := userLabel(&unhidra.User{Username: c.username, DisplayName: c.display}); got != c.want {
+				t.Fatalf("userLabel = %q, want %q", got, c.want)
+			}
+		})
+	}
 }

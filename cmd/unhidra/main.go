@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -153,7 +155,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: applied %d migration(s) %v; schema version %d\n", db.Engine(), len(applied), applied, v)
+		fmt.Fprintf(stdout, "%s: applied %d migration(s) %v; schema version %d, in the %s\n", db.Engine(), len(applied), applied, v, describeDB(cfg))
 		return nil
 	case "create-admin":
 		var username, displayName string
@@ -167,6 +169,16 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if username == "" {
 			return errors.New("--username is required")
 		}
+		// Refuse a data dir without a database before asking for the
+		// password: run from the wrong directory, create-admin would
+		// otherwise make a new database (and signing keys) that no server
+		// reads, and report success.
+		if path, ok := sqliteFile(cfg); ok {
+			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("no database at %s: point --data (or --db) at the server's data directory, "+
+					"or run `unhidra admin migrate` with the same flags first to create a new one", path)
+			}
+		}
 		pw, ok := lookupEnv("UNHIDRA_ADMIN_PASSWORD")
 		if !ok {
 			fmt.Fprint(stderr, "password: ")
@@ -177,11 +189,22 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			pw = strings.TrimRight(line, "\r\n")
 		}
 		log := newLogger(cfg, stderr)
-		db, err := server.OpenStore(ctx, cfg, log, true)
+		db, err := server.OpenStore(ctx, cfg, log, false)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
+		// An empty database (PostgreSQL, or a SQLite file no server has
+		// set up) is refused for the same reason as a missing one.
+		if v, err := db.SchemaVersion(ctx); err != nil {
+			return err
+		} else if v == 0 {
+			return fmt.Errorf("the %s is empty: no server has used it; check --db and --data, "+
+				"or run `unhidra admin migrate` first to set up a new one", describeDB(cfg))
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			return err
+		}
 		keys, err := server.LoadKeys(cfg)
 		if err != nil {
 			return err
@@ -197,8 +220,44 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			}
 			return err
 		}
-		fmt.Fprintf(stdout, "created admin %s (id %s)\n", u.Username, u.ID)
+		fmt.Fprintf(stdout, "created admin %s (id %s) in the %s\n", u.Username, u.ID, describeDB(cfg))
 		return nil
 	}
 	return fmt.Errorf("unknown admin command %q: want migrate or create-admin", args[0])
+}
+
+// sqliteFile is the absolute path of cfg's database when it is SQLite (the
+// data dir's unhidra.db, or a --db of sqlite://PATH, sqlite:PATH or
+// PATH.db, as the store reads them).
+func sqliteFile(cfg config.Config) (string, bool) {
+	u := cfg.DatabaseURL()
+	var p string
+	switch lower := strings.ToLower(u); {
+	case strings.HasPrefix(lower, "sqlite://"):
+		p = u[len("sqlite://"):]
+	case strings.HasPrefix(lower, "sqlite:"):
+		p = u[len("sqlite:"):]
+	case !strings.Contains(u, "://") && strings.HasSuffix(u, ".db"):
+		p = u
+	default:
+		return "", false
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p, true
+}
+
+// describeDB names the database cfg points at, for an operator to check:
+// the SQLite file's absolute path, or the PostgreSQL host and database
+// (never the user or password).
+func describeDB(cfg config.Config) string {
+	if path, ok := sqliteFile(cfg); ok {
+		return "SQLite database " + path
+	}
+	u, err := url.Parse(cfg.DB)
+	if err != nil || u.Host == "" {
+		return "database given by --db"
+	}
+	return "PostgreSQL database " + strings.TrimPrefix(u.Path, "/") + " on " + u.Host
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/unhidra/unhidra/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log goroutines.
@@ -58,6 +61,16 @@ func TestServeReportsEveryConfigError(t *testing.T) {
 func TestAdminMigrateAndCreateAdmin(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
+	// Before any server or migrate has used the data dir, create-admin
+	// refuses, names the path it looked at, and leaves nothing behind.
+	code := run(t.Context(), []string{"admin", "create-admin", "--data", dir, "--username", "root_admin"}, strings.NewReader("a good admin passphrase\n"), &out, &errb, envOf(nil))
+	if want := filepath.Join(dir, "unhidra.db"); code != 1 || !strings.Contains(errb.String(), "no database at "+want) {
+		t.Fatalf("create-admin without a database: %d %q", code, errb.String())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("create-admin without a database left %v", entries)
+	}
+	errb.Reset()
 	if code := run(t.Context(), []string{"admin", "migrate", "--data", dir}, nil, &out, &errb, envOf(nil)); code != 0 {
 		t.Fatalf("migrate: %d %s", code, errb.String())
 	}
@@ -71,14 +84,51 @@ func TestAdminMigrateAndCreateAdmin(t *testing.T) {
 	}
 
 	out.Reset()
-	code := run(t.Context(), []string{"admin", "create-admin", "--data", dir, "--username", "root_admin"}, strings.NewReader("a good admin passphrase\n"), &out, &errb, envOf(nil))
-	if code != 0 || !strings.Contains(out.String(), "created admin root_admin") {
+	code = run(t.Context(), []string{"admin", "create-admin", "--data", dir, "--username", "root_admin"}, strings.NewReader("a good admin passphrase\n"), &out, &errb, envOf(nil))
+	if code != 0 || !strings.Contains(out.String(), "created admin root_admin") || !strings.Contains(out.String(), "in the SQLite database "+filepath.Join(dir, "unhidra.db")) {
 		t.Fatalf("create-admin: %d %q %q", code, out.String(), errb.String())
 	}
 	errb.Reset()
 	code = run(t.Context(), []string{"admin", "create-admin", "--data", dir, "--username", "weak"}, nil, &out, &errb, envOf(map[string]string{"UNHIDRA_ADMIN_PASSWORD": "weak"}))
 	if code != 1 || !strings.Contains(errb.String(), "password") {
 		t.Fatalf("weak password accepted: %d %q", code, errb.String())
+	}
+}
+
+// TestCreateAdminPostgres: on PostgreSQL an empty database is refused like
+// a missing SQLite file, and the output names the database but not the
+// credentials in the URL.
+func TestCreateAdminPostgres(t *testing.T) {
+	db := testenv.PostgresURL(t)
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default server trusts local connections, so a password in the
+	// URL is ignored by it and must still not be printed; a server given by
+	// UNHIDRA_TEST_POSTGRES brings its own.
+	secret, hasSecret := u.User.Password()
+	if !hasSecret && os.Getenv(testenv.PostgresEnv) == "" {
+		secret = "not-a-real-secret"
+		u.User = url.UserPassword(u.User.Username(), secret)
+	}
+	db = u.String()
+	name := strings.TrimPrefix(u.Path, "/")
+	env := envOf(map[string]string{"UNHIDRA_ADMIN_PASSWORD": "a good admin passphrase"})
+	args := []string{"admin", "create-admin", "--db", db, "--data", t.TempDir(), "--username", "root_admin"}
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), args, nil, &out, &errb, env); code != 1 || !strings.Contains(errb.String(), "PostgreSQL database "+name+" on "+u.Host+" is empty") {
+		t.Fatalf("create-admin on an empty database: %d %q", code, errb.String())
+	}
+	if code := run(t.Context(), []string{"admin", "migrate", "--db", db}, nil, &out, &errb, envOf(nil)); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), args, nil, &out, &errb, env); code != 0 || !strings.Contains(out.String(), "in the PostgreSQL database "+name+" on "+u.Host) {
+		t.Fatalf("create-admin: %d %q %q", code, out.String(), errb.String())
+	}
+	if secret != "" && strings.Contains(out.String()+errb.String(), secret) {
+		t.Fatal("the database password was printed")
 	}
 }
 
@@ -152,6 +202,11 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Fatalf("no clean stop in the log:\n%s", logs.String())
+	}
+	// As internal/testserver does for the other tests: a server that logs
+	// an error has found something wrong, whatever the client saw.
+	if strings.Contains(logs.String(), `"level":"ERROR`) {
+		t.Fatalf("the server logged an error:\n%s", logs.String())
 	}
 }
 

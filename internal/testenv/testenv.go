@@ -26,8 +26,8 @@ const PostgresEnv = "UNHIDRA_TEST_POSTGRES"
 // trust authentication.
 const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-const startHint = "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start" +
-	" (or point " + PostgresEnv + " at a server whose user may CREATE DATABASE)"
+const startHint = "run ./scripts/services.sh (it installs, starts and sets up the local PostgreSQL on Debian)" +
+	" or point " + PostgresEnv + " at a server whose user may CREATE DATABASE"
 
 // PostgresURL creates an empty database with a unique name on the server at
 // $UNHIDRA_TEST_POSTGRES and returns its URL. The database is dropped, even

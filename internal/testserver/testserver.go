@@ -1,6 +1,9 @@
 // Package testserver starts a real Unhidra node for tests: on 127.0.0.1:0,
 // with a temporary data directory, on SQLite or on a fresh PostgreSQL
-// database, and stops it when the test ends.
+// database, and stops it when the test ends. The node's warnings and errors
+// go to the test log, and an ERROR the test did not declare with
+// Node.ExpectError fails the test: a server that logs an error has found
+// something wrong, even when the client saw an answer it accepted.
 package testserver
 
 import (
@@ -8,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +31,7 @@ type Node struct {
 	// Client is an HTTP client that trusts the node (plain http.DefaultClient
 	// unless the node serves TLS).
 	Client *http.Client
+	logs   *logSink
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -66,7 +71,8 @@ func StartWithClient(t testing.TB, cfg config.Config, hc *http.Client) *Node {
 		t.Fatalf("test config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sink := &logSink{t: t}
+	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := server.New(ctx, cfg, log)
 	if err != nil {
 		cancel()
@@ -76,7 +82,7 @@ func StartWithClient(t testing.TB, cfg config.Config, hc *http.Client) *Node {
 		cancel()
 		t.Fatalf("listen: %v", err)
 	}
-	tn := &Node{Node: n, URL: n.URL(), Config: cfg, Client: hc, cancel: cancel, done: make(chan error, 1)}
+	tn := &Node{Node: n, URL: n.URL(), Config: cfg, Client: hc, logs: sink, cancel: cancel, done: make(chan error, 1)}
 	go func() { tn.done <- n.Run(ctx) }()
 	t.Cleanup(tn.Stop)
 	deadline := time.Now().Add(10 * time.Second)
@@ -106,11 +112,49 @@ func (n *Node) Stop() {
 	}
 }
 
-// testWriter sends the node's warnings and errors to the test log.
-type testWriter struct{ t testing.TB }
+// ExpectError declares that the server may log an ERROR whose line contains
+// substr (its message or any attribute) from now on, without failing the
+// test. Declare only errors the test provokes on purpose, and say why beside
+// the call; an error nobody expects is a finding, not noise.
+func (n *Node) ExpectError(substr string) {
+	n.logs.mu.Lock()
+	defer n.logs.mu.Unlock()
+	n.logs.expected = append(n.logs.expected, substr)
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+// logSink sends the node's log lines to the test log and fails the test on
+// an ERROR line that matches no expectation. slog's text handler hands it one
+// whole record per Write.
+type logSink struct {
+	t        testing.TB
+	mu       sync.Mutex
+	expected []string
+}
+
+func (w *logSink) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	w.t.Log(line)
+	if isErrorLine(line) && !w.expects(line) {
+		w.t.Errorf("testserver: the server logged an ERROR the test does not expect (declare it with Node.ExpectError if the test provokes it):\n%s", line)
+	}
 	return len(p), nil
+}
+
+func (w *logSink) expects(line string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.expected {
+		if strings.Contains(line, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// isErrorLine reports whether a text handler's line is at level ERROR or
+// above ("time=… level=ERROR msg=…"; levels above ERROR print as ERROR+n).
+// The time value has no spaces, so the level is the second field.
+func isErrorLine(line string) bool {
+	fields := strings.SplitN(line, " ", 3)
+	return len(fields) >= 2 && strings.HasPrefix(fields[1], "level=ERROR")
 }
