@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -156,6 +157,7 @@ func (s *Server) routeTable() []route {
 // recovery, security headers, metrics and the access log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	method := methodLabel(r.Method)
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	id := r.Header.Get("X-Request-ID")
@@ -180,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.LogAttrs(ctx, slog.LevelError, "panic serving request", slog.String("request_id", id), slog.Any("panic", v))
+			s.log.LogAttrs(ctx, slog.LevelError, "panic serving request", slog.String("request_id", id), slog.String("panic", logField(fmt.Sprint(v), maxLogError)))
 			if !sw.wrote {
 				s.writeError(sw, r, unhidra.Errorf(unhidra.EInternal, "internal error"))
 			}
@@ -193,12 +195,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(r.Method, route, sw.status, elapsed)
+		s.metrics.observe(method, route, sw.status, elapsed)
+		// Every field below is either fixed by the server (method label,
+		// route pattern) or passed through logField, so no request can
+		// make a log line long or inject into it.
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+			slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
+			slog.String("path", logField(r.URL.Path, maxLogPath)),
 			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Duration("duration", elapsed),
-			slog.String("ip", s.cfg.ClientIP.ClientIP(r).String()))
+			slog.String("ip", logField(s.cfg.ClientIP.ClientIP(r).String(), maxLogField)),
+			slog.String("user_agent", logField(r.UserAgent(), maxLogUserAgent)))
 	}()
+	if method == methodOther {
+		// Refused before routing: an invented method is worth a fixed
+		// label and a short answer, nothing more.
+		writeJSON(sw, http.StatusNotImplemented, errorBody{Error: errorDetail{Code: "not_implemented",
+			Message: "unknown HTTP method; this server answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS"}})
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
 }
 
@@ -261,7 +275,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: r.Method + " is not allowed here; use " + strings.Join(allowed, " or ")}})
 		return
 	}
-	s.writeError(w, r, unhidra.Errorf(unhidra.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	s.writeError(w, r, unhidra.Errorf(unhidra.ENotFound, "no such endpoint: %s %s", r.Method, logField(r.URL.Path, maxLogPath)))
 }
 
 // allow applies a per-client-IP rate limit.
