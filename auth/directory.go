@@ -57,7 +57,7 @@ func decodeCursor(c string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) > 64 {
+	if err != nil || unhidra.CheckParam("cursor", string(b), 64) != nil {
 		return "", unhidra.Errorf(unhidra.EInvalid, "cursor is not valid")
 	}
 	return string(b), nil

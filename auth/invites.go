@@ -48,8 +48,8 @@ func (s *Service) DeleteInvite(ctx context.Context, code string) error {
 	if _, err := requireAdmin(ctx); err != nil {
 		return err
 	}
-	if code == "" || len(code) > 128 {
-		return unhidra.Errorf(unhidra.ENotFound, "no such invite")
+	if err := unhidra.CheckID("code", code); err != nil {
+		return err
 	}
 	return s.cfg.Store.DeleteInvite(ctx, code)
 }

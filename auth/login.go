@@ -21,6 +21,11 @@ type ClientMeta struct {
 
 // Login checks a username and password and starts a session.
 func (s *Service) Login(ctx context.Context, username, plain string, meta ClientMeta) (*TokenPair, error) {
+	// No account's name holds a NUL or invalid UTF-8, and the store must
+	// not see one: refuse it before it counts as a try.
+	if err := unhidra.CheckParam("username", username, 4096); err != nil {
+		return nil, err
+	}
 	try, err := s.reserveTry(strings.ToLower(username), meta)
 	if err != nil {
 		return nil, err

@@ -36,13 +36,13 @@ func (s *Service) UpdateMe(ctx context.Context, upd ProfileUpdate) (*unhidra.Use
 		if v == "" {
 			return nil, unhidra.Errorf(unhidra.EInvalid, "display_name must not be empty")
 		}
-		if err := validateText("display_name", v, 64); err != nil {
+		if err := unhidra.CheckText("display_name", v, 64); err != nil {
 			return nil, err
 		}
 		upd.DisplayName = &v
 	}
 	if upd.StatusText != nil {
-		if err := validateText("status_text", *upd.StatusText, 140); err != nil {
+		if err := unhidra.CheckText("status_text", *upd.StatusText, 140); err != nil {
 			return nil, err
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/unhidra/unhidra"
 )
@@ -53,29 +51,19 @@ func ValidateUsername(name string) error {
 	return nil
 }
 
-func validateText(field, v string, max int) error {
-	if !utf8.ValidString(v) {
-		return unhidra.Errorf(unhidra.EInvalid, "%s must be valid UTF-8", field)
-	}
-	if utf8.RuneCountInString(v) > max {
-		return unhidra.Errorf(unhidra.EInvalid, "%s must be at most %d characters", field, max)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return unhidra.Errorf(unhidra.EInvalid, "%s must not contain control characters", field)
-		}
-	}
-	return nil
-}
-
 // Register creates an account. With the setup token it creates the admin;
 // otherwise the registration mode decides who may register.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User, error) {
 	if err := ValidateUsername(in.Username); err != nil {
 		return nil, err
 	}
+	if in.Invite != "" {
+		if err := unhidra.CheckID("invite", in.Invite); err != nil {
+			return nil, err
+		}
+	}
 	in.DisplayName = strings.TrimSpace(in.DisplayName)
-	if err := validateText("display_name", in.DisplayName, 64); err != nil {
+	if err := unhidra.CheckText("display_name", in.DisplayName, 64); err != nil {
 		return nil, err
 	}
 	if err := s.cfg.Policy.Check(in.Username, in.Password); err != nil {

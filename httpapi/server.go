@@ -217,8 +217,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // endpoint adapts a route's handler: authentication per the route's mode,
-// then the handler, whose error goes to writeError.
+// the check of path values and query parameters (checkRequest), then the
+// handler, whose error goes to writeError.
 func (s *Server) endpoint(rt route) http.Handler {
+	params := pathParams(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.auth != public {
 			tok, present := bearerToken(r)
@@ -234,6 +236,10 @@ func (s *Server) endpoint(rt route) http.Handler {
 				s.writeError(w, r, unhidra.Errorf(unhidra.EUnauthenticated, "missing Authorization: Bearer <access_token>"))
 				return
 			}
+		}
+		if err := checkRequest(params, r); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		if err := rt.h(w, r); err != nil {
 			s.writeError(w, r, err)
