@@ -53,14 +53,14 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 		}
 		return nil, fmt.Errorf("verify password: %w", err)
 	}
-	if !ok {
+	// A disabled account answers exactly like a wrong password, after the
+	// same verification, and counts as a failure: a different message, or a
+	// backoff that a right guess resets, would tell a guesser the password.
+	if !ok || u.Disabled {
 		try.fail()
 		return nil, invalid
 	}
 	try.succeed()
-	if u.Disabled {
-		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "this account is disabled")
-	}
 	if rehash {
 		if nh, err := s.cfg.Hasher.Hash(ctx, plain); err == nil {
 			if err := s.cfg.Store.SetPasswordHash(ctx, u.ID, nh, s.now().UTC()); err != nil {

@@ -6,7 +6,8 @@
 // Guarantees:
 //   - Passwords are stored only as Argon2id PHC strings and compared in
 //     constant time; a login for an unknown user costs as much as a wrong
-//     password.
+//     password. A disabled account answers a right password exactly as a
+//     wrong one (same error, same verification, same backoff count).
 //   - Refresh tokens are stored only as SHA-256 hashes and rotate on every
 //     use. Replaying a used token outside the grace window revokes its whole
 //     session (family); inside it, the caller gets a fresh successor.
