@@ -7,8 +7,11 @@ import (
 	"github.com/unhidra/unhidra"
 )
 
+// MaxInviteLifetime is the longest an invite may stay valid.
+const MaxInviteLifetime = 365 * 24 * time.Hour
+
 // CreateInvite makes an invite code (admins only). maxUses 0 means 1;
-// expiresIn 0 means 7 days.
+// expiresIn 0 means 7 days, at most MaxInviteLifetime.
 func (s *Service) CreateInvite(ctx context.Context, maxUses int, expiresIn time.Duration) (*unhidra.Invite, error) {
 	p, err := requireAdmin(ctx)
 	if err != nil {
@@ -20,7 +23,7 @@ func (s *Service) CreateInvite(ctx context.Context, maxUses int, expiresIn time.
 	if maxUses == 0 {
 		maxUses = 1
 	}
-	if expiresIn < 0 || expiresIn > 365*24*time.Hour {
+	if expiresIn < 0 || expiresIn > MaxInviteLifetime {
 		return nil, unhidra.Errorf(unhidra.EInvalid, "expires_in_s must be between 1 and 31536000")
 	}
 	if expiresIn == 0 {

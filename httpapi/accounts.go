@@ -284,8 +284,8 @@ func (s *Server) handleSearchUsers(w http.ResponseWriter, r *http.Request) error
 }
 
 type createInviteRequest struct {
-	MaxUses    int `json:"max_uses,omitempty"`
-	ExpiresInS int `json:"expires_in_s,omitempty"`
+	MaxUses    int `json:"max_uses,omitempty" doc:"how many registrations the invite allows, 1 to 10000 (default 1)" minimum:"0" maximum:"10000"`
+	ExpiresInS int `json:"expires_in_s,omitempty" doc:"lifetime in seconds, at most 31536000 (365 days); default 7 days" minimum:"0" maximum:"31536000"`
 }
 
 type inviteResponse struct {
@@ -299,8 +299,10 @@ func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request) erro
 			return err
 		}
 	}
-	if req.ExpiresInS < 0 {
-		return unhidra.Errorf(unhidra.EInvalid, "expires_in_s must be positive")
+	// Range-check the seconds before they become a Duration: past about
+	// 292 years the multiplication wraps around.
+	if maxS := int(auth.MaxInviteLifetime / time.Second); req.ExpiresInS < 0 || req.ExpiresInS > maxS {
+		return unhidra.Errorf(unhidra.EInvalid, "expires_in_s must be between 1 and %d (365 days); 0 or absent means 7 days", maxS)
 	}
 	inv, err := s.auth.CreateInvite(r.Context(), req.MaxUses, time.Duration(req.ExpiresInS)*time.Second)
 	if err != nil {
