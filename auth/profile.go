@@ -36,7 +36,7 @@ func (s *Service) UpdateMe(ctx context.Context, upd ProfileUpdate) (*unhidra.Use
 		if v == "" {
 			return nil, unhidra.Errorf(unhidra.EInvalid, "display_name must not be empty")
 		}
-		if err := unhidra.CheckText("display_name", v, 64); err != nil {
+		if err := checkDisplayName(v, p.Role == unhidra.RoleAdmin); err != nil {
 			return nil, err
 		}
 		upd.DisplayName = &v

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 
 	"github.com/unhidra/unhidra"
@@ -40,17 +39,6 @@ type RegisterInput struct {
 	Invite      string
 }
 
-var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$`)
-
-// ValidateUsername checks the username rules: 3 to 32 characters, letters,
-// digits, '.', '_' and '-', starting with a letter or digit.
-func ValidateUsername(name string) error {
-	if !usernameRE.MatchString(name) {
-		return unhidra.Errorf(unhidra.EInvalid, "username must be 3 to 32 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
-	}
-	return nil
-}
-
 // Register creates an account. With the setup token it creates the admin;
 // otherwise the registration mode decides who may register.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User, error) {
@@ -63,7 +51,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 		}
 	}
 	in.DisplayName = strings.TrimSpace(in.DisplayName)
-	if err := unhidra.CheckText("display_name", in.DisplayName, 64); err != nil {
+	if err := unhidra.CheckText("display_name", in.DisplayName, MaxDisplayName); err != nil {
 		return nil, err
 	}
 	if err := s.cfg.Policy.Check(in.Username, in.Password); err != nil {
@@ -101,6 +89,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 		// reported rather than silently ignored.
 		opts.InviteCode = in.Invite
 	}
+	// Checked once the role is known: an admin may be called "admin". A
+	// display name taken from the username is checked like a chosen one.
+	if err := checkDisplayName(u.DisplayName, u.Role == unhidra.RoleAdmin); err != nil {
+		return nil, err
+	}
 	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
@@ -135,6 +128,12 @@ func (s *Service) CreateAdmin(ctx context.Context, username, plain, displayName 
 	if err := ValidateUsername(username); err != nil {
 		return nil, err
 	}
+	if displayName = strings.TrimSpace(displayName); displayName == "" {
+		displayName = username
+	}
+	if err := checkDisplayName(displayName, true); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Policy.Check(username, plain); err != nil {
 		return nil, err
 	}
@@ -143,9 +142,6 @@ func (s *Service) CreateAdmin(ctx context.Context, username, plain, displayName 
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	now := s.now().UTC()
-	if displayName == "" {
-		displayName = username
-	}
 	u := &unhidra.User{ID: newID(), Username: username, DisplayName: displayName, Role: unhidra.RoleAdmin, CreatedAt: now, UpdatedAt: now}
 	if err := s.cfg.Store.CreateUser(ctx, u, hash, CreateUserOptions{Now: now}); err != nil {
 		if unhidra.ErrorCode(err) == unhidra.EConflict {
