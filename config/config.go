@@ -72,6 +72,9 @@ type Config struct {
 	// DebugAddr, when set, serves Go's pprof profiles on a separate
 	// listener (keep it on loopback: profiles reveal internals).
 	DebugAddr string
+	// MetricsAddr, when set, serves /metrics only on this separate listener;
+	// empty serves it, unauthenticated, on the main listener.
+	MetricsAddr string
 
 	LogFormat string // text or json
 	LogLevel  string // debug, info, warn, error
@@ -148,6 +151,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics only on this `HOST:PORT` instead of the main listener, where it is public; empty serves it on the main listener")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: `text|json`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: `debug|info|warn|error`")
@@ -260,6 +264,11 @@ func (c *Config) Validate() error {
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			bad("--debug-addr %q: want HOST:PORT or empty", c.DebugAddr)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("--metrics-addr %q: want HOST:PORT or empty", c.MetricsAddr)
 		}
 	}
 	if c.DataDir == "" {

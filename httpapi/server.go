@@ -36,6 +36,10 @@ type Config struct {
 	RateLogin    ratelimit.Spec
 	RateRegister ratelimit.Spec
 
+	// MetricsElsewhere leaves /metrics out of the API (it is served on a
+	// listener of its own, --metrics-addr): the API answers 404 for it.
+	MetricsElsewhere bool
+
 	MaxBodyBytes  int64
 	SecureCookies bool // set Secure on cookies (TLS or an https public URL)
 	TLS           bool // served over TLS: send HSTS
@@ -123,10 +127,14 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) routeTable() []route {
-	return append([]route{
+	ops := []route{
 		{"GET", "/healthz", public, s.handleHealthz, docHealthz},
 		{"GET", "/readyz", public, s.handleReadyz, docReadyz},
-		{"GET", "/metrics", public, s.handleMetrics, docMetrics},
+	}
+	if !s.cfg.MetricsElsewhere {
+		ops = append(ops, route{"GET", "/metrics", public, s.handleMetrics, docMetrics})
+	}
+	return append(append(ops, []route{
 		{"GET", "/.well-known/jwks.json", public, s.handleJWKS, docJWKS},
 		{"GET", "/api/v1/openapi.json", public, s.handleOpenAPI, docOpenAPI},
 
@@ -150,7 +158,7 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
-	}, append(s.chatRoutes(), s.gatewayRoutes()...)...)
+	}...), append(s.chatRoutes(), s.gatewayRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic
@@ -316,8 +324,14 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
-	promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	s.MetricsHandler().ServeHTTP(w, r)
 	return nil
+}
+
+// MetricsHandler serves the Prometheus metrics of the registry, for a
+// separate metrics listener.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
 }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {

@@ -51,6 +51,9 @@ type Node struct {
 
 	http *http.Server
 	ln   net.Listener
+
+	metrics   *http.Server // nil unless --metrics-addr is set
+	metricsLn net.Listener
 }
 
 // OpenStore opens (and migrates) the database the configuration names.
@@ -154,18 +157,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return fail(err)
 	}
 	n.API = httpapi.New(httpapi.Config{
-		Auth:          n.Auth,
-		Chat:          n.Chat,
-		Gateway:       n.Gateway,
-		JWKS:          n.Keys.JWKS,
-		ClientIP:      clientip.New(cfg.TrustedProxies),
-		RateLogin:     cfg.RateLogin,
-		RateRegister:  cfg.RateRegister,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		SecureCookies: cfg.SecureCookies(),
-		TLS:           cfg.TLSCert != "",
-		Registry:      reg,
-		Logger:        log,
+		Auth:             n.Auth,
+		Chat:             n.Chat,
+		Gateway:          n.Gateway,
+		JWKS:             n.Keys.JWKS,
+		ClientIP:         clientip.New(cfg.TrustedProxies),
+		RateLogin:        cfg.RateLogin,
+		RateRegister:     cfg.RateRegister,
+		MetricsElsewhere: cfg.MetricsAddr != "",
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		SecureCookies:    cfg.SecureCookies(),
+		TLS:              cfg.TLSCert != "",
+		Registry:         reg,
+		Logger:           log,
 	})
 	n.http = &http.Server{
 		Handler:           n.API,
@@ -180,17 +184,46 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if cfg.TLSCert != "" {
 		n.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.API.MetricsHandler())
+		n.metrics = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
 	return n, nil
 }
 
-// Listen binds the listen address; Addr is known afterwards.
+// Listen binds the listen address (and the metrics address, if set); Addr
+// is known afterwards. An address in use is an error naming its flag.
 func (n *Node) Listen() error {
 	ln, err := net.Listen("tcp", n.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", n.cfg.Addr, err)
+		return fmt.Errorf("--addr: listen on %s: %w", n.cfg.Addr, err)
+	}
+	if n.metrics != nil {
+		mln, err := net.Listen("tcp", n.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: listen on %s: %w", n.cfg.MetricsAddr, err)
+		}
+		n.metricsLn = mln
 	}
 	n.ln = ln
 	return nil
+}
+
+// MetricsURL is the base URL of the separate metrics listener (after
+// Listen), or "" when /metrics is served on the main listener.
+func (n *Node) MetricsURL() string {
+	if n.metricsLn == nil {
+		return ""
+	}
+	return "http://" + loopbackHostPort(n.metricsLn.Addr().String())
 }
 
 // Addr is the address the node listens on (after Listen).
@@ -202,11 +235,17 @@ func (n *Node) URL() string {
 	if n.cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	host, port, _ := net.SplitHostPort(n.Addr())
+	return scheme + "://" + loopbackHostPort(n.Addr())
+}
+
+// loopbackHostPort turns a listen address into one this machine can dial:
+// an unspecified host becomes 127.0.0.1.
+func loopbackHostPort(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return scheme + "://" + net.JoinHostPort(host, port)
+	return net.JoinHostPort(host, port)
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops
@@ -220,6 +259,9 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	if tok, needed, err := n.Auth.Bootstrap(ctx); err != nil {
+		if n.metricsLn != nil {
+			n.metricsLn.Close()
+		}
 		n.Store.Close()
 		return fmt.Errorf("bootstrap: %w", err)
 	} else if needed {
@@ -232,6 +274,14 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.rotateKeys(ctx)
 	if n.cfg.DebugAddr != "" {
 		go n.serveDebug(ctx)
+	}
+	if n.metrics != nil {
+		n.log.Info("metrics served on a separate listener", slog.String("addr", n.metricsLn.Addr().String()))
+		go func() {
+			if err := n.metrics.Serve(n.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Warn("metrics listener", slog.Any("err", err))
+			}
+		}()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -256,6 +306,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	if err := n.http.Shutdown(sctx); err != nil {
 		n.log.Warn("shutdown: requests still running were cut", slog.Any("err", err))
+	}
+	if n.metrics != nil {
+		n.metrics.Close()
 	}
 	n.Bus.Close()
 	if err := n.Store.Close(); err != nil {
