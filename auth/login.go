@@ -17,6 +17,9 @@ type ClientMeta struct {
 	IP         string // client address as resolved by the transport
 	NetworkKey string // the client's network (/24 or /64) for backoff
 	UserAgent  string
+	// DeviceToken is the device token the client got at an earlier login
+	// of this account (cookie or body), if any.
+	DeviceToken string
 }
 
 // Login checks a username and password and starts a session.
@@ -26,7 +29,8 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 	if err := unhidra.CheckParam("username", username, 4096); err != nil {
 		return nil, err
 	}
-	try, err := s.reserveTry(strings.ToLower(username), meta)
+	account := strings.ToLower(username)
+	try, err := s.reserveTry(ctx, account, meta)
 	if err != nil {
 		return nil, err
 	}
@@ -84,19 +88,31 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 	if err := s.cfg.Store.CreateSession(ctx, sess, hashToken(refresh)); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	return s.pair(u, sess.ID, refresh)
+	pair, err := s.pair(u, sess.ID, refresh)
+	if err != nil {
+		return nil, err
+	}
+	pair.DeviceToken = s.issueDeviceToken(account)
+	return pair, nil
 }
 
-// loginTry is one admitted login attempt, reserved in both backoffs until
-// its outcome is reported (see package ratelimit for the flow and why).
+// loginTry is one admitted login attempt, reserved in the backoffs that
+// judge it until its outcome is reported (see package ratelimit for the
+// flow and why). A try from a known device uses only the device's key; any
+// other try uses its network's key and the account-wide key.
 type loginTry struct {
 	s               *Service
 	netKey, account string
+	devKey          string // set when the try is from a known device
+	network, global bool   // which of the network and account keys hold a reservation
 	done            bool
 }
 
-func (s *Service) reserveTry(account string, meta ClientMeta) (*loginTry, error) {
-	t := &loginTry{s: s, netKey: account + "|" + meta.NetworkKey, account: account}
+// reserveTry admits a login attempt or refuses it with rate_limited. The
+// promise (package ratelimit): failures elsewhere never refuse a known
+// device or a network with no recent failures of its own; the account-wide
+// key can only make such a try wait, at most MaxAccountDelay.
+func (s *Service) reserveTry(ctx context.Context, account string, meta ClientMeta) (*loginTry, error) {
 	limited := func(d time.Duration) error {
 		return &unhidra.Error{
 			Code:              unhidra.ERateLimited,
@@ -104,17 +120,43 @@ func (s *Service) reserveTry(account string, meta ClientMeta) (*loginTry, error)
 			RetryAfterSeconds: ratelimit.RetryAfterSeconds(d),
 		}
 	}
+	t := &loginTry{s: s, account: account, netKey: account + "|" + meta.NetworkKey}
+	if id := s.deviceID(account, meta.DeviceToken); id != "" {
+		t.devKey = account + "|device:" + id
+		if b := s.cfg.DeviceBackoff; b != nil {
+			if d := b.Reserve(t.devKey); d > 0 {
+				return nil, limited(d)
+			}
+		}
+		return t, nil
+	}
+	clean := true
 	if b := s.cfg.AccountBackoff; b != nil {
+		clean = b.Failures(t.netKey) == 0
 		if d := b.Reserve(t.netKey); d > 0 {
 			return nil, limited(d)
 		}
+		t.network = true
 	}
-	if b := s.cfg.GlobalBackoff; b != nil {
+	b := s.cfg.GlobalBackoff
+	if b == nil {
+		return t, nil
+	}
+	if !clean {
+		// This network has failed against the account itself: while the
+		// account is under attack it waits its turn like any attacker.
 		if d := b.Reserve(account); d > 0 {
-			if s.cfg.AccountBackoff != nil {
-				s.cfg.AccountBackoff.Release(t.netKey)
-			}
+			t.release()
 			return nil, limited(d)
+		}
+		t.global = true
+		return t, nil
+	}
+	t.global = true
+	if d := min(b.Admit(account), s.cfg.MaxAccountDelay); d > 0 {
+		if err := s.wait(ctx, d); err != nil {
+			t.release()
+			return nil, err
 		}
 	}
 	return t, nil
@@ -122,24 +164,36 @@ func (s *Service) reserveTry(account string, meta ClientMeta) (*loginTry, error)
 
 func (t *loginTry) fail() {
 	t.done = true
-	if b := t.s.cfg.AccountBackoff; b != nil {
-		b.Fail(t.netKey)
+	if t.devKey != "" {
+		if b := t.s.cfg.DeviceBackoff; b != nil {
+			b.Fail(t.devKey)
+		}
+		return
 	}
-	if b := t.s.cfg.GlobalBackoff; b != nil {
-		b.Fail(t.account)
+	if t.network {
+		t.s.cfg.AccountBackoff.Fail(t.netKey)
+	}
+	if t.global {
+		t.s.cfg.GlobalBackoff.Fail(t.account)
 	}
 }
 
-// succeed clears the network key; the account-wide key is only released, so
-// a distributed attacker does not get fresh free tries after every
-// legitimate login.
+// succeed clears the device's or the network's key; the account-wide key is
+// only released, so a distributed attacker does not get fresh free tries
+// after every legitimate login.
 func (t *loginTry) succeed() {
 	t.done = true
-	if b := t.s.cfg.AccountBackoff; b != nil {
-		b.Succeed(t.netKey)
+	if t.devKey != "" {
+		if b := t.s.cfg.DeviceBackoff; b != nil {
+			b.Succeed(t.devKey)
+		}
+		return
 	}
-	if b := t.s.cfg.GlobalBackoff; b != nil {
-		b.Release(t.account)
+	if t.network {
+		t.s.cfg.AccountBackoff.Succeed(t.netKey)
+	}
+	if t.global {
+		t.s.cfg.GlobalBackoff.Release(t.account)
 	}
 }
 
@@ -147,10 +201,32 @@ func (t *loginTry) release() {
 	if t.done {
 		return
 	}
-	if b := t.s.cfg.AccountBackoff; b != nil {
-		b.Release(t.netKey)
+	t.done = true
+	if t.devKey != "" {
+		if b := t.s.cfg.DeviceBackoff; b != nil {
+			b.Release(t.devKey)
+		}
+		return
 	}
-	if b := t.s.cfg.GlobalBackoff; b != nil {
-		b.Release(t.account)
+	if t.network {
+		t.s.cfg.AccountBackoff.Release(t.netKey)
+	}
+	if t.global {
+		t.s.cfg.GlobalBackoff.Release(t.account)
+	}
+}
+
+// wait sleeps d, or until ctx ends.
+func (s *Service) wait(ctx context.Context, d time.Duration) error {
+	if s.cfg.Wait != nil {
+		return s.cfg.Wait(ctx, d)
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -13,6 +13,12 @@
 //     session (family); inside it, the caller gets a fresh successor.
 //   - Revoking a session (logout, password change, disabling a user) makes its
 //     access tokens fail Authenticate at once, not at expiry.
+//   - Failed logins can slow the real user down, never lock them out: a
+//     login with the account's device token (device.go) is judged only by
+//     that device's failures, and one from a network with no failures of its
+//     own against the account is never refused for failures elsewhere, only
+//     delayed, at most MaxAccountDelay (1 s). The exact rules are in package
+//     ratelimit's documentation.
 package auth
 
 import (
@@ -44,11 +50,26 @@ type Config struct {
 	RefreshGrace time.Duration // 0 disables the grace window
 	SessionTTL   time.Duration // idle lifetime of a session; default 30 days
 
-	// AccountBackoff slows repeated failed logins for one account from one
-	// network; GlobalBackoff for one account from anywhere, with a low cap so
-	// an attacker can slow the real user down but never lock them out.
-	AccountBackoff *ratelimit.Backoff
-	GlobalBackoff  *ratelimit.Backoff
+	// The login backoffs (package ratelimit says how they combine; nil
+	// disables one). AccountBackoff is keyed by account and client network,
+	// DeviceBackoff by account and device token, GlobalBackoff by account
+	// alone. GlobalBackoff refuses only networks with failures of their own
+	// against the account; any other try it makes wait at most
+	// MaxAccountDelay (1 s if zero), and tries from a known device never see
+	// it, so an attacker can slow the real user down but never lock them out.
+	AccountBackoff  *ratelimit.Backoff
+	DeviceBackoff   *ratelimit.Backoff
+	GlobalBackoff   *ratelimit.Backoff
+	MaxAccountDelay time.Duration
+
+	// DeviceKey is the HMAC key of device tokens (device.go); nil issues
+	// none. DeviceTokenTTL is how long one counts (DefaultDeviceTokenTTL if
+	// zero).
+	DeviceKey      []byte
+	DeviceTokenTTL time.Duration
+
+	// Wait, if set, replaces the sleep of a delayed login (tests record it).
+	Wait func(ctx context.Context, d time.Duration) error
 
 	// Events, when set, hears session revocations (unhidra.UserSubject), so
 	// that live WebSockets of a revoked session close at once.
@@ -81,6 +102,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 30 * 24 * time.Hour
+	}
+	if cfg.MaxAccountDelay <= 0 {
+		cfg.MaxAccountDelay = time.Second
+	}
+	if cfg.DeviceTokenTTL <= 0 {
+		cfg.DeviceTokenTTL = DefaultDeviceTokenTTL
 	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {

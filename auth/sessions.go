@@ -18,6 +18,9 @@ type TokenPair struct {
 	ExpiresIn    int // seconds until the access token expires
 	User         *unhidra.User
 	SessionID    string
+	// DeviceToken, after a login, identifies this client at its next login
+	// of the account (see device.go); empty after a refresh.
+	DeviceToken string
 }
 
 func (s *Service) pair(u *unhidra.User, sessionID, refresh string) (*TokenPair, error) {
@@ -222,3 +225,6 @@ func (s *Service) RevokeOtherSessions(ctx context.Context) (int, error) {
 	}
 	return s.revokeSessions(ctx, p.UserID, p.SessionID, s.now().UTC())
 }
+
+// DeviceTokenTTL is how long a device token counts after its login.
+func (s *Service) DeviceTokenTTL() time.Duration { return s.cfg.DeviceTokenTTL }

@@ -8,7 +8,13 @@ import (
 	"github.com/unhidra/unhidra/auth"
 )
 
-const refreshCookie = "unhidra_refresh"
+const (
+	refreshCookie = "unhidra_refresh"
+	// deviceCookie carries a browser's device token (auth/device.go) to
+	// the next login; like the refresh cookie it is HttpOnly, SameSite=Strict
+	// and scoped to /api/v1/auth/.
+	deviceCookie = "unhidra_device"
+)
 
 type registerRequest struct {
 	Username    string `json:"username"`
@@ -44,9 +50,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
-	// Cookie asks for the refresh token in an HttpOnly cookie instead of the
-	// body (browsers).
+	// Cookie asks for the refresh token (and the device token) in HttpOnly
+	// cookies instead of the body (browsers).
 	Cookie bool `json:"cookie,omitempty"`
+	// DeviceToken is the device_token of an earlier login of this account;
+	// a browser's comes in its cookie instead.
+	DeviceToken string `json:"device_token,omitempty" doc:"the device_token an earlier login of this account returned: the login is then judged only by this device's own failed logins, never slowed by failures elsewhere"`
 }
 
 type tokenResponse struct {
@@ -56,6 +65,7 @@ type tokenResponse struct {
 	ExpiresIn    int           `json:"expires_in"`
 	SessionID    string        `json:"session_id"`
 	User         *unhidra.User `json:"user"`
+	DeviceToken  string        `json:"device_token,omitempty" doc:"after a login (not a refresh), without cookie:true: keep it and send it with the next login of this account"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
@@ -69,7 +79,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return unhidra.Errorf(unhidra.EInvalid, "username and password are required")
 	}
-	pair, err := s.auth.Login(r.Context(), req.Username, req.Password, s.meta(r))
+	meta := s.meta(r)
+	meta.DeviceToken = req.DeviceToken
+	if meta.DeviceToken == "" {
+		if c, err := r.Cookie(deviceCookie); err == nil {
+			meta.DeviceToken = c.Value
+		}
+	}
+	pair, err := s.auth.Login(r.Context(), req.Username, req.Password, meta)
 	if err != nil {
 		return err
 	}
@@ -80,15 +97,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) writeTokens(w http.ResponseWriter, pair *auth.TokenPair, cookie bool) {
 	resp := tokenResponse{
 		AccessToken: pair.AccessToken, TokenType: "Bearer", RefreshToken: pair.RefreshToken,
-		ExpiresIn: pair.ExpiresIn, SessionID: pair.SessionID, User: pair.User,
+		ExpiresIn: pair.ExpiresIn, SessionID: pair.SessionID, User: pair.User, DeviceToken: pair.DeviceToken,
 	}
 	if cookie {
-		resp.RefreshToken = ""
+		resp.RefreshToken, resp.DeviceToken = "", ""
 		http.SetCookie(w, &http.Cookie{
 			Name: refreshCookie, Value: pair.RefreshToken, Path: "/api/v1/auth/",
 			HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
 			MaxAge: int(s.auth.SessionTTL() / time.Second),
 		})
+		if pair.DeviceToken != "" {
+			http.SetCookie(w, &http.Cookie{
+				Name: deviceCookie, Value: pair.DeviceToken, Path: "/api/v1/auth/",
+				HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+				MaxAge: int(s.auth.DeviceTokenTTL() / time.Second),
+			})
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -91,6 +92,11 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 	if err != nil {
 		return nil, fmt.Errorf("token issuer: %w", err)
 	}
+	deviceKey, err := loadDeviceKey(cfg.KeyDir())
+	if err != nil {
+		return nil, err
+	}
+	loginBackoff := ratelimit.BackoffOptions{Max: 5 * time.Minute}
 	return auth.New(auth.Config{
 		Store:          db,
 		Hasher:         hasher,
@@ -99,11 +105,57 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 		Registration:   cfg.Registration,
 		RefreshGrace:   cfg.RefreshGrace,
 		SessionTTL:     cfg.SessionTTL,
-		AccountBackoff: ratelimit.NewBackoff(ratelimit.BackoffOptions{Max: 5 * time.Minute}),
+		AccountBackoff: ratelimit.NewBackoff(loginBackoff),
+		DeviceBackoff:  ratelimit.NewBackoff(loginBackoff),
 		GlobalBackoff:  ratelimit.NewBackoff(ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
+		DeviceKey:      deviceKey,
 		Events:         events,
 		Logger:         log,
 	}), nil
+}
+
+// deviceKeyFile is the HMAC key of login device tokens, in the key dir.
+// Nodes that share the key dir share device tokens; a node with another key
+// treats the tokens of the others as absent (network rules apply).
+const deviceKeyFile = "device-token.key"
+
+// loadDeviceKey reads the device-token key from dir, creating it (32 random
+// bytes, owner-only) on first use.
+func loadDeviceKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, deviceKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("device token key %s: %d bytes, want at least 32 (delete it to make a new one)", path, len(b))
+		}
+		return b, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key) // never fails since Go 1.24
+	// Written aside and linked into place, so that a racing process sees
+	// either no file or the whole key.
+	tmp, err := os.CreateTemp(dir, ".device-token-*") // mode 0600
+	if err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(key); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return loadDeviceKey(dir) // another process made it first
+	} else if err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	return key, nil
 }
 
 // LoadKeys loads the token signing keys: operator-managed files, or keys
