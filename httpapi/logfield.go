@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"context"
+	"log"
+	"log/slog"
 	"net/http"
 	"strings"
 	"unicode"
@@ -67,4 +70,20 @@ func logField(s string, max int) string {
 		cut--
 	}
 	return out[:cut] + ellipsis
+}
+
+// ErrorLog returns the logger for http.Server.ErrorLog. net/http's own
+// lines can quote what a client sent (a failed TLS handshake quotes every
+// ALPN protocol name the client offered, up to 64 KiB of them), so each line
+// is bounded and cleaned like a request-derived field and logged at WARN.
+func ErrorLog(l *slog.Logger) *log.Logger {
+	return log.New(errorLogWriter{l}, "", 0)
+}
+
+type errorLogWriter struct{ l *slog.Logger }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	w.l.LogAttrs(context.Background(), slog.LevelWarn, "http server",
+		slog.String("err", logField(strings.TrimRight(string(p), "\n"), maxLogError)))
+	return len(p), nil
 }

@@ -1,8 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -44,4 +53,55 @@ func FuzzLogField(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestErrorLogIsBounded: a TLS client offering 64 KiB of made-up ALPN
+// protocol names makes net/http log a handshake error that quotes them all;
+// through ErrorLog the line stays short.
+func TestErrorLogIsBounded(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = ErrorLog(logger)
+	srv.StartTLS()
+	defer srv.Close()
+	var protos []string
+	for i := 0; len(strings.Join(protos, "")) < 60<<10; i++ {
+		protos = append(protos, fmt.Sprintf("made-up-%03d-%s", i, strings.Repeat("p", 200)))
+	}
+	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: protos})
+	if err == nil {
+		conn.Close()
+		t.Fatal("handshake with only unknown ALPN protocols succeeded")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		out := buf.String()
+		mu.Unlock()
+		if strings.Contains(out, "TLS handshake error") {
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if len(line) > maxLogError+256 {
+					t.Fatalf("log line of %d bytes: %.200s…", len(line), line)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no handshake error logged: %q", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

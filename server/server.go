@@ -230,7 +230,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpapi.ErrorLog(log),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if cfg.TLSCert != "" {
@@ -244,7 +244,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 			ReadHeaderTimeout: 10 * time.Second,
 			WriteTimeout:      60 * time.Second,
 			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorLog:          httpapi.ErrorLog(log),
 		}
 	}
 	return n, nil
