@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/wire"
@@ -40,21 +38,6 @@ func normalizeName(name string) (string, error) {
 	return n, nil
 }
 
-func validateText(field, v string, max int) error {
-	if !utf8.ValidString(v) {
-		return unhidra.Errorf(unhidra.EInvalid, "%s must be valid UTF-8", field)
-	}
-	if utf8.RuneCountInString(v) > max {
-		return unhidra.Errorf(unhidra.EInvalid, "%s must be at most %d characters", field, max)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return unhidra.Errorf(unhidra.EInvalid, "%s must not contain control characters", field)
-		}
-	}
-	return nil
-}
-
 // CreateChannel creates a public or private channel with the caller as its
 // owner, or opens a direct channel. A DM with the same member set and mode
 // as an existing one returns that one with created == false.
@@ -76,10 +59,10 @@ func (s *Service) CreateChannel(ctx context.Context, in CreateChannelInput) (*un
 	if err != nil {
 		return nil, false, err
 	}
-	if err := validateText("topic", in.Topic, 250); err != nil {
+	if err := unhidra.CheckText("topic", in.Topic, 250); err != nil {
 		return nil, false, err
 	}
-	if err := validateText("purpose", in.Purpose, 250); err != nil {
+	if err := unhidra.CheckText("purpose", in.Purpose, 250); err != nil {
 		return nil, false, err
 	}
 	now := s.now().UTC().Truncate(1000)
@@ -300,12 +283,12 @@ func (s *Service) UpdateChannel(ctx context.Context, id string, upd ChannelUpdat
 		upd.Name = &n
 	}
 	if upd.Topic != nil {
-		if err := validateText("topic", *upd.Topic, 250); err != nil {
+		if err := unhidra.CheckText("topic", *upd.Topic, 250); err != nil {
 			return nil, err
 		}
 	}
 	if upd.Purpose != nil {
-		if err := validateText("purpose", *upd.Purpose, 250); err != nil {
+		if err := unhidra.CheckText("purpose", *upd.Purpose, 250); err != nil {
 			return nil, err
 		}
 	}

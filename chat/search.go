@@ -297,7 +297,7 @@ func decodeCursor(c string) (time.Time, string, error) {
 	}
 	us, id, ok := strings.Cut(string(b), ":")
 	n, err := strconv.ParseInt(us, 10, 64)
-	if !ok || err != nil || id == "" {
+	if !ok || err != nil || unhidra.CheckID("cursor", id) != nil {
 		return time.Time{}, "", bad
 	}
 	return time.UnixMicro(n).UTC(), id, nil

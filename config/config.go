@@ -77,6 +77,9 @@ type Config struct {
 	// DebugAddr, when set, serves Go's pprof profiles on a separate
 	// listener (keep it on loopback: profiles reveal internals).
 	DebugAddr string
+	// MetricsAddr, when set, serves /metrics only on this separate listener;
+	// empty serves it, unauthenticated, on the main listener.
+	MetricsAddr string
 
 	LogFormat string // text or json
 	LogLevel  string // debug, info, warn, error
@@ -128,9 +131,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`HOST:PORT` to listen on")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data `DIR` for the embedded database, files and keys")
 	fs.StringVar(&c.DB, "db", c.DB, "database `URL`: empty for SQLite in the data dir, or postgres://…")
-	fs.StringVar(&c.Bus, "bus", c.Bus, "event bus `URL`: empty for in-process, nats://… or redis://…")
-	fs.StringVar(&c.Files, "files", c.Files, "file storage `URL`: empty for disk in the data dir, or s3://…")
-	fs.StringVar(&c.MQTTAddr, "mqtt-addr", c.MQTTAddr, "embedded MQTT broker `HOST:PORT`; empty disables it")
+	fs.StringVar(&c.Bus, "bus", c.Bus, "event bus `URL`: empty for in-process; nats://… and redis://…: "+notActive("multi-node deployments"))
+	fs.StringVar(&c.Files, "files", c.Files, "file storage `URL`: empty for disk in the data dir, or s3://…; "+notActive("file uploads"))
+	fs.StringVar(&c.MQTTAddr, "mqtt-addr", c.MQTTAddr, "embedded MQTT broker `HOST:PORT`; empty disables it; "+notActive("devices")+": accepted and ignored")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public `URL` browsers use (JWT issuer, cookies, Origin default)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate `FILE` (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key `FILE` (PEM)")
@@ -148,18 +151,25 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PasswordMinLength, "password-min-length", c.PasswordMinLength, "minimum password length in characters")
 	fs.Var(&c.RateLogin, "rate-login", "logins per client IP (`N/s|N/min|N/h`, 0 disables)")
 	fs.Var(&c.RateRegister, "rate-register", "registrations per client IP")
-	fs.Var(&c.RateDeviceRegister, "rate-device-register", "device registrations per client IP")
+	fs.Var(&c.RateDeviceRegister, "rate-device-register", "device registrations per client IP; "+notActive("devices"))
 	fs.Var(&c.RateWSIP, "rate-ws-ip", "new WebSocket connections per client IP")
 	fs.Var(&c.RateWSUser, "rate-ws-user", "new WebSocket connections per user")
 	fs.Var(&c.RateWSMsg, "rate-ws-msg", "WebSocket frames per connection")
 	fs.IntVar(&c.WSMaxPerUser, "ws-max-per-user", c.WSMaxPerUser, "most open WebSockets of one user on this node (`N`, 0 disables); one more is refused with 429")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
-	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`")
+	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`; "+notActive("file uploads"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
 	fs.DurationVar(&c.EraseDelay, "erase-delay", c.EraseDelay, "SQLite: how soon after a deletion the write-ahead log is checkpointed and truncated, so deleted content leaves the disk")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics only on this `HOST:PORT` instead of the main listener, where it is public; empty serves it on the main listener")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: `text|json`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: `debug|info|warn|error`")
+}
+
+// notActive is the help text of a flag that is parsed (so config files
+// that set it stay valid) but whose feature does not exist yet.
+func notActive(feature string) string {
+	return "not active yet (arrives with " + feature + ")"
 }
 
 // EnvName is the environment variable that sets flag name.
@@ -269,6 +279,11 @@ func (c *Config) Validate() error {
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			bad("--debug-addr %q: want HOST:PORT or empty", c.DebugAddr)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("--metrics-addr %q: want HOST:PORT or empty", c.MetricsAddr)
 		}
 	}
 	if c.DataDir == "" {

@@ -113,3 +113,18 @@ func TestEnvName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestMetricsAddr(t *testing.T) {
+	c, err := load(t, nil, map[string]string{"UNHIDRA_METRICS_ADDR": "127.0.0.1:9100"})
+	if err != nil || c.MetricsAddr != "127.0.0.1:9100" {
+		t.Fatalf("UNHIDRA_METRICS_ADDR: %q, %v", c.MetricsAddr, err)
+	}
+	file := filepath.Join(t.TempDir(), "unhidra.toml")
+	os.WriteFile(file, []byte(`metrics-addr = "127.0.0.1:9101"`), 0o600)
+	if c, err := load(t, []string{"--config", file}, nil); err != nil || c.MetricsAddr != "127.0.0.1:9101" {
+		t.Fatalf("metrics-addr in the config file: %q, %v", c.MetricsAddr, err)
+	}
+	if _, err := load(t, []string{"--metrics-addr", "nope"}, nil); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
+		t.Fatalf("bad --metrics-addr: %v", err)
+	}
+}

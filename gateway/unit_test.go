@@ -322,7 +322,7 @@ func TestStreamReordersAndFillsGaps(t *testing.T) {
 	for _, f := range held[:10] {
 		r.bus.Publish(context.Background(), "chan.c", f)
 	}
-	r.chat.post("c", unhidra.EventMessage, "u3")
+	r.chat.post("c", wire.TypeMessage, "u3")
 	r.bus.Publish(context.Background(), "chan.c", held[n])
 	for _, c := range []*fakeConn{c1, c2} {
 		eventually(t, "the event after the duplicates", func() bool {

@@ -8,7 +8,13 @@ import (
 	"github.com/unhidra/unhidra/auth"
 )
 
-const refreshCookie = "unhidra_refresh"
+const (
+	refreshCookie = "unhidra_refresh"
+	// deviceCookie carries a browser's device token (auth/device.go) to
+	// the next login; like the refresh cookie it is HttpOnly, SameSite=Strict
+	// and scoped to /api/v1/auth/.
+	deviceCookie = "unhidra_device"
+)
 
 type registerRequest struct {
 	Username    string `json:"username"`
@@ -44,9 +50,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
-	// Cookie asks for the refresh token in an HttpOnly cookie instead of the
-	// body (browsers).
+	// Cookie asks for the refresh token (and the device token) in HttpOnly
+	// cookies instead of the body (browsers).
 	Cookie bool `json:"cookie,omitempty"`
+	// DeviceToken is the device_token of an earlier login of this account;
+	// a browser's comes in its cookie instead.
+	DeviceToken string `json:"device_token,omitempty" doc:"the device_token an earlier login of this account returned: the login is then judged only by this device's own failed logins, never slowed by failures elsewhere"`
 }
 
 type tokenResponse struct {
@@ -56,6 +65,7 @@ type tokenResponse struct {
 	ExpiresIn    int           `json:"expires_in"`
 	SessionID    string        `json:"session_id"`
 	User         *unhidra.User `json:"user"`
+	DeviceToken  string        `json:"device_token,omitempty" doc:"after a login (not a refresh), without cookie:true: keep it and send it with the next login of this account"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
@@ -69,7 +79,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return unhidra.Errorf(unhidra.EInvalid, "username and password are required")
 	}
-	pair, err := s.auth.Login(r.Context(), req.Username, req.Password, s.meta(r))
+	meta := s.meta(r)
+	meta.DeviceToken = req.DeviceToken
+	if meta.DeviceToken == "" {
+		if c, err := r.Cookie(deviceCookie); err == nil {
+			meta.DeviceToken = c.Value
+		}
+	}
+	pair, err := s.auth.Login(r.Context(), req.Username, req.Password, meta)
 	if err != nil {
 		return err
 	}
@@ -80,15 +97,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) writeTokens(w http.ResponseWriter, pair *auth.TokenPair, cookie bool) {
 	resp := tokenResponse{
 		AccessToken: pair.AccessToken, TokenType: "Bearer", RefreshToken: pair.RefreshToken,
-		ExpiresIn: pair.ExpiresIn, SessionID: pair.SessionID, User: pair.User,
+		ExpiresIn: pair.ExpiresIn, SessionID: pair.SessionID, User: pair.User, DeviceToken: pair.DeviceToken,
 	}
 	if cookie {
-		resp.RefreshToken = ""
+		resp.RefreshToken, resp.DeviceToken = "", ""
 		http.SetCookie(w, &http.Cookie{
 			Name: refreshCookie, Value: pair.RefreshToken, Path: "/api/v1/auth/",
 			HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
 			MaxAge: int(s.auth.SessionTTL() / time.Second),
 		})
+		if pair.DeviceToken != "" {
+			http.SetCookie(w, &http.Cookie{
+				Name: deviceCookie, Value: pair.DeviceToken, Path: "/api/v1/auth/",
+				HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+				MaxAge: int(s.auth.DeviceTokenTTL() / time.Second),
+			})
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -284,8 +308,8 @@ func (s *Server) handleSearchUsers(w http.ResponseWriter, r *http.Request) error
 }
 
 type createInviteRequest struct {
-	MaxUses    int `json:"max_uses,omitempty"`
-	ExpiresInS int `json:"expires_in_s,omitempty"`
+	MaxUses    int `json:"max_uses,omitempty" doc:"how many registrations the invite allows, 1 to 10000 (default 1)" minimum:"0" maximum:"10000"`
+	ExpiresInS int `json:"expires_in_s,omitempty" doc:"lifetime in seconds, at most 31536000 (365 days); default 7 days" minimum:"0" maximum:"31536000"`
 }
 
 type inviteResponse struct {
@@ -299,8 +323,10 @@ func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request) erro
 			return err
 		}
 	}
-	if req.ExpiresInS < 0 {
-		return unhidra.Errorf(unhidra.EInvalid, "expires_in_s must be positive")
+	// Range-check the seconds before they become a Duration: past about
+	// 292 years the multiplication wraps around.
+	if maxS := int(auth.MaxInviteLifetime / time.Second); req.ExpiresInS < 0 || req.ExpiresInS > maxS {
+		return unhidra.Errorf(unhidra.EInvalid, "expires_in_s must be between 1 and %d (365 days); 0 or absent means 7 days", maxS)
 	}
 	inv, err := s.auth.CreateInvite(r.Context(), req.MaxUses, time.Duration(req.ExpiresInS)*time.Second)
 	if err != nil {

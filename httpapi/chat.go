@@ -174,6 +174,9 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) err
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
 		return err
 	}
+	if err := checkIDs("members", req.Members); err != nil {
+		return err
+	}
 	ch, created, err := s.cfg.Chat.CreateChannel(r.Context(), chat.CreateChannelInput{
 		Name: req.Name, Kind: req.Kind, Encrypted: req.Encrypted, Topic: req.Topic, Purpose: req.Purpose, Members: req.Members,
 	})
@@ -328,6 +331,14 @@ func (s *Server) handlePrefs(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) error {
 	var req sendRequest
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.ThreadRootID != "" {
+		if err := unhidra.CheckID("thread_root_id", req.ThreadRootID); err != nil {
+			return err
+		}
+	}
+	if err := checkIDs("attachments", req.Attachments); err != nil {
 		return err
 	}
 	m, created, err := s.cfg.Chat.Send(r.Context(), unhidra.SendInput{

@@ -56,7 +56,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(code)
 	if status == http.StatusInternalServerError {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("request_id", requestID(r.Context())), slog.String("route", r.Pattern), slog.Any("err", err))
+			slog.String("request_id", requestID(r.Context())), slog.String("route", r.Pattern), slog.String("err", logField(err.Error(), maxLogError)))
 		code, msg = unhidra.EInternal, "internal error"
 	}
 	if ra := unhidra.RetryAfter(err); ra > 0 {

@@ -30,6 +30,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// observe records one request. method must come from methodLabel and route
+// from the route table (or "unmatched"): labels are a fixed set, never
+// request text.
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())

@@ -233,7 +233,18 @@ func (g *schemaGen) structSchema(t reflect.Type) map[string]any {
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = g.schema(f.Type)
+		ps := g.schema(f.Type)
+		// Field documentation and bounds come from struct tags beside the
+		// JSON name, so they live next to the field they describe.
+		if d := f.Tag.Get("doc"); d != "" {
+			ps = withKey(ps, "description", d)
+		}
+		for _, k := range []string{"minimum", "maximum"} {
+			if v, err := strconv.ParseInt(f.Tag.Get(k), 10, 64); err == nil {
+				ps = withKey(ps, k, v)
+			}
+		}
+		props[name] = ps
 		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
 			required = append(required, name)
 		}
@@ -243,4 +254,15 @@ func (g *schemaGen) structSchema(t reflect.Type) map[string]any {
 		s["required"] = required
 	}
 	return s
+}
+
+// withKey returns a copy of schema with k set, so a shared $ref schema is
+// never changed in place.
+func withKey(schema map[string]any, k string, v any) map[string]any {
+	out := make(map[string]any, len(schema)+1)
+	for key, val := range schema {
+		out[key] = val
+	}
+	out[k] = v
+	return out
 }

@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -34,6 +35,10 @@ type Config struct {
 
 	RateLogin    ratelimit.Spec
 	RateRegister ratelimit.Spec
+
+	// MetricsElsewhere leaves /metrics out of the API (it is served on a
+	// listener of its own, --metrics-addr): the API answers 404 for it.
+	MetricsElsewhere bool
 
 	MaxBodyBytes  int64
 	SecureCookies bool // set Secure on cookies (TLS or an https public URL)
@@ -122,10 +127,14 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) routeTable() []route {
-	return append([]route{
+	ops := []route{
 		{"GET", "/healthz", public, s.handleHealthz, docHealthz},
 		{"GET", "/readyz", public, s.handleReadyz, docReadyz},
-		{"GET", "/metrics", public, s.handleMetrics, docMetrics},
+	}
+	if !s.cfg.MetricsElsewhere {
+		ops = append(ops, route{"GET", "/metrics", public, s.handleMetrics, docMetrics})
+	}
+	return append(append(ops, []route{
 		{"GET", "/.well-known/jwks.json", public, s.handleJWKS, docJWKS},
 		{"GET", "/api/v1/openapi.json", public, s.handleOpenAPI, docOpenAPI},
 
@@ -149,13 +158,14 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
-	}, append(s.chatRoutes(), s.gatewayRoutes()...)...)
+	}...), append(s.chatRoutes(), s.gatewayRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic
 // recovery, security headers, metrics and the access log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	method := methodLabel(r.Method)
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	id := r.Header.Get("X-Request-ID")
@@ -180,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.LogAttrs(ctx, slog.LevelError, "panic serving request", slog.String("request_id", id), slog.Any("panic", v))
+			s.log.LogAttrs(ctx, slog.LevelError, "panic serving request", slog.String("request_id", id), slog.String("panic", logField(fmt.Sprint(v), maxLogError)))
 			if !sw.wrote {
 				s.writeError(sw, r, unhidra.Errorf(unhidra.EInternal, "internal error"))
 			}
@@ -193,18 +203,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(r.Method, route, sw.status, elapsed)
+		s.metrics.observe(method, route, sw.status, elapsed)
+		// Every field below is either fixed by the server (method label,
+		// route pattern) or passed through logField, so no request can
+		// make a log line long or inject into it.
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+			slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
+			slog.String("path", logField(r.URL.Path, maxLogPath)),
 			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Duration("duration", elapsed),
-			slog.String("ip", s.cfg.ClientIP.ClientIP(r).String()))
+			slog.String("ip", logField(s.cfg.ClientIP.ClientIP(r).String(), maxLogField)),
+			slog.String("user_agent", logField(r.UserAgent(), maxLogUserAgent)))
 	}()
+	if method == methodOther {
+		// Refused before routing: an invented method is worth a fixed
+		// label and a short answer, nothing more.
+		writeJSON(sw, http.StatusNotImplemented, errorBody{Error: errorDetail{Code: "not_implemented",
+			Message: "unknown HTTP method; this server answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS"}})
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
 }
 
 // endpoint adapts a route's handler: authentication per the route's mode,
-// then the handler, whose error goes to writeError.
+// the check of path values and query parameters (checkRequest), then the
+// handler, whose error goes to writeError.
 func (s *Server) endpoint(rt route) http.Handler {
+	params := pathParams(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.auth != public {
 			tok, present := bearerToken(r)
@@ -220,6 +244,10 @@ func (s *Server) endpoint(rt route) http.Handler {
 				s.writeError(w, r, unhidra.Errorf(unhidra.EUnauthenticated, "missing Authorization: Bearer <access_token>"))
 				return
 			}
+		}
+		if err := checkRequest(params, r); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		if err := rt.h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -261,7 +289,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: r.Method + " is not allowed here; use " + strings.Join(allowed, " or ")}})
 		return
 	}
-	s.writeError(w, r, unhidra.Errorf(unhidra.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	s.writeError(w, r, unhidra.Errorf(unhidra.ENotFound, "no such endpoint: %s %s", r.Method, logField(r.URL.Path, maxLogPath)))
 }
 
 // allow applies a per-client-IP rate limit.
@@ -296,8 +324,14 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
-	promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	s.MetricsHandler().ServeHTTP(w, r)
 	return nil
+}
+
+// MetricsHandler serves the Prometheus metrics of the registry, for a
+// separate metrics listener.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
 }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {

@@ -72,8 +72,9 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("login over TLS: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	if c := resp.Cookies(); len(c) != 1 || !c[0].Secure || !c[0].HttpOnly {
-		t.Fatalf("cookie over TLS = %+v", c)
+	// The refresh cookie and the device cookie.
+	if c := resp.Cookies(); len(c) != 2 || !c[0].Secure || !c[0].HttpOnly || !c[1].Secure || !c[1].HttpOnly {
+		t.Fatalf("cookies over TLS = %+v", c)
 	}
 	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
 	if _, err := old.Get(n.URL + "/healthz"); err == nil {

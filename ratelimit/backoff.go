@@ -195,6 +195,51 @@ func (b *Backoff) Reserve(key string) (retryAfter time.Duration) {
 	return 0
 }
 
+// Admit reserves a try on key like Reserve, but always: it returns the wait
+// Reserve would have imposed (0 if none) and reserves the try all the same.
+// It is for a caller that will make the try wait (a bounded delay) rather
+// than refuse it. As after Reserve, exactly one Fail, Succeed or Release
+// must follow.
+func (b *Backoff) Admit(key string) (wait time.Duration) {
+	now := b.clk.read()
+	s := b.t.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	e := s.get(key)
+	var st backoffState
+	if e != nil {
+		st = e.val
+		b.expire(&st, now)
+	}
+	wait = b.wait(&st, now)
+	st.held++
+	st.heldAt = now
+	if e == nil {
+		s.add(key, st)
+	} else {
+		e.val = st
+	}
+	s.trim(b.empty, now, trimPerCall)
+	return wait
+}
+
+// Failures returns how many failures on key are remembered (not yet
+// forgotten) now; reservations do not count.
+func (b *Backoff) Failures(key string) int {
+	now := b.clk.read()
+	s := b.t.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[key]
+	if e == nil {
+		return 0
+	}
+	st := e.val
+	b.expire(&st, now)
+	return st.fails
+}
+
 // Fail records a failed try on key, and ends the reservation of one try
 // admitted by Reserve if there is one.
 func (b *Backoff) Fail(key string) {

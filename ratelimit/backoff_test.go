@@ -382,3 +382,39 @@ func TestBackoffConcurrent(t *testing.T) {
 		t.Errorf("admitted %d tries on a frozen clock, want 6 (five free failures, then the sixth try)", admitted)
 	}
 }
+
+// TestBackoffAdmitAndFailures: Admit reserves even a try that must wait and
+// reports the wait; Failures counts remembered failures only.
+func TestBackoffAdmitAndFailures(t *testing.T) {
+	clk := newFakeClock()
+	b := NewBackoff(BackoffOptions{Free: 1, Base: time.Second, Max: 4 * time.Second, Forget: time.Minute, Now: clk.Now})
+	if n := b.Failures("k"); n != 0 {
+		t.Fatalf("Failures of an unknown key = %d", n)
+	}
+	if d := b.Admit("k"); d != 0 {
+		t.Fatalf("first Admit waits %s", d)
+	}
+	if n := b.Failures("k"); n != 0 {
+		t.Fatalf("a reservation counted as a failure: %d", n)
+	}
+	b.Fail("k")
+	if d := b.Admit("k"); d != 0 {
+		t.Fatalf("second Admit (one free failure) waits %s", d)
+	}
+	b.Fail("k")
+	if n := b.Failures("k"); n != 2 {
+		t.Fatalf("Failures = %d, want 2", n)
+	}
+	if d := b.Admit("k"); d != time.Second {
+		t.Fatalf("Admit after two failures = %s, want 1s", d)
+	}
+	// The admitted try is reserved: Reserve now sees one more.
+	if d := b.Reserve("k"); d != 2*time.Second {
+		t.Fatalf("Reserve beside an Admit-ed try = %s, want 2s", d)
+	}
+	b.Release("k")
+	clk.Advance(time.Minute)
+	if n := b.Failures("k"); n != 0 {
+		t.Fatalf("Failures after Forget = %d", n)
+	}
+}

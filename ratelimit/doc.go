@@ -27,43 +27,65 @@
 // out the returned retryAfter is admitted. A disabled Spec ("0") admits
 // everything and keeps no state.
 //
-// # Backoff and the two keys of a login
+// # Backoff and the keys of a login
 //
-// The auth service keeps two Backoffs. The first is keyed by account and
-// client network (NetworkKey in package clientip: the /24 or /64) with the
-// default Max of 5 minutes: after Free failures from one network each further
-// try there waits twice as long as the last, so guessing from any one place
-// soon slows to one try per Max.
+// The auth service keeps three Backoffs and promises: an attacker can slow
+// the real user down, never lock them out. Precisely:
 //
-// That alone does not stop a distributed attacker, whose every network starts
-// with Free free tries. So the second Backoff is keyed by the account alone:
-// after Free failures from anywhere, at most one try per wait is admitted
-// against that account in total. Its Max is deliberately small (30 s) because
-// anyone on any network can drive it to its cap: a small cap means the worst
-// such an attacker can do to the real user is make them wait Max between
-// tries. It is a delay, never a lockout — no number of failures makes a wait
-// longer than Max, and failures are forgotten Forget (15 minutes) after the
-// last one. The real user's own (account, network) key is unaffected by
-// failures elsewhere.
+//   - A login that presents a valid device token of the account (issued by
+//     an earlier successful login, see auth/device.go) is judged only by the
+//     failures of that device token: failures from any network, or with any
+//     other token, never refuse or delay it.
+//   - A login without one, from a client network (NetworkKey in package
+//     clientip: the /24 or /64) that has no remembered failure against the
+//     account, is never refused because of failures elsewhere. The
+//     account-wide key can only make it wait, at most 1 s per attempt
+//     (auth.Config.MaxAccountDelay), on the server, before the password is
+//     checked.
+//   - A login without a device token from a network that has failed against
+//     the account is judged by that network's key and, once the account has
+//     had Free failures from anywhere, by the account-wide key too: it may
+//     be refused with a Retry-After of up to the account-wide Max (30 s).
 //
-// The admitted try is first come, first served: an attacker who polls the
-// account continuously will take most of the slots, and the real user may
-// see several short Retry-After answers in a row while the attack lasts. The
-// per-IP login rate limit bounds how fast any one network can poll; giving a
-// known device priority would need state this package does not have.
+// The first Backoff is keyed by account and client network, with the
+// default Max of 5 minutes: after Free failures from one network each
+// further try there waits twice as long as the last, so guessing from any
+// one place soon slows to one try per Max. The device Backoff is the same,
+// keyed by account and device token instead.
+//
+// The network key alone does not stop a distributed attacker, whose every
+// network starts with Free free tries. So the third Backoff is keyed by the
+// account alone (Free 20, Max 30 s). Once it is past Free, a network that
+// has failed against the account is refused until the account-wide wait
+// ends, so each attacker network gets its first try and little more; a
+// network that has not failed, the real user's new laptop as much as an
+// attacker's fresh address, is admitted after a bounded delay. What that
+// leaves an attacker with many networks (trivially many IPv6 /64s) is about
+// one guess per fresh network per Forget window, each made to wait 1 s; the
+// password policy, the per-IP rate limit and the hashing cost bound the
+// rest. A real user who mistypes during such an attack without a device
+// token turns their own network into one that failed, and waits like the
+// attacker until their failure is forgotten (15 minutes) or until they use a
+// device that has logged in before.
 //
 // Check only looks, so a burst of parallel requests arriving the moment a
 // wait ends would all pass it before the first Fail landed, and the
 // account-wide bound would be worth little against a botnet. Reserve closes
-// that gap: the try it admits counts as a failure until it is reported. A
-// login then goes:
+// that gap: the try it admits counts as a failure until it is reported;
+// Admit does the same for a try that is delayed rather than refused. A login
+// without a device token then goes:
 //
+//	clean := perNetwork.Failures(netKey) == 0
 //	if d := perNetwork.Reserve(netKey); d > 0 {
 //		return rateLimited(d)
 //	}
-//	if d := perAccount.Reserve(account); d > 0 {
-//		perNetwork.Release(netKey) // this try never happened
-//		return rateLimited(d)
+//	if !clean {
+//		if d := perAccount.Reserve(account); d > 0 {
+//			perNetwork.Release(netKey) // this try never happened
+//			return rateLimited(d)
+//		}
+//	} else if d := perAccount.Admit(account); d > 0 {
+//		sleep(min(d, time.Second))
 //	}
 //	if !passwordOK {
 //		perNetwork.Fail(netKey)
@@ -72,6 +94,9 @@
 //	}
 //	perNetwork.Succeed(netKey)
 //	perAccount.Release(account)
+//
+// and one with a valid device token uses only perDevice.Reserve, Fail and
+// Succeed on its device key.
 //
 // The account-wide key is released, not cleared, on success: clearing it
 // would hand a distributed attacker Free fresh tries after every legitimate

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ type Node struct {
 
 	http *http.Server
 	ln   net.Listener
+
+	metrics   *http.Server // nil unless --metrics-addr is set
+	metricsLn net.Listener
 }
 
 // OpenStore opens (and migrates) the database the configuration names.
@@ -90,6 +94,11 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 	if err != nil {
 		return nil, fmt.Errorf("token issuer: %w", err)
 	}
+	deviceKey, err := loadDeviceKey(cfg.KeyDir())
+	if err != nil {
+		return nil, err
+	}
+	loginBackoff := ratelimit.BackoffOptions{Max: 5 * time.Minute}
 	return auth.New(auth.Config{
 		Store:          authstore.New(db),
 		Hasher:         hasher,
@@ -98,11 +107,57 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 		Registration:   cfg.Registration,
 		RefreshGrace:   cfg.RefreshGrace,
 		SessionTTL:     cfg.SessionTTL,
-		AccountBackoff: ratelimit.NewBackoff(ratelimit.BackoffOptions{Max: 5 * time.Minute}),
+		AccountBackoff: ratelimit.NewBackoff(loginBackoff),
+		DeviceBackoff:  ratelimit.NewBackoff(loginBackoff),
 		GlobalBackoff:  ratelimit.NewBackoff(ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
+		DeviceKey:      deviceKey,
 		Events:         events,
 		Logger:         log,
 	}), nil
+}
+
+// deviceKeyFile is the HMAC key of login device tokens, in the key dir.
+// Nodes that share the key dir share device tokens; a node with another key
+// treats the tokens of the others as absent (network rules apply).
+const deviceKeyFile = "device-token.key"
+
+// loadDeviceKey reads the device-token key from dir, creating it (32 random
+// bytes, owner-only) on first use.
+func loadDeviceKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, deviceKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("device token key %s: %d bytes, want at least 32 (delete it to make a new one)", path, len(b))
+		}
+		return b, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key) // never fails since Go 1.24
+	// Written aside and linked into place, so that a racing process sees
+	// either no file or the whole key.
+	tmp, err := os.CreateTemp(dir, ".device-token-*") // mode 0600
+	if err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(key); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return loadDeviceKey(dir) // another process made it first
+	} else if err != nil {
+		return nil, fmt.Errorf("device token key: %w", err)
+	}
+	return key, nil
 }
 
 // LoadKeys loads the token signing keys: operator-managed files, or keys
@@ -158,18 +213,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return fail(err)
 	}
 	n.API = httpapi.New(httpapi.Config{
-		Auth:          n.Auth,
-		Chat:          n.Chat,
-		Gateway:       n.Gateway,
-		JWKS:          n.Keys.JWKS,
-		ClientIP:      clientip.New(cfg.TrustedProxies),
-		RateLogin:     cfg.RateLogin,
-		RateRegister:  cfg.RateRegister,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		SecureCookies: cfg.SecureCookies(),
-		TLS:           cfg.TLSCert != "",
-		Registry:      reg,
-		Logger:        log,
+		Auth:             n.Auth,
+		Chat:             n.Chat,
+		Gateway:          n.Gateway,
+		JWKS:             n.Keys.JWKS,
+		ClientIP:         clientip.New(cfg.TrustedProxies),
+		RateLogin:        cfg.RateLogin,
+		RateRegister:     cfg.RateRegister,
+		MetricsElsewhere: cfg.MetricsAddr != "",
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		SecureCookies:    cfg.SecureCookies(),
+		TLS:              cfg.TLSCert != "",
+		Registry:         reg,
+		Logger:           log,
 	})
 	n.http = &http.Server{
 		Handler:           n.API,
@@ -178,23 +234,52 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpapi.ErrorLog(log),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if cfg.TLSCert != "" {
 		n.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.API.MetricsHandler())
+		n.metrics = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          httpapi.ErrorLog(log),
+		}
+	}
 	return n, nil
 }
 
-// Listen binds the listen address; Addr is known afterwards.
+// Listen binds the listen address (and the metrics address, if set); Addr
+// is known afterwards. An address in use is an error naming its flag.
 func (n *Node) Listen() error {
 	ln, err := net.Listen("tcp", n.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", n.cfg.Addr, err)
+		return fmt.Errorf("--addr: listen on %s: %w", n.cfg.Addr, err)
+	}
+	if n.metrics != nil {
+		mln, err := net.Listen("tcp", n.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: listen on %s: %w", n.cfg.MetricsAddr, err)
+		}
+		n.metricsLn = mln
 	}
 	n.ln = ln
 	return nil
+}
+
+// MetricsURL is the base URL of the separate metrics listener (after
+// Listen), or "" when /metrics is served on the main listener.
+func (n *Node) MetricsURL() string {
+	if n.metricsLn == nil {
+		return ""
+	}
+	return "http://" + loopbackHostPort(n.metricsLn.Addr().String())
 }
 
 // Addr is the address the node listens on (after Listen).
@@ -206,11 +291,17 @@ func (n *Node) URL() string {
 	if n.cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	host, port, _ := net.SplitHostPort(n.Addr())
+	return scheme + "://" + loopbackHostPort(n.Addr())
+}
+
+// loopbackHostPort turns a listen address into one this machine can dial:
+// an unspecified host becomes 127.0.0.1.
+func loopbackHostPort(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return scheme + "://" + net.JoinHostPort(host, port)
+	return net.JoinHostPort(host, port)
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: it stops
@@ -224,6 +315,9 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	if tok, needed, err := n.Auth.Bootstrap(ctx); err != nil {
+		if n.metricsLn != nil {
+			n.metricsLn.Close()
+		}
 		n.Store.Close()
 		return fmt.Errorf("bootstrap: %w", err)
 	} else if needed {
@@ -236,6 +330,14 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.rotateKeys(ctx)
 	if n.cfg.DebugAddr != "" {
 		go n.serveDebug(ctx)
+	}
+	if n.metrics != nil {
+		n.log.Info("metrics served on a separate listener", slog.String("addr", n.metricsLn.Addr().String()))
+		go func() {
+			if err := n.metrics.Serve(n.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Warn("metrics listener", slog.Any("err", err))
+			}
+		}()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -260,6 +362,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	if err := n.http.Shutdown(sctx); err != nil {
 		n.log.Warn("shutdown: requests still running were cut", slog.Any("err", err))
+	}
+	if n.metrics != nil {
+		n.metrics.Close()
 	}
 	n.Bus.Close()
 	if err := n.Store.Close(); err != nil {

@@ -67,12 +67,28 @@ func Start(t testing.TB, cfg config.Config) *Node {
 // reached (a TLS node and a client that trusts its certificate).
 func StartWithClient(t testing.TB, cfg config.Config, hc *http.Client) *Node {
 	t.Helper()
+	return start(t, cfg, hc, nil)
+}
+
+// StartWithLog is Start for a test that inspects the node's log: every
+// record, at every level, also goes to h.
+func StartWithLog(t testing.TB, cfg config.Config, h slog.Handler) *Node {
+	t.Helper()
+	return start(t, cfg, http.DefaultClient, h)
+}
+
+func start(t testing.TB, cfg config.Config, hc *http.Client, extra slog.Handler) *Node {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sink := &logSink{t: t}
-	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var h slog.Handler = slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelWarn})
+	if extra != nil {
+		h = slog.NewMultiHandler(h, extra)
+	}
+	log := slog.New(h)
 	n, err := server.New(ctx, cfg, log)
 	if err != nil {
 		cancel()

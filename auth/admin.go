@@ -1,0 +1,78 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/unhidra/unhidra"
+)
+
+// AdminUpdate is an admin's change to another account.
+type AdminUpdate struct {
+	Role     *string
+	Disabled *bool
+}
+
+// AdminUpdateUser changes a user's system role or disables the account.
+// Disabling revokes every session of the user. The last enabled admin can be
+// neither demoted nor disabled, so a server never ends up without one.
+func (s *Service) AdminUpdateUser(ctx context.Context, id string, upd AdminUpdate) (*unhidra.User, error) {
+	p, err := requireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if upd.Role != nil && *upd.Role != unhidra.RoleAdmin && *upd.Role != unhidra.RoleMember {
+		return nil, unhidra.Errorf(unhidra.EInvalid, "role must be admin or member")
+	}
+	target, err := s.cfg.Store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	losesAdmin := target.IsAdmin() && !target.Disabled &&
+		((upd.Role != nil && *upd.Role != unhidra.RoleAdmin) || (upd.Disabled != nil && *upd.Disabled))
+	if losesAdmin {
+		n, err := s.cfg.Store.CountAdmins(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 1 {
+			return nil, unhidra.Errorf(unhidra.EConflict, "this is the last admin; make another admin first")
+		}
+	}
+	now := s.now().UTC()
+	u, err := s.cfg.Store.UpdateUser(ctx, id, UserUpdate{Role: upd.Role, Disabled: upd.Disabled, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		if _, err := s.revokeSessions(ctx, u.ID, "", now); err != nil {
+			return nil, fmt.Errorf("revoke sessions of disabled user: %w", err)
+		}
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "user changed by admin", slog.String("admin_id", p.UserID), slog.String("user_id", u.ID),
+		slog.String("role", u.Role), slog.Bool("disabled", u.Disabled))
+	return u, nil
+}
+
+// AdminListUsers lists every account for admins.
+func (s *Service) AdminListUsers(ctx context.Context, cursor string, limit int) ([]*unhidra.User, string, error) {
+	if _, err := requireAdmin(ctx); err != nil {
+		return nil, "", err
+	}
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	users, err := s.cfg.Store.SearchUsers(ctx, "", after, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	var next string
+	if len(users) > limit {
+		users = users[:limit]
+		next = encodeCursor(strings.ToLower(users[len(users)-1].Username))
+	}
+	return users, next, nil
+}
