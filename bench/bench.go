@@ -62,7 +62,8 @@ func StartServer(ctx context.Context, binary string, extraArgs ...string) (*Serv
 	}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--mqtt-addr", "",
 		"--log-format", "json",
-		"--rate-login", "0", "--rate-register", "0", "--rate-ws-ip", "0", "--rate-ws-user", "0", "--rate-ws-msg", "0"}, extraArgs...)
+		"--rate-login", "0", "--rate-register", "0", "--rate-ws-ip", "0", "--rate-ws-user", "0", "--rate-ws-msg", "0",
+		"--ws-max-per-user", "0"}, extraArgs...)
 	cmd := exec.Command(binary, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
