@@ -61,7 +61,7 @@ func (s *Service) deviceID(account, tok string) string {
 	if len(s.cfg.DeviceKey) == 0 || !strings.HasPrefix(tok, deviceTokenPrefix) || len(tok) > 128 {
 		return ""
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok[len(deviceTokenPrefix):])
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok[len(deviceTokenPrefix):])
 	if err != nil || len(b) != 8+16+sha256.Size {
 		return ""
 	}

@@ -584,3 +584,37 @@ func TestCatchUpSharesStoreReads(t *testing.T) {
 		t.Fatalf("%d store reads for %d sockets catching up %d pages", reads, subs, pages)
 	}
 }
+
+// TestPresenceOfManySockets: a user's status follows their sockets' own
+// (dnd over online over away, offline after the last one closes), counted
+// as sockets come, change and go.
+func TestPresenceOfManySockets(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.OfflineGrace = 30 * time.Millisecond })
+	r.chat.join("c", "u")
+	r.chat.join("c", "w")
+	_, wc := r.connect("w", false, time.Time{})
+	statusOfU := func() string { st, _ := wc.presence(); return st["u"] }
+	var socks []*session
+	var conns []*fakeConn
+	for range 5 {
+		s, c := r.connect("u", false, time.Time{})
+		socks, conns = append(socks, s), append(conns, c)
+	}
+	eventually(t, "online", func() bool { return statusOfU() == wire.StatusOnline })
+	for _, s := range socks {
+		s.OnMessage([]byte(`{"type":"presence","status":"away"}`))
+	}
+	eventually(t, "away once every socket is", func() bool { return statusOfU() == wire.StatusAway })
+	socks[2].OnMessage([]byte(`{"type":"presence","status":"dnd"}`))
+	socks[3].OnMessage([]byte(`{"type":"presence","status":"online"}`))
+	eventually(t, "dnd beats online", func() bool { return statusOfU() == wire.StatusDND })
+	conns[2].Close(1000, "")
+	eventually(t, "online when the dnd socket goes", func() bool { return statusOfU() == wire.StatusOnline })
+	for _, i := range []int{0, 1, 3, 4} {
+		conns[i].Close(1000, "")
+	}
+	eventually(t, "offline after the last socket", func() bool { return statusOfU() == wire.StatusOffline })
+	if n := r.g.users.count("u"); n != 0 {
+		t.Fatalf("%d sockets of u still counted", n)
+	}
+}
