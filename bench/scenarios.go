@@ -159,34 +159,19 @@ type FanoutResult struct {
 // members members (one socket each, spread over procs worker processes) and
 // measures send→receive latency at every member and the delivery rate.
 func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*FanoutResult, error) {
-	clients, creds, err := CreateUsers(ctx, o.Server, "fan", members)
+	clients, creds, ch, err := oneChannel(ctx, o.Server, "fan", members)
 	if err != nil {
 		return nil, err
-	}
-	owner := clients[0]
-	ch, err := owner.CreateChannel(ctx, client.CreateChannelInput{Name: fmt.Sprintf("bench-fanout-%d", time.Now().UnixNano()), Kind: unhidra.ChannelPublic})
-	if err != nil {
-		return nil, err
-	}
-	if err := parallel(ctx, clients[1:], 8, func(c *client.Client) error { _, err := c.Join(ctx, ch.ID); return err }); err != nil {
-		return nil, fmt.Errorf("join: %w", err)
 	}
 	ws, err := startWorkers(ctx, o.Binary, procs, Job{Server: o.Server, Creds: creds, SocketsPerUser: 1, Timed: true})
 	if err != nil {
 		return nil, err
 	}
-	sender, err := owner.Connect(ctx, client.ConnectOptions{})
+	sender, err := connectDrained(ctx, clients[0])
 	if err != nil {
 		return nil, err
 	}
 	defer sender.CloseNow()
-	go func() { // drain the sender's own frames
-		for {
-			if _, err := sender.Read(ctx); err != nil {
-				return
-			}
-		}
-	}()
 	if err := Settle(ctx, o.Server, 50, 90*time.Second); err != nil {
 		return nil, err
 	}
@@ -202,7 +187,7 @@ func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*
 	for time.Now().Before(deadline) {
 		<-tick.C
 		body := Marker + strconv.FormatInt(time.Now().UnixNano(), 10)
-		if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch.ID, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
+		if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
 			return nil, err
 		}
 		sent++
@@ -342,30 +327,15 @@ type StormResult struct {
 // traffic of the mass connect lasts, how many frames it costs, and what it
 // does to message delivery.
 func Storm(ctx context.Context, o Options, members, procs int, rate float64) (*StormResult, error) {
-	clients, creds, err := CreateUsers(ctx, o.Server, "stm", members+1)
+	clients, creds, ch, err := oneChannel(ctx, o.Server, "stm", members+1)
 	if err != nil {
 		return nil, err
 	}
-	owner := clients[0]
-	ch, err := owner.CreateChannel(ctx, client.CreateChannelInput{Name: fmt.Sprintf("bench-storm-%d", time.Now().UnixNano()), Kind: unhidra.ChannelPublic})
-	if err != nil {
-		return nil, err
-	}
-	if err := parallel(ctx, clients[1:], 8, func(c *client.Client) error { _, err := c.Join(ctx, ch.ID); return err }); err != nil {
-		return nil, fmt.Errorf("join: %w", err)
-	}
-	sender, err := owner.Connect(ctx, client.ConnectOptions{})
+	sender, err := connectDrained(ctx, clients[0])
 	if err != nil {
 		return nil, err
 	}
 	defer sender.CloseNow()
-	go func() {
-		for {
-			if _, err := sender.Read(ctx); err != nil {
-				return
-			}
-		}
-	}()
 	if err := Settle(ctx, o.Server, 5, 30*time.Second); err != nil {
 		return nil, err
 	}
@@ -391,7 +361,7 @@ func Storm(ctx context.Context, o Options, members, procs int, rate float64) (*S
 			}
 			now := time.Now().UnixNano()
 			body := Marker + strconv.FormatInt(now, 10)
-			if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch.ID, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
+			if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
 				sendErr <- err
 				return
 			}
@@ -438,4 +408,38 @@ func Storm(ctx context.Context, o Options, members, procs int, rate float64) (*S
 	}
 	emit(o.Out, r)
 	return r, nil
+}
+
+// oneChannel creates n users and a public channel that the first one owns
+// and the others join.
+func oneChannel(ctx context.Context, server, prefix string, n int) ([]*client.Client, []Creds, string, error) {
+	clients, creds, err := CreateUsers(ctx, server, prefix, n)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ch, err := clients[0].CreateChannel(ctx, client.CreateChannelInput{Name: fmt.Sprintf("bench-%s-%d", prefix, time.Now().UnixNano()), Kind: unhidra.ChannelPublic})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := parallel(ctx, clients[1:], 8, func(c *client.Client) error { _, err := c.Join(ctx, ch.ID); return err }); err != nil {
+		return nil, nil, "", fmt.Errorf("join: %w", err)
+	}
+	return clients, creds, ch.ID, nil
+}
+
+// connectDrained opens a socket for c whose frames are read and dropped, so
+// that a sender's own echoes never back up.
+func connectDrained(ctx context.Context, c *client.Client) (*client.Conn, error) {
+	cn, err := c.Connect(ctx, client.ConnectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			if _, err := cn.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return cn, nil
 }

@@ -3,12 +3,12 @@ package gateway_test
 import (
 	"bytes"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/unhidra/unhidra/config"
+	"github.com/unhidra/unhidra/internal/testenv"
 	"github.com/unhidra/unhidra/internal/testserver"
 )
 
@@ -105,13 +105,13 @@ func TestDeleteMeansDelete(t *testing.T) {
 		if engine == "sqlite" {
 			path := filepath.Join(n.Config.DataDir, "unhidra.db")
 			deadline := time.Now().Add(20 * time.Second)
-			for onDisk(t, path, first) || onDisk(t, path, second) {
+			for testenv.SQLiteFilesContain(t, path, first) || testenv.SQLiteFilesContain(t, path, second) {
 				if time.Now().After(deadline) {
 					t.Fatalf("deleted text still in %s or its WAL", path)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			if !onDisk(t, path, kept) {
+			if !testenv.SQLiteFilesContain(t, path, kept) {
 				t.Fatal("the scan does not see text that was not deleted: it proves nothing")
 			}
 		}
@@ -153,18 +153,4 @@ func collectReplay(t *testing.T, w *wsClient, ch string) []byte {
 			return out
 		}
 	}
-}
-
-func onDisk(t *testing.T, path, s string) bool {
-	t.Helper()
-	for _, p := range []string{path, path + "-wal"} {
-		b, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if bytes.Contains(b, []byte(s)) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +107,7 @@ func TestEraserTruncatesTheLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !inFiles(t, path, "zqxerasedmarker") {
+	if !testenv.SQLiteFilesContain(t, path, "zqxerasedmarker") {
 		t.Fatal("the marker is not on disk to begin with: the scan proves nothing")
 	}
 	before := db.Checkpoints()
@@ -120,31 +119,16 @@ func TestEraserTruncatesTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for db.Checkpoints() == before || inFiles(t, path, "zqxerasedmarker") {
+	for db.Checkpoints() == before || testenv.SQLiteFilesContain(t, path, "zqxerasedmarker") {
 		if time.Now().After(deadline) {
 			t.Fatalf("erased text still on disk (checkpoints %d)", db.Checkpoints())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !inFiles(t, path, "zqxkeptmarker") {
+	if !testenv.SQLiteFilesContain(t, path, "zqxkeptmarker") {
 		t.Fatal("content that was not erased is gone too")
 	}
 	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
 		t.Fatalf("write-ahead log is %d bytes after the truncating checkpoint", fi.Size())
 	}
-}
-
-// inFiles reports whether s occurs in the database file or its WAL.
-func inFiles(t *testing.T, path, s string) bool {
-	t.Helper()
-	for _, p := range []string{path, path + "-wal"} {
-		b, err := os.ReadFile(p)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if bytes.Contains(b, []byte(s)) {
-			return true
-		}
-	}
-	return false
 }

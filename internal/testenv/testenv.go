@@ -6,6 +6,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -130,4 +131,21 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never fails since Go 1.24
 	return hex.EncodeToString(b)
+}
+
+// SQLiteFilesContain reports whether s occurs anywhere in the SQLite
+// database at path or in its write-ahead log: what a thief of the disk
+// would find.
+func SQLiteFilesContain(t testing.TB, path, s string) bool {
+	t.Helper()
+	for _, p := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatalf("testenv: %v", err)
+		}
+		if bytes.Contains(b, []byte(s)) {
+			return true
+		}
+	}
+	return false
 }
