@@ -220,10 +220,8 @@ func (u *userIndex) publishLocked(sh *userShard, userID string, e *userEntry) {
 	if e.offline == nil || len(e.sessions) > 0 {
 		e.want = e.status()
 	}
-	if e.publishing || e.want == e.published {
-		if e.idle() {
-			delete(sh.m, userID)
-		}
+	if e.publishing {
+		// The goroutine publishing for this user publishes want next.
 		sh.mu.Unlock()
 		return
 	}
