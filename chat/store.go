@@ -70,6 +70,9 @@ type Reader interface {
 	// Events returns the channel's events with seq > after, ascending, at
 	// most limit.
 	Events(ctx context.Context, channelID string, after int64, limit int) ([]unhidra.Event, error)
+	// ChannelIDsByName returns the ids of userID's channels (of any kind)
+	// whose name is one of names (lower-cased).
+	ChannelIDsByName(ctx context.Context, userID string, names []string) ([]string, error)
 	// UserIDsByUsername maps lower-cased usernames to user ids; names
 	// without a user are absent.
 	UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error)

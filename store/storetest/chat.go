@@ -42,6 +42,10 @@ func Chat(t *testing.T, open func(t *testing.T) *store.DB) {
 			c.fn(t, authstore.New(db), chatstore.New(db))
 		})
 	}
+	t.Run("Chat/SearchEveryPlanPaginatesExactly", func(t *testing.T) {
+		t.Parallel()
+		testSearchPlans(t, open(t))
+	})
 }
 
 func newChannel(t *testing.T, st chat.Store, id, name, kind string, encrypted bool, members ...string) *unhidra.Channel {
