@@ -22,13 +22,12 @@ var messageText = store.TextIndex{Table: "messages m", FTS5Table: "messages_fts"
 // through a small history.
 type SearchTuning struct {
 	// RareMatches: terms that match at most this many messages, whatever
-	// the query's other conditions, are searched from the full-text
-	// index (default 5000).
+	// the query's other conditions, are searched from the full-text index
+	// once a walk shows that its page lies far (default 5000).
 	RareMatches int
-	// FirstBatch and MaxBatch bound how many rows of a newest-first walk
-	// one statement tests for the terms: the first batch has FirstBatch
-	// rows and each next one twice as many, up to MaxBatch (defaults 256
-	// and 8192).
+	// FirstBatch is how many rows the first batch of a walk tests for the
+	// terms (default 64); each next batch is sized from the share of rows
+	// that matched so far to fill the page, up to MaxBatch (default 8192).
 	FirstBatch, MaxBatch int
 	// WalkBudget is how many rows a walk tests before it finishes from
 	// the full-text index instead, when the terms are common overall but
@@ -47,7 +46,7 @@ func (t SearchTuning) withDefaults() SearchTuning {
 		}
 	}
 	def(&t.RareMatches, 5000)
-	def(&t.FirstBatch, 256)
+	def(&t.FirstBatch, 64)
 	def(&t.MaxBatch, 8192)
 	def(&t.WalkBudget, 20000)
 	def(&t.MaxArms, 8)
@@ -68,17 +67,20 @@ func (t SearchTuning) withDefaults() SearchTuning {
 //     are read first; with none, nothing matches.
 //  2. Without terms, one statement walks an index newest first (see walk)
 //     and stops after the page.
-//  3. With terms, a bounded count asks the full-text index how many
-//     messages match them at all. When they are rare (at most
-//     RareMatches), the full-text index drives: every match is read,
-//     filtered and sorted, which costs no more than the few matches.
-//  4. When they are common, the walk runs in batches, and each batch is
-//     tested for the terms with MatchPhrasesIn, which touches only the
-//     batch's share of the full-text index; it stops when a page is found,
-//     since among common terms a page lies within a few thousand rows of
-//     the newest. A walk that tests WalkBudget rows without filling the
-//     page finishes from the full-text index, for the rows older than
-//     where it stopped.
+//  3. With terms, the same walk runs in batches, and each batch is tested
+//     for the terms with MatchPhrasesIn, which touches only the batch's
+//     share of the full-text index. It stops when a page is found: among
+//     common terms a page lies within a few thousand rows of the newest.
+//     The share of rows that matched sizes the next batch.
+//  4. When that share says the page lies beyond WalkBudget rows, a
+//     bounded count asks the full-text index how many messages match the
+//     terms at all. When they are rare (at most RareMatches), the
+//     full-text index drives the rest of the page: every match older than
+//     where the walk stopped is read, filtered and sorted, which costs no
+//     more than the few matches. Otherwise the walk goes on, and a walk
+//     that tests WalkBudget rows without filling the page (terms common
+//     overall but rare among the rows the other conditions leave)
+//     finishes from the full-text index in the same way.
 func (r reader) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Message, error) {
 	chans, err := r.searchChannels(ctx, q.UserID, q.ChannelIDs)
 	if err != nil || len(chans) == 0 || q.Limit <= 0 {
@@ -93,13 +95,6 @@ func (r reader) Search(ctx context.Context, q chat.SearchQuery) ([]*unhidra.Mess
 	if len(q.Terms) == 0 {
 		query, args := w.sql(messageColumns, after, q.Limit)
 		return r.searchRows(ctx, query, args)
-	}
-	n, err := r.c.CountPhraseMatches(ctx, messageText, q.Terms, t.RareMatches+1)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	if n <= t.RareMatches {
-		return r.searchByText(ctx, w, q.Terms, after, q.Limit)
 	}
 	return r.searchByWalk(ctx, w, q.Terms, after, q.Limit, t)
 }
@@ -135,7 +130,8 @@ func (r reader) searchChannels(ctx context.Context, userID string, inIDs []strin
 // before any full-text condition: live messages in chans, from senders
 // when given, created in [since, until). Each of its arms walks one index
 // of migration 0004 in (created_at, id) order with no sort: one arm per
-// sender (messages_search_sender), else one per channel
+// sender and channel when there are few pairs, else one per sender
+// (messages_search_sender, both), else one per channel
 // (messages_search_channel) when there are few (in: names them, or the
 // user is in few), else one over all messages (messages_search_time).
 // Several arms are merged in order, each read only as far as the merge
@@ -154,7 +150,7 @@ type walk struct {
 func (w walk) sql(cols string, after *searchKey, limit int) (string, []any) {
 	type arm struct {
 		cond string
-		arg  any
+		args []any
 	}
 	var arms []arm
 	var shared []string
@@ -164,14 +160,22 @@ func (w walk) sql(cols string, after *searchKey, limit int) (string, []any) {
 		shared, sharedArgs = append(shared, cond), append(sharedArgs, arg)
 	}
 	switch {
+	case len(w.senders) > 0 && len(w.senders)*len(w.chans) <= w.maxArms:
+		// An equality on the channel too, which PostgreSQL checks in the
+		// index, where it reads a list (= ANY) only after the row.
+		for _, s := range w.senders {
+			for _, c := range w.chans {
+				arms = append(arms, arm{"m.sender_id = ? AND m.channel_id = ?", []any{s, c}})
+			}
+		}
 	case len(w.senders) > 0 && len(w.senders) <= w.maxArms:
 		for _, s := range w.senders {
-			arms = append(arms, arm{"m.sender_id = ?", s})
+			arms = append(arms, arm{"m.sender_id = ?", []any{s}})
 		}
 		filter("m.channel_id", w.chans)
 	case len(w.chans) <= w.maxArms:
 		for _, c := range w.chans {
-			arms = append(arms, arm{"m.channel_id = ?", c})
+			arms = append(arms, arm{"m.channel_id = ?", []any{c}})
 		}
 		if len(w.senders) > 0 {
 			filter("m.sender_id", w.senders)
@@ -196,9 +200,7 @@ func (w walk) sql(cols string, after *searchKey, limit int) (string, []any) {
 			b.WriteString(`SELECT * FROM (`)
 		}
 		b.WriteString(`SELECT ` + cols + ` FROM messages m WHERE m.deleted_at IS NULL AND ` + a.cond)
-		if a.arg != nil {
-			args = append(args, a.arg)
-		}
+		args = append(args, a.args...)
 		for _, s := range shared {
 			b.WriteString(` AND ` + s)
 		}
@@ -265,7 +267,8 @@ func (r reader) searchByText(ctx context.Context, w walk, terms []string, after 
 func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after *searchKey, limit int, t SearchTuning) ([]*unhidra.Message, error) {
 	key, test, testArgs := r.c.MatchPhrasesIn(messageText, terms, "w")
 	var hits []searchKey
-	for batch, walked := t.FirstBatch, 0; ; batch = min(2*batch, t.MaxBatch) {
+	probed := false
+	for batch, walked := t.FirstBatch, 0; ; {
 		rows, args := w.sql(key+" AS tk, m.created_at, m.id", after, batch)
 		// The batch's matches, and its last row when it is full: where
 		// the next batch starts.
@@ -280,19 +283,46 @@ func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after 
 		hits = append(hits, found...)
 		walked += batch
 		if len(hits) >= limit || next == nil {
-			break
+			return r.messagesByKey(ctx, hits[:min(len(hits), limit)])
 		}
 		after = next
-		if walked >= t.WalkBudget {
-			rest, err := r.searchByText(ctx, w, terms, after, limit-len(hits))
+		// The share of the walked rows that matched tells how many more
+		// rows the page needs (half a match when none did, so that the
+		// guess stays finite and grows with the walk).
+		need := float64(limit-len(hits)) * float64(walked) / (float64(len(hits)) + 0.5)
+		if !probed && float64(walked)+need > float64(t.WalkBudget) {
+			probed = true
+			n, err := r.c.CountPhraseMatches(ctx, messageText, terms, t.RareMatches+1)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("search: %w", err)
 			}
-			ms, err := r.messagesByKey(ctx, hits)
-			return append(ms, rest...), err
+			if n <= t.RareMatches {
+				return r.finishByText(ctx, w, terms, hits, after, limit)
+			}
 		}
+		if walked >= t.WalkBudget {
+			return r.finishByText(ctx, w, terms, hits, after, limit)
+		}
+		// Enough for the page if the guess holds, but never more than
+		// eight times the last batch: a guess from few rows is rough, and
+		// on SQLite a batch spread thin over the rowids costs the more to
+		// test the commoner the terms.
+		batch = min(t.MaxBatch, 8*batch, max(batch, int(need*1.25)+1))
 	}
-	return r.messagesByKey(ctx, hits[:min(len(hits), limit)])
+}
+
+// finishByText completes a walk's page from the full-text index: the walk
+// found hits, newest first, and stopped at after.
+func (r reader) finishByText(ctx context.Context, w walk, terms []string, hits []searchKey, after *searchKey, limit int) ([]*unhidra.Message, error) {
+	ms, err := r.messagesByKey(ctx, hits)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := r.searchByText(ctx, w, terms, after, limit-len(hits))
+	if err != nil {
+		return nil, err
+	}
+	return append(ms, rest...), nil
 }
 
 // searchBatch runs one batch of searchByWalk: its matches, newest first,

@@ -136,7 +136,7 @@ func testSearchPlans(t *testing.T, db *store.DB) {
 		{"walk-tiny-batches", chatstore.SearchTuning{RareMatches: 1, FirstBatch: 1, MaxBatch: 2, WalkBudget: 1 << 30}},
 		{"walk-then-text", chatstore.SearchTuning{RareMatches: 1, FirstBatch: 2, MaxBatch: 4, WalkBudget: 5}},
 		{"one-walk-over-all", chatstore.SearchTuning{RareMatches: 1, FirstBatch: 3, MaxArms: 1}},
-		{"text-only", chatstore.SearchTuning{RareMatches: 1 << 30}},
+		{"text-after-one-row", chatstore.SearchTuning{RareMatches: 1 << 30, FirstBatch: 1, WalkBudget: 1}},
 	}
 	mid, late := now.Add(20*time.Millisecond), now.Add(60*time.Millisecond)
 	filters := []struct {
