@@ -130,12 +130,14 @@ func (r reader) searchChannels(ctx context.Context, userID string, inIDs []strin
 // before any full-text condition: live messages in chans, from senders
 // when given, created in [since, until). Each of its arms walks one index
 // of migration 0004 in (created_at, id) order with no sort: one arm per
-// sender and channel when there are few pairs, else one per sender
-// (messages_search_sender, both), else one per channel
+// sender and channel when there are few pairs
+// (messages_search_channel_sender), else one per sender
+// (messages_search_sender), else one per channel
 // (messages_search_channel) when there are few (in: names them, or the
 // user is in few), else one over all messages (messages_search_time).
-// Several arms are merged in order, each read only as far as the merge
-// needs. The filters other than the arm's own are checked in the index.
+// The filters other than the arm's own are checked in the index on
+// SQLite; PostgreSQL checks an = ANY list on a later index column only
+// after reading the row, which is why pairs get arms of their own.
 type walk struct {
 	c            store.Conn
 	chans        []string
@@ -161,8 +163,6 @@ func (w walk) sql(cols string, after *searchKey, limit int) (string, []any) {
 	}
 	switch {
 	case len(w.senders) > 0 && len(w.senders)*len(w.chans) <= w.maxArms:
-		// An equality on the channel too, which PostgreSQL checks in the
-		// index, where it reads a list (= ANY) only after the row.
 		for _, s := range w.senders {
 			for _, c := range w.chans {
 				arms = append(arms, arm{"m.sender_id = ? AND m.channel_id = ?", []any{s, c}})
@@ -190,6 +190,10 @@ func (w walk) sql(cols string, after *searchKey, limit int) (string, []any) {
 	bounds, boundArgs := timeBounds("m.created_at", w.since, w.until, after)
 	shared, sharedArgs = append(shared, bounds...), append(sharedArgs, boundArgs...)
 
+	// Several arms are each limited in their own subquery, so that each
+	// is planned as its own index walk (a bare UNION ALL under one ORDER
+	// BY may be planned as one scan of every arm's rows and a sort), and
+	// the at most len(arms)*limit rows are sorted.
 	var b strings.Builder
 	var args []any
 	for i, a := range arms {
@@ -218,13 +222,28 @@ func (w walk) sql(cols string, after *searchKey, limit int) (string, []any) {
 	return b.String(), args
 }
 
+// batchSQL returns the statement of one batch of searchByWalk: the first
+// batch rows of the walk after the key after, tested with the key and test
+// of MatchPhrasesIn. It yields the batch's matches (hit 1) and, when the
+// batch is full, its last row (hit 0): where the next batch starts.
+func (w walk) batchSQL(key, test string, testArgs []any, after *searchKey, batch int) (string, []any) {
+	rows, args := w.sql(key+" AS tk, m.created_at, m.id", after, batch)
+	query := `WITH w AS MATERIALIZED (` + rows + `)
+		SELECT created_at, id, 1 AS hit FROM w WHERE ` + test + `
+		UNION ALL SELECT * FROM (SELECT created_at, id, 0 AS hit FROM w ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?) last`
+	return query, append(append(args, testArgs...), batch-1)
+}
+
 // timeBounds returns the conditions on the created_at expression col for
 // since (inclusive), until (exclusive) and a cursor key.
 func timeBounds(col string, since, until *time.Time, after *searchKey) (conds []string, args []any) {
 	if since != nil {
 		conds, args = append(conds, col+` >= ?`), append(args, store.Micros(*since))
 	}
-	if until != nil {
+	// A cursor before until already implies it, and as the only upper
+	// bound it is the one the engine starts the index range at (SQLite
+	// would start at until and skip the pages before the cursor).
+	if until != nil && (after == nil || after.at >= store.Micros(*until)) {
 		conds, args = append(conds, col+` < ?`), append(args, store.Micros(*until))
 	}
 	if after != nil {
@@ -241,14 +260,20 @@ func timeBounds(col string, since, until *time.Time, after *searchKey) (conds []
 // that neither engine walks a time index testing each row against the
 // full-text index instead.
 func (r reader) searchByText(ctx context.Context, w walk, terms []string, after *searchKey, limit int) ([]*unhidra.Message, error) {
-	join, match, args := r.c.MatchPhrases(messageText, terms)
+	query, args := w.textSQL(terms, after, limit)
+	return r.searchRows(ctx, query, args)
+}
+
+// textSQL returns the statement of searchByText.
+func (w walk) textSQL(terms []string, after *searchKey, limit int) (string, []any) {
+	join, match, args := w.c.MatchPhrases(messageText, terms)
 	var b strings.Builder
 	b.WriteString(`SELECT ` + messageColumns + ` FROM messages m ` + join + ` WHERE ` + match + ` AND m.deleted_at IS NULL`)
-	cond, arg := r.c.FilterInList("m.channel_id", w.chans)
+	cond, arg := w.c.FilterInList("m.channel_id", w.chans)
 	b.WriteString(` AND ` + cond)
 	args = append(args, arg)
 	if len(w.senders) > 0 {
-		cond, arg := r.c.FilterInList("m.sender_id", w.senders)
+		cond, arg := w.c.FilterInList("m.sender_id", w.senders)
 		b.WriteString(` AND ` + cond)
 		args = append(args, arg)
 	}
@@ -258,8 +283,7 @@ func (r reader) searchByText(ctx context.Context, w walk, terms []string, after 
 	}
 	args = append(args, boundArgs...)
 	b.WriteString(` ORDER BY +m.created_at DESC, m.id DESC LIMIT ?`)
-	args = append(args, limit)
-	return r.searchRows(ctx, b.String(), args)
+	return b.String(), append(args, limit)
 }
 
 // searchByWalk walks newest first in batches, testing each batch for terms
@@ -269,13 +293,7 @@ func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after 
 	var hits []searchKey
 	probed := false
 	for batch, walked := t.FirstBatch, 0; ; {
-		rows, args := w.sql(key+" AS tk, m.created_at, m.id", after, batch)
-		// The batch's matches, and its last row when it is full: where
-		// the next batch starts.
-		query := `WITH w AS MATERIALIZED (` + rows + `)
-			SELECT created_at, id, 1 AS hit FROM w WHERE ` + test + `
-			UNION ALL SELECT * FROM (SELECT created_at, id, 0 AS hit FROM w ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?) last`
-		args = append(append(args, testArgs...), batch-1)
+		query, args := w.batchSQL(key, test, testArgs, after, batch)
 		found, next, err := r.searchBatch(ctx, query, args)
 		if err != nil {
 			return nil, err

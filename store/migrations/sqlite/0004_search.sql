@@ -11,3 +11,5 @@ CREATE INDEX messages_search_time ON messages (created_at, id, channel_id) WHERE
 CREATE INDEX messages_search_channel ON messages (channel_id, created_at, id) WHERE deleted_at IS NULL;
 -- from:<user>, with the channel checked in the index.
 CREATE INDEX messages_search_sender ON messages (sender_id, created_at, id, channel_id) WHERE deleted_at IS NULL;
+-- in:<channel> from:<user>
+CREATE INDEX messages_search_channel_sender ON messages (channel_id, sender_id, created_at, id) WHERE deleted_at IS NULL;
