@@ -23,7 +23,8 @@ var messageText = store.TextIndex{Table: "messages m", FTS5Table: "messages_fts"
 type SearchTuning struct {
 	// RareMatches: terms that match at most this many messages, whatever
 	// the query's other conditions, are searched from the full-text index
-	// once a walk shows that its page lies far (default 5000).
+	// once a walk shows that its page lies far (default 5000); more when
+	// the page lies further still (see searchByWalk).
 	RareMatches int
 	// FirstBatch is how many rows the first batch of a walk tests for the
 	// terms (default 64); each next batch is sized from the share of rows
@@ -74,7 +75,8 @@ func (t SearchTuning) withDefaults() SearchTuning {
 //     The share of rows that matched sizes the next batch.
 //  4. When that share says the page lies beyond WalkBudget rows, a
 //     bounded count asks the full-text index how many messages match the
-//     terms at all. When they are rare (at most RareMatches), the
+//     terms at all. When they are rare (at most RareMatches, or half the
+//     rows the walk would still test if more, up to WalkBudget), the
 //     full-text index drives the rest of the page: every match older than
 //     where the walk stopped is read, filtered and sorted, which costs no
 //     more than the few matches. Otherwise the walk goes on, and a walk
@@ -310,11 +312,16 @@ func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after 
 		need := float64(limit-len(hits)) * float64(walked) / (float64(len(hits)) + 0.5)
 		if !probed && float64(walked)+need > float64(t.WalkBudget) {
 			probed = true
-			n, err := r.c.CountPhraseMatches(ctx, messageText, terms, t.RareMatches+1)
+			// Reading a match from the full-text index and sorting it
+			// costs about what testing two rows of the walk does, so
+			// the terms count as rare up to half the rows the walk still
+			// needs (and at least RareMatches, at most WalkBudget).
+			rare := min(t.WalkBudget, max(t.RareMatches, int(need/2)))
+			n, err := r.c.CountPhraseMatches(ctx, messageText, terms, rare+1)
 			if err != nil {
 				return nil, fmt.Errorf("search: %w", err)
 			}
-			if n <= t.RareMatches {
+			if n <= rare {
 				return r.finishByText(ctx, w, terms, hits, after, limit)
 			}
 		}
