@@ -230,10 +230,14 @@ func (w walk) sql(cols string, after *searchKey, limit int) (string, []any) {
 // batch is full, its last row (hit 0): where the next batch starts.
 func (w walk) batchSQL(key, test string, testArgs []any, after *searchKey, batch int) (string, []any) {
 	rows, args := w.sql(key+" AS tk, m.created_at, m.id", after, batch)
+	// The last row is the oldest, found without sorting the batch (ids
+	// are compared only among the oldest created_at, in PostgreSQL by a
+	// slow collation).
 	query := `WITH w AS MATERIALIZED (` + rows + `)
 		SELECT created_at, id, 1 AS hit FROM w WHERE ` + test + `
-		UNION ALL SELECT * FROM (SELECT created_at, id, 0 AS hit FROM w ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?) last`
-	return query, append(append(args, testArgs...), batch-1)
+		UNION ALL SELECT created_at, MIN(id), 0 AS hit FROM w
+			WHERE created_at = (SELECT MIN(created_at) FROM w) AND (SELECT COUNT(*) FROM w) = ? GROUP BY created_at`
+	return query, append(append(args, testArgs...), batch)
 }
 
 // timeBounds returns the conditions on the created_at expression col for
@@ -328,11 +332,12 @@ func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after 
 		if walked >= t.WalkBudget {
 			return r.finishByText(ctx, w, terms, hits, after, limit)
 		}
-		// Enough for the page if the guess holds, but never more than
-		// eight times the last batch: a guess from few rows is rough, and
-		// on SQLite a batch spread thin over the rowids costs the more to
+		// Enough for the page if the guess holds, with a margin that
+		// spares most walks another statement, but never more than 32
+		// times the last batch: a guess from few rows is rough, and on
+		// SQLite a batch spread thin over the rowids costs the more to
 		// test the commoner the terms.
-		batch = min(t.MaxBatch, 8*batch, max(batch, int(need*1.25)+1))
+		batch = min(t.MaxBatch, 32*batch, max(t.FirstBatch, int(need*1.5)+1))
 	}
 }
 
