@@ -334,10 +334,15 @@ func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after 
 		}
 		// Enough for the page if the guess holds, with a margin that
 		// spares most walks another statement, but never more than 32
-		// times the last batch: a guess from few rows is rough, and on
-		// SQLite a batch spread thin over the rowids costs the more to
-		// test the commoner the terms.
-		batch = min(t.MaxBatch, 32*batch, max(t.FirstBatch, int(need*1.5)+1))
+		// times the last batch (8 while nothing matched, when the terms
+		// are likely rare and the count above is near): a guess from few
+		// rows is rough, and on SQLite a batch spread thin over the rowids
+		// costs the more to test the commoner the terms.
+		growth := 32
+		if len(hits) == 0 {
+			growth = 8
+		}
+		batch = min(t.MaxBatch, growth*batch, max(t.FirstBatch, int(need*1.5)+1))
 	}
 }
 
