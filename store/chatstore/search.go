@@ -292,6 +292,10 @@ func (w walk) textSQL(terms []string, after *searchKey, limit int) (string, []an
 	return b.String(), append(args, limit)
 }
 
+// minBatch is the fewest rows a batch after the first tests: enough that a
+// page a few rows away costs one more statement, not several.
+const minBatch = 16
+
 // searchByWalk walks newest first in batches, testing each batch for terms
 // (see Search).
 func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after *searchKey, limit int, t SearchTuning) ([]*unhidra.Message, error) {
@@ -342,7 +346,7 @@ func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after 
 		if len(hits) == 0 {
 			growth = 8
 		}
-		batch = min(t.MaxBatch, growth*batch, max(t.FirstBatch, int(need*1.5)+1))
+		batch = min(t.MaxBatch, growth*batch, max(minBatch, int(need*1.5)+1))
 	}
 }
 
