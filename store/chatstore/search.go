@@ -323,8 +323,8 @@ func (r reader) searchByWalk(ctx context.Context, w walk, terms []string, after 
 			// Reading a match from the full-text index and sorting it
 			// costs about what testing two rows of the walk does, so
 			// the terms count as rare up to half the rows the walk still
-			// needs (and at least RareMatches, at most WalkBudget).
-			rare := min(t.WalkBudget, max(t.RareMatches, int(need/2)))
+			// needs (at most WalkBudget), or RareMatches if more.
+			rare := max(t.RareMatches, min(t.WalkBudget, int(need/2)))
 			n, err := r.c.CountPhraseMatches(ctx, messageText, terms, rare+1)
 			if err != nil {
 				return nil, fmt.Errorf("search: %w", err)
