@@ -232,18 +232,13 @@ func (s *Service) Search(ctx context.Context, q, cursor string, limit int) ([]Se
 	}
 	empty := []SearchHit{}
 	if len(pq.In) > 0 {
-		done := s.observe("user_channels")
-		chs, err := s.store.UserChannels(ctx, p.UserID)
+		// Only the caller's channels can be named: a channel they are not
+		// in is not searched, exactly as if it did not exist.
+		done := s.observe("channels_by_name")
+		sq.ChannelIDs, err = s.store.ChannelIDsByName(ctx, p.UserID, pq.In)
 		done()
 		if err != nil {
 			return nil, "", err
-		}
-		for _, ch := range chs {
-			for _, n := range pq.In {
-				if ch.Name == n {
-					sq.ChannelIDs = append(sq.ChannelIDs, ch.ID)
-				}
-			}
 		}
 		if len(sq.ChannelIDs) == 0 {
 			return empty, "", nil

@@ -71,6 +71,9 @@ type Reader interface {
 	// most limit, each with the current state of the message it is about
 	// (EventRecord.Message).
 	Events(ctx context.Context, channelID string, after int64, limit int) ([]EventRecord, error)
+	// ChannelIDsByName returns the ids of userID's channels (of any kind)
+	// whose name is one of names (lower-cased).
+	ChannelIDsByName(ctx context.Context, userID string, names []string) ([]string, error)
 	// UserIDsByUsername maps lower-cased usernames to user ids; names
 	// without a user are absent.
 	UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error)

@@ -45,8 +45,13 @@ type dialect struct {
 	// forUpdate is appended to a SELECT of one row to lock it (Conn.ForUpdate).
 	forUpdate string
 	// matchPhrases is Conn.MatchPhrases for the engine, given at least
-	// one term.
-	matchPhrases func(ix TextIndex, terms []string) (join, where string, args []any)
+	// one term; countPhrases gives the FROM source and condition of
+	// Conn.CountPhraseMatches, and matchPhrasesIn is Conn.MatchPhrasesIn.
+	matchPhrases   func(ix TextIndex, terms []string) (join, where string, args []any)
+	countPhrases   func(ix TextIndex, terms []string) (from, where string, args []any)
+	matchPhrasesIn func(ix TextIndex, terms []string, rows string) (key, test string, args []any)
+	// inList is Conn.InList (filterOnly false) and Conn.FilterInList.
+	inList func(expr string, values []string, filterOnly bool) (cond string, arg any)
 }
 
 // The dialects are returned by functions rather than held in package
@@ -59,6 +64,9 @@ func sqliteDialect() *dialect {
 		createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
 		hasMigrationsTable:    `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
 		matchPhrases:          fts5Phrases,
+		countPhrases:          fts5Count,
+		matchPhrasesIn:        fts5PhrasesIn,
+		inList:                sqliteInList,
 	}
 }
 
@@ -70,10 +78,13 @@ func postgresDialect() *dialect {
 		createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)`,
 		hasMigrationsTable:    `SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
 		// An arbitrary constant key ("unhidra" in ASCII) shared by every node.
-		migrationLock: `SELECT pg_advisory_xact_lock(33053966998991457)`,
-		lockTable:     `LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE`,
-		forUpdate:     ` FOR UPDATE`,
-		matchPhrases:  tsqueryPhrases,
+		migrationLock:  `SELECT pg_advisory_xact_lock(33053966998991457)`,
+		lockTable:      `LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE`,
+		forUpdate:      ` FOR UPDATE`,
+		matchPhrases:   tsqueryPhrases,
+		countPhrases:   tsqueryCount,
+		matchPhrasesIn: tsqueryPhrasesIn,
+		inList:         postgresInList,
 	}
 }
 

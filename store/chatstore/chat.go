@@ -383,6 +383,26 @@ func nullString(s string) any {
 	return s
 }
 
+func (r reader) ChannelIDsByName(ctx context.Context, userID string, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	folded := make([]string, len(names))
+	for i, n := range names {
+		folded[i] = store.Fold(n)
+	}
+	cond, arg := r.c.InList("c.name_lower", folded)
+	rows, err := r.c.Query(ctx, `SELECT c.id FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
+		WHERE cm.user_id = ? AND `+cond+` ORDER BY c.id`, userID, arg)
+	if err != nil {
+		return nil, fmt.Errorf("channels by name: %w", err)
+	}
+	return store.Collect(rows, "channels by name", func(s store.Scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+}
+
 func (r reader) UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(usernames) == 0 {

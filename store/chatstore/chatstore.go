@@ -26,7 +26,10 @@ type Store struct {
 var _ chat.Store = (*Store)(nil)
 
 // reader implements chat.Reader on one Conn.
-type reader struct{ c store.Conn }
+type reader struct {
+	c    store.Conn
+	tune SearchTuning
+}
 
 // tx is a chat write transaction: the reads on the transaction's Conn, and
 // the writes (chat.go).
@@ -35,11 +38,17 @@ type tx struct{ reader }
 var _ chat.Tx = tx{}
 
 // New returns the chat store over db. Closing db is the caller's.
-func New(db *store.DB) *Store { return &Store{reader: reader{db.Read()}, db: db} }
+func New(db *store.DB) *Store { return NewWithSearchTuning(db, SearchTuning{}) }
+
+// NewWithSearchTuning returns the chat store over db with Search's plan
+// thresholds set by t (see SearchTuning).
+func NewWithSearchTuning(db *store.DB, t SearchTuning) *Store {
+	return &Store{reader: reader{c: db.Read(), tune: t}, db: db}
+}
 
 // Tx runs fn in one write transaction (see chat.Store).
 func (s *Store) Tx(ctx context.Context, fn func(chat.Tx) error) error {
-	return s.db.InTx(ctx, func(c store.Conn) error { return fn(tx{reader{c}}) })
+	return s.db.InTx(ctx, func(c store.Conn) error { return fn(tx{reader{c: c, tune: s.tune}}) })
 }
 
 // UserByID returns the user or ENotFound.

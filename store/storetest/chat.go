@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func Chat(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Chat/MessagesPagination", testMessagesPagination},
 		{"Chat/UnreadAndMentionCounts", testUnreadCounts},
 		{"Chat/SearchMembersOnlyStandardOnly", testChatSearch},
+		{"Chat/ChannelIDsByNameMembersOnly", testChannelIDsByName},
 		{"Chat/Reactions", testChatReactions},
 		{"Chat/EventsCarryTheirMessageAsItIsNow", testEventsCarryMessage},
 		{"Chat/TombstoneErasesContent", testTombstoneErases},
@@ -44,6 +46,10 @@ func Chat(t *testing.T, open func(t *testing.T) *store.DB) {
 			c.fn(t, authstore.New(db), chatstore.New(db))
 		})
 	}
+	t.Run("Chat/SearchEveryPlanPaginatesExactly", func(t *testing.T) {
+		t.Parallel()
+		testSearchPlans(t, open(t))
+	})
 }
 
 func newChannel(t *testing.T, st chat.Store, id, name, kind string, encrypted bool, members ...string) *unhidra.Channel {
@@ -302,6 +308,22 @@ func testChatSearch(t *testing.T, users auth.Store, st chat.Store) {
 	mustOK(t, err)
 	if len(next) != 2 || next[0].ID == ms[0].ID {
 		t.Fatalf("second page = %d", len(next))
+	}
+}
+
+func testChannelIDsByName(t *testing.T, users auth.Store, st chat.Store) {
+	a, b := newUser(t, users, "alice"), newUser(t, users, "bobby")
+	newChannel(t, st, "c1", "one", unhidra.ChannelPublic, false, a.ID, b.ID)
+	newChannel(t, st, "c2", "two", unhidra.ChannelPrivate, true, a.ID)
+	newChannel(t, st, "c3", "three", unhidra.ChannelPublic, false, b.ID)
+	ids, err := st.ChannelIDsByName(t.Context(), a.ID, []string{"ONE", "two", "three", "nope"})
+	mustOK(t, err)
+	// Any kind of channel the user is in; never one they are not in.
+	if !slices.Equal(ids, []string{"c1", "c2"}) {
+		t.Fatalf("ChannelIDsByName = %v, want [c1 c2]", ids)
+	}
+	if ids, err := st.ChannelIDsByName(t.Context(), a.ID, nil); err != nil || len(ids) != 0 {
+		t.Fatalf("no names: %v, %v", ids, err)
 	}
 }
 
