@@ -105,9 +105,9 @@ type (
 	MemberFrame    = wire.Member
 	ChannelUpdated = wire.ChannelUpdated
 	Typing         = wire.Typing
-	// Presence carries one or more users' statuses, batched by the server.
+	// Presence carries one or more users' statuses, batched by the
+	// server; Statuses lists them.
 	Presence       = wire.Presence
-	PresenceStatus = wire.PresenceStatus
 	ReadReceipt    = wire.ReadReceipt
 	Resumed        = wire.Resumed
 	ResyncRequired = wire.ResyncRequired

@@ -97,7 +97,9 @@
 //     with every user whose status changed in any due channel it hears
 //     (several frames past 1,000 users), encoded once for all the sockets
 //     that hear the same channels. N members connecting together cost each
-//     socket a number of frames that does not grow with N.
+//     socket a number of frames that does not grow with N. A presence frame
+//     is written after everything else queued for its socket, so a large
+//     batch never delays a message (presence has no order with anything).
 //
 // # Back-pressure
 //

@@ -17,6 +17,7 @@ import (
 
 	"github.com/unhidra/unhidra/config"
 	"github.com/unhidra/unhidra/internal/testserver"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // startNode runs a node on engine with the WebSocket rate limits off
@@ -136,21 +137,17 @@ type frame struct {
 	MessageID string          `json:"message_id"`
 	ClientMsg string          `json:"client_msg_id"`
 	Message   json.RawMessage `json:"message"`
-	Users     []struct {
-		UserID string `json:"user_id"`
-		Status string `json:"status"`
-	} `json:"users"` // presence
-	raw []byte
+	raw       []byte
 }
 
 // presenceOf returns userID's status in a presence frame.
 func (f frame) presenceOf(userID string) (string, bool) {
-	for _, u := range f.Users {
-		if u.UserID == userID {
-			return u.Status, true
-		}
+	var p wire.Presence
+	if json.Unmarshal(f.raw, &p) != nil {
+		return "", false
 	}
-	return "", false
+	st, ok := p.Statuses()[userID]
+	return st, ok
 }
 
 type wsClient struct {

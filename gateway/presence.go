@@ -471,7 +471,7 @@ func (b *presenceBatcher) tick() {
 			encoded[string(p.key)] = frames
 		}
 		for _, f := range frames {
-			s.enqueue(f, 0)
+			s.enqueuePresence(f)
 		}
 	}
 }
@@ -480,19 +480,19 @@ func (b *presenceBatcher) tick() {
 // maxPresencePerFrame users each, encoding in *buf.
 func encodePresence(buf *[]byte, batch map[string]string) [][]byte {
 	var frames [][]byte
-	users := make([]wire.PresenceStatus, 0, min(len(batch), maxPresencePerFrame))
+	ids := make([]string, 0, min(len(batch), maxPresencePerFrame))
 	flush := func() {
-		*buf = wire.AppendPresence((*buf)[:0], users)
+		*buf = wire.AppendPresence((*buf)[:0], ids, batch)
 		frames = append(frames, append([]byte(nil), *buf...))
-		users = users[:0]
+		ids = ids[:0]
 	}
-	for u, st := range batch {
-		users = append(users, wire.PresenceStatus{UserID: u, Status: st})
-		if len(users) == maxPresencePerFrame {
+	for u := range batch {
+		ids = append(ids, u)
+		if len(ids) == maxPresencePerFrame {
 			flush()
 		}
 	}
-	if len(users) > 0 {
+	if len(ids) > 0 {
 		flush()
 	}
 	return frames

@@ -36,8 +36,9 @@ type session struct {
 
 	mu        sync.Mutex // guards the fields below
 	p         *unhidra.Principal
-	q         []queued
-	qBytes    int
+	q         []queued // everything but presence, in order
+	pq        [][]byte // presence frames, written after q
+	qBytes    int      // of q and pq
 	flushing  bool
 	closing   bool // no more output: a close was sent or the socket died
 	closed    bool // OnClose ran
@@ -138,19 +139,30 @@ func (s *session) releaseHold() {
 // writer runs. It never blocks: a socket whose queue is full is closed
 // with 4009 and loses the frame, so one slow reader never slows a fan-out.
 // It may be called with a channel lock held.
-func (s *session) enqueue(frame []byte, sentAt int64) {
+func (s *session) enqueue(frame []byte, sentAt int64) { s.add(frame, sentAt, false) }
+
+// enqueuePresence is enqueue for a presence frame. Presence has no order
+// with anything else, so each write puts what else is queued first: a
+// large batch of statuses never delays a message behind it.
+func (s *session) enqueuePresence(frame []byte) { s.add(frame, 0, true) }
+
+func (s *session) add(frame []byte, sentAt int64, presence bool) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return
 	}
-	if len(s.q) >= s.g.cfg.QueueFrames || s.qBytes+len(frame) > s.g.cfg.QueueBytes {
+	if len(s.q)+len(s.pq) >= s.g.cfg.QueueFrames || s.qBytes+len(frame) > s.g.cfg.QueueBytes {
 		s.mu.Unlock()
 		s.g.m.slowConsumers.Inc()
 		s.closeWith(wire.CloseTooSlow, "too slow: reconnect and resume")
 		return
 	}
-	s.q = append(s.q, queued{frame, sentAt})
+	if presence {
+		s.pq = append(s.pq, frame)
+	} else {
+		s.q = append(s.q, queued{frame, sentAt})
+	}
 	s.qBytes += len(frame)
 	start := !s.flushing
 	s.flushing = true
@@ -165,26 +177,27 @@ func (s *session) enqueue(frame []byte, sentAt int64) {
 func (s *session) flush() {
 	for {
 		s.mu.Lock()
-		if s.closing || len(s.q) == 0 {
+		if s.closing || len(s.q)+len(s.pq) == 0 {
 			s.flushing = false
-			s.q, s.qBytes = nil, 0
+			s.q, s.pq, s.qBytes = nil, nil, 0
 			s.mu.Unlock()
 			return
 		}
-		batch := s.q
-		s.q, s.qBytes = nil, 0
+		batch, presence := s.q, s.pq
+		s.q, s.pq, s.qBytes = nil, nil, 0
 		s.mu.Unlock()
-		frames := make([][]byte, len(batch))
-		for i, b := range batch {
-			frames[i] = b.frame
+		frames := make([][]byte, 0, len(batch)+len(presence))
+		for _, b := range batch {
+			frames = append(frames, b.frame)
 		}
+		frames = append(frames, presence...)
 		ctx, cancel := context.WithTimeout(context.Background(), s.g.cfg.WriteTimeout)
 		err := s.conn.Write(ctx, frames)
 		cancel()
 		if err != nil {
 			s.mu.Lock()
 			s.closing, s.flushing = true, false
-			s.q, s.qBytes = nil, 0
+			s.q, s.pq, s.qBytes = nil, nil, 0
 			s.mu.Unlock()
 			s.conn.Close(wire.CloseInternal, "write failed")
 			return
@@ -195,8 +208,8 @@ func (s *session) flush() {
 				s.g.m.latency.Observe(float64(now-b.sentAt) / 1e9)
 			}
 		}
-		s.framesOut.Add(int64(len(batch)))
-		s.g.m.messages.WithLabelValues("out").Add(float64(len(batch)))
+		s.framesOut.Add(int64(len(frames)))
+		s.g.m.messages.WithLabelValues("out").Add(float64(len(frames)))
 	}
 }
 
@@ -208,7 +221,7 @@ func (s *session) closeWith(code int, reason string) {
 		return
 	}
 	s.closing = true
-	s.q, s.qBytes = nil, 0
+	s.q, s.pq, s.qBytes = nil, nil, 0
 	s.mu.Unlock()
 	s.g.m.closes.WithLabelValues(closeLabel(code)).Inc()
 	s.conn.Close(code, reason)
@@ -224,7 +237,7 @@ func (s *session) OnClose(err error) {
 		return
 	}
 	s.closed, s.closing = true, true
-	s.q, s.qBytes = nil, 0
+	s.q, s.pq, s.qBytes = nil, nil, 0
 	subs := s.subs
 	s.subs = nil
 	if s.expiry != nil {

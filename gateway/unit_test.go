@@ -499,8 +499,8 @@ func (c *fakeConn) presence() (map[string]string, int) {
 			continue
 		}
 		n++
-		for _, u := range p.Users {
-			out[u.UserID] = u.Status
+		for u, st := range p.Statuses() {
+			out[u] = st
 		}
 	}
 	return out, n

@@ -91,17 +91,18 @@ type (
 		UserID    string `json:"user_id"`
 		Seq       int64  `json:"seq"`
 	}
-	// Presence carries the status of one or more users, batched per socket
-	// over a short interval; a user appears at most once, with their
-	// latest status.
+	// Presence carries the statuses of one or more users, batched per
+	// socket over a short interval: the ids of the users now in each status
+	// (an empty status is left out). A user appears at most once, with
+	// their latest status. Ids grouped by status, rather than an object
+	// per user, because a mass connect sends every member's status to every
+	// member: the frame's size is what it costs.
 	Presence struct {
-		Type  string           `json:"type"`
-		Users []PresenceStatus `json:"users"`
-	}
-	// PresenceStatus is one user's status in a presence frame.
-	PresenceStatus struct {
-		UserID string `json:"user_id"`
-		Status string `json:"status"`
+		Type    string   `json:"type"`
+		Online  []string `json:"online,omitempty"`
+		Away    []string `json:"away,omitempty"`
+		DND     []string `json:"dnd,omitempty"`
+		Offline []string `json:"offline,omitempty"`
 	}
 	// Resumed ends the replay of a channel: events (From, To] were sent.
 	Resumed struct {
@@ -165,23 +166,48 @@ func NewResyncRequired(channelID string) []byte {
 // Pong answers a ping frame.
 func Pong() []byte { return []byte(`{"type":"pong"}`) }
 
-// AppendPresence appends a presence frame for users to dst. A mass connect
-// builds one per socket per interval, so it appends into a reused buffer
-// rather than going through reflection; the output is what Encode would
-// give for Presence{TypePresence, users}.
-func AppendPresence(dst []byte, users []PresenceStatus) []byte {
-	dst = append(dst, `{"type":"presence","users":[`...)
-	for i, u := range users {
-		if i > 0 {
-			dst = append(dst, ',')
+// Statuses returns each user's status in the frame.
+func (p *Presence) Statuses() map[string]string {
+	out := make(map[string]string, len(p.Online)+len(p.Away)+len(p.DND)+len(p.Offline))
+	for _, g := range [...]struct {
+		status string
+		ids    []string
+	}{{StatusOnline, p.Online}, {StatusAway, p.Away}, {StatusDND, p.DND}, {StatusOffline, p.Offline}} {
+		for _, id := range g.ids {
+			out[id] = g.status
 		}
-		dst = append(dst, `{"user_id":`...)
-		dst = appendString(dst, u.UserID)
-		dst = append(dst, `,"status":`...)
-		dst = appendString(dst, u.Status)
-		dst = append(dst, '}')
 	}
-	return append(dst, "]}"...)
+	return out
+}
+
+// AppendPresence appends a presence frame for the users of statuses (user
+// id → status) to dst. A mass connect builds one per batch of users, so it
+// appends into a reused buffer rather than going through reflection; the
+// output decodes as Presence, and is what Encode gives for it when each
+// group is in the order of ids.
+func AppendPresence(dst []byte, ids []string, statuses map[string]string) []byte {
+	dst = append(dst, `{"type":"presence"`...)
+	for _, st := range [...]string{StatusOnline, StatusAway, StatusDND, StatusOffline} {
+		first := true
+		for _, id := range ids {
+			if statuses[id] != st {
+				continue
+			}
+			if first {
+				dst = append(dst, `,"`...)
+				dst = append(dst, st...)
+				dst = append(dst, `":[`...)
+				first = false
+			} else {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, id)
+		}
+		if !first {
+			dst = append(dst, ']')
+		}
+	}
+	return append(dst, '}')
 }
 
 // appendString appends s as a JSON string. Ids and statuses are plain

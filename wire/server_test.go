@@ -7,29 +7,30 @@ import (
 )
 
 func TestAppendPresenceMatchesEncode(t *testing.T) {
-	for _, users := range [][]PresenceStatus{
-		nil,
-		{{"u1", StatusOnline}},
-		{{"0192f3a4-0000-7000-8000-000000000001", StatusAway}, {"u2", StatusOffline}, {"u3", StatusDND}},
-		{{`we"ird\id<&>` + "\x01é", StatusOnline}},
+	for _, tc := range []struct {
+		ids  []string
+		want Presence
+	}{
+		{nil, Presence{}},
+		{[]string{"u1"}, Presence{Online: []string{"u1"}}},
+		{[]string{"0192f3a4-0000-7000-8000-000000000001", "u2", "u3", "u4"},
+			Presence{Online: []string{"u4"}, Away: []string{"0192f3a4-0000-7000-8000-000000000001"}, DND: []string{"u3"}, Offline: []string{"u2"}}},
+		{[]string{`we"ird\id<&>` + "\x01é"}, Presence{Online: []string{`we"ird\id<&>` + "\x01é"}}},
 	} {
-		want := Encode(Presence{Type: TypePresence, Users: orEmptyStatuses(users)})
-		got := AppendPresence(nil, users)
-		if string(got) != string(want) {
+		statuses := map[string]string{}
+		tc.want.Type = TypePresence
+		for id, st := range tc.want.Statuses() {
+			statuses[id] = st
+		}
+		got := AppendPresence(nil, tc.ids, statuses)
+		if want := Encode(tc.want); string(got) != string(want) {
 			t.Errorf("AppendPresence = %s, want %s", got, want)
 		}
 		var p Presence
-		if err := json.Unmarshal(got, &p); err != nil || p.Type != TypePresence || len(p.Users) != len(users) {
+		if err := json.Unmarshal(got, &p); err != nil || p.Type != TypePresence || len(p.Statuses()) != len(tc.ids) {
 			t.Errorf("decode %s: %v %+v", got, err, p)
 		}
 	}
-}
-
-func orEmptyStatuses(s []PresenceStatus) []PresenceStatus {
-	if s == nil {
-		return []PresenceStatus{}
-	}
-	return s
 }
 
 func TestParseHeader(t *testing.T) {
@@ -70,7 +71,7 @@ func TestSubjectID(t *testing.T) {
 // server never panic, and what they accept re-encodes to an equal value.
 func FuzzParseServer(f *testing.F) {
 	for _, s := range []string{
-		`{"type":"message","channel_id":"c","seq":4}`, `{"type":"presence","users":[{"user_id":"u","status":"online"}]}`,
+		`{"type":"message","channel_id":"c","seq":4}`, `{"type":"presence","online":["u"],"offline":["v"]}`,
 		`{"user_id":"u","status":"dnd"}`, `{"type":"subscribe","channel_id":"c","seq":3}`, `{}`, `[]`, `{"seq":"x"}`, "\xff",
 	} {
 		f.Add([]byte(s))
