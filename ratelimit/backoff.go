@@ -167,32 +167,7 @@ func (b *Backoff) Check(key string) (retryAfter time.Duration) {
 // Succeed or Release on the same key; one that is not costs its key an
 // extra counted failure until Hold passes.
 func (b *Backoff) Reserve(key string) (retryAfter time.Duration) {
-	now := b.clk.read()
-	s := b.t.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
-	e := s.get(key)
-	var st backoffState
-	if e != nil {
-		st = e.val
-		b.expire(&st, now)
-	}
-	if d := b.wait(&st, now); d > 0 {
-		if e != nil {
-			e.val = st
-		}
-		return d
-	}
-	st.held++
-	st.heldAt = now
-	if e == nil {
-		s.add(key, st)
-	} else {
-		e.val = st
-	}
-	s.trim(b.empty, now, trimPerCall)
-	return 0
+	return b.reserve(key, false)
 }
 
 // Admit reserves a try on key like Reserve, but always: it returns the wait
@@ -201,6 +176,12 @@ func (b *Backoff) Reserve(key string) (retryAfter time.Duration) {
 // than refuse it. As after Reserve, exactly one Fail, Succeed or Release
 // must follow.
 func (b *Backoff) Admit(key string) (wait time.Duration) {
+	return b.reserve(key, true)
+}
+
+// reserve returns the wait due on key and reserves a try when there is
+// none, or with always set whatever the wait.
+func (b *Backoff) reserve(key string, always bool) time.Duration {
 	now := b.clk.read()
 	s := b.t.shard(key)
 	s.mu.Lock()
@@ -212,7 +193,13 @@ func (b *Backoff) Admit(key string) (wait time.Duration) {
 		st = e.val
 		b.expire(&st, now)
 	}
-	wait = b.wait(&st, now)
+	wait := b.wait(&st, now)
+	if wait > 0 && !always {
+		if e != nil {
+			e.val = st
+		}
+		return wait
+	}
 	st.held++
 	st.heldAt = now
 	if e == nil {
