@@ -145,6 +145,10 @@ type Gateway struct {
 
 	closing  atomic.Bool
 	sessions sync.WaitGroup
+	// admitMu orders the admission of a session (closing checked, then
+	// sessions.Add) against Shutdown setting closing before its Wait, as a
+	// WaitGroup requires.
+	admitMu sync.Mutex
 	subs     []bus.Subscription
 	stop     chan struct{}
 }
@@ -364,14 +368,16 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
 // (and so closable by Shutdown and control messages) before any I/O;
 // reserved says Accept reserved its place under the per-user cap.
 func (g *Gateway) open(s *session, token string, reserved bool) {
-	g.sessions.Add(1)
-	g.m.active.Inc()
-	g.users.add(s, reserved)
-	defer s.conn.Start(s) // always: OnClose does the clean-up
-	if g.closing.Load() {
+	if !g.admit() {
+		if reserved {
+			g.users.unreserve(s.userID)
+		}
 		s.closeWith(wire.CloseGoingAway, "server shutting down")
 		return
 	}
+	g.m.active.Inc()
+	g.users.add(s, reserved)
+	defer s.conn.Start(s) // always: OnClose does the clean-up
 	ctx, cancel := context.WithTimeout(s.ctx(), g.cfg.CallTimeout)
 	defer cancel()
 	u, err := g.cfg.Auth.Me(ctx)
@@ -404,6 +410,17 @@ func (g *Gateway) open(s *session, token string, reserved bool) {
 	g.users.changed(s)
 }
 
+// admit counts a new session unless the gateway is shutting down.
+func (g *Gateway) admit() bool {
+	g.admitMu.Lock()
+	defer g.admitMu.Unlock()
+	if g.closing.Load() {
+		return false
+	}
+	g.sessions.Add(1)
+	return true
+}
+
 func closeCodeFor(err error) int {
 	if unhidra.ErrorCode(err) == unhidra.EUnauthenticated {
 		return wire.CloseUnauthenticated
@@ -414,7 +431,10 @@ func closeCodeFor(err error) int {
 // Shutdown closes every socket with 1001 (going away) and waits for them
 // to end, or for ctx. New connections are refused from the first call.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	if g.closing.Swap(true) {
+	g.admitMu.Lock()
+	already := g.closing.Swap(true)
+	g.admitMu.Unlock()
+	if already {
 		return nil
 	}
 	close(g.stop)
