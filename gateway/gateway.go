@@ -149,8 +149,8 @@ type Gateway struct {
 	// sessions.Add) against Shutdown setting closing before its Wait, as a
 	// WaitGroup requires.
 	admitMu sync.Mutex
-	subs     []bus.Subscription
-	stop     chan struct{}
+	subs    []bus.Subscription
+	stop    chan struct{}
 }
 
 // New builds a Gateway and subscribes it to the bus.
