@@ -177,7 +177,11 @@ type schemaGen struct {
 	mu   sync.Mutex
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType = reflect.TypeOf(time.Time{})
+	// rawType is embedded JSON (an event's frame): an object, not bytes.
+	rawType = reflect.TypeOf(json.RawMessage(nil))
+)
 
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	for t.Kind() == reflect.Pointer {
@@ -186,6 +190,8 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawType:
+		return map[string]any{"type": "object", "description": "a WebSocket frame (docs/api.md)"}
 	case t.Kind() == reflect.String:
 		return map[string]any{"type": "string"}
 	case t.Kind() == reflect.Bool:

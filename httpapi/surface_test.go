@@ -172,3 +172,20 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		t.Fatal("server still answers after shutdown")
 	}
 }
+
+// TestOpenAPIEventFrameIsAnObject: an event's frame is embedded JSON, and
+// the document says so (reflection alone would call it an array of bytes).
+func TestOpenAPIEventFrameIsAnObject(t *testing.T) {
+	n := testserver.Start(t, testserver.Config(t, "sqlite"))
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	newCall(t, n, "GET", "/api/v1/openapi.json").expect(200, &doc)
+	if frame := doc.Components.Schemas["Event"].Properties["frame"]; frame["type"] != "object" {
+		t.Fatalf("Event.frame schema %v", frame)
+	}
+}
