@@ -246,17 +246,6 @@ func (u *userIndex) publishLocked(sh *userShard, userID string, e *userEntry) {
 	}
 }
 
-// count returns how many sockets userID has on this node.
-func (u *userIndex) count(userID string) int {
-	sh := u.shard(userID)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e := sh.m[userID]; e != nil {
-		return len(e.sessions)
-	}
-	return 0
-}
-
 func (u *userIndex) sessionsOf(userID string) []*session {
 	sh := u.shard(userID)
 	sh.mu.Lock()

@@ -614,7 +614,7 @@ func TestPresenceOfManySockets(t *testing.T) {
 		conns[i].Close(1000, "")
 	}
 	eventually(t, "offline after the last socket", func() bool { return statusOfU() == wire.StatusOffline })
-	if n := r.g.users.count("u"); n != 0 {
+	if n := len(r.g.users.sessionsOf("u")); n != 0 {
 		t.Fatalf("%d sockets of u still counted", n)
 	}
 }

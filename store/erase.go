@@ -131,12 +131,3 @@ func (c Conn) Erased() {
 		*c.erasedFlag = true
 	}
 }
-
-// Checkpoints returns how many truncating checkpoints the eraser has
-// completed (0 on PostgreSQL).
-func (db *DB) Checkpoints() int64 {
-	if db.eraser == nil {
-		return 0
-	}
-	return db.eraser.checkpoints.Load()
-}

@@ -110,7 +110,7 @@ func TestEraserTruncatesTheLog(t *testing.T) {
 	if !testenv.SQLiteFilesContain(t, path, "zqxerasedmarker") {
 		t.Fatal("the marker is not on disk to begin with: the scan proves nothing")
 	}
-	before := db.Checkpoints()
+	before := db.eraser.checkpoints.Load()
 	if err := db.InTx(ctx, func(c Conn) error {
 		c.Erased()
 		_, err := c.Exec(ctx, `DELETE FROM invites WHERE code = 'zqxerasedmarker'`)
@@ -119,9 +119,9 @@ func TestEraserTruncatesTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for db.Checkpoints() == before || testenv.SQLiteFilesContain(t, path, "zqxerasedmarker") {
+	for db.eraser.checkpoints.Load() == before || testenv.SQLiteFilesContain(t, path, "zqxerasedmarker") {
 		if time.Now().After(deadline) {
-			t.Fatalf("erased text still on disk (checkpoints %d)", db.Checkpoints())
+			t.Fatalf("erased text still on disk (checkpoints %d)", db.eraser.checkpoints.Load())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
