@@ -1,0 +1,220 @@
+import { auth } from './http'
+
+// The real-time connection (API.md "Real-time"). It connects with the
+// access token in the subprotocol, sends `resume` with the caller's
+// positions as its first frame, reconnects with backoff and jitter, renews
+// the token on the open socket before it expires, and notices a dead
+// connection (a laptop lid closed and opened) by a missed pong or the
+// browser's online/visibility events.
+
+export type ConnState = 'connecting' | 'online' | 'reconnecting' | 'offline'
+
+export interface Frame {
+  type: string
+  [k: string]: unknown
+}
+
+export interface SocketHooks {
+  /** positions to resume from, read at every (re)connect */
+  positions(): Record<string, number>
+  frame(f: Frame): void
+  state(s: ConnState): void
+  /** called after hello (every connect); the place to resend pending sends */
+  ready(hello: Frame): void
+  /** the session ended (4001 and the refresh failed) */
+  signedOut(): void
+}
+
+const PING_EVERY = 20_000
+const PONG_WITHIN = 10_000
+
+export class Socket {
+  private ws: WebSocket | null = null
+  private attempt = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private pingTimer: ReturnType<typeof setInterval> | undefined
+  private pongTimer: ReturnType<typeof setTimeout> | undefined
+  private renewTimer: ReturnType<typeof setTimeout> | undefined
+  private stopped = true
+  private isOpen = false
+  state: ConnState = 'offline'
+
+  constructor(private hooks: SocketHooks) {
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', () => this.poke())
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'visible') this.poke()
+      })
+    }
+  }
+
+  start() {
+    this.stopped = false
+    this.connect()
+  }
+
+  stop() {
+    this.stopped = true
+    clearTimeout(this.timer)
+    this.teardown(1000)
+    this.setState('offline')
+  }
+
+  get connected(): boolean {
+    return this.isOpen
+  }
+
+  send(f: Frame): boolean {
+    if (!this.ws || !this.isOpen) return false
+    this.ws.send(JSON.stringify(f))
+    return true
+  }
+
+  /** poke checks a possibly dead connection now (after sleep or network change). */
+  poke() {
+    if (this.stopped) return
+    if (!this.ws) {
+      clearTimeout(this.timer)
+      this.attempt = 0
+      this.connect()
+      return
+    }
+    this.ping()
+  }
+
+  private setState(s: ConnState) {
+    if (this.state === s) return
+    this.state = s
+    this.hooks.state(s)
+  }
+
+  private async connect() {
+    if (this.stopped) return
+    this.setState(this.attempt === 0 && this.state === 'offline' ? 'connecting' : 'reconnecting')
+    if (!auth.accessToken || auth.remaining < 10_000) {
+      try {
+        if (!(await auth.refresh())) {
+          this.stopped = true
+          this.hooks.signedOut()
+          return
+        }
+      } catch {
+        this.retryLater()
+        return
+      }
+    }
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
+    let ws: WebSocket
+    try {
+      ws = new WebSocket(`${proto}//${location.host}/api/v1/ws`, ['unhidra.v1', 'bearer.' + auth.accessToken])
+    } catch {
+      this.retryLater()
+      return
+    }
+    this.ws = ws
+    ws.onopen = () => {
+      this.isOpen = true
+      // resume first: the server holds live events until the first frame.
+      ws.send(JSON.stringify({ type: 'resume', positions: this.hooks.positions() }))
+      this.pingTimer = setInterval(() => this.ping(), PING_EVERY)
+      this.scheduleRenew()
+    }
+    ws.onmessage = (ev) => {
+      let f: Frame
+      try {
+        f = JSON.parse(String(ev.data)) as Frame
+      } catch {
+        return
+      }
+      if (f.type === 'pong') {
+        clearTimeout(this.pongTimer)
+        return
+      }
+      if (f.type === 'hello') {
+        this.attempt = 0
+        this.setState('online')
+        this.hooks.ready(f)
+        return
+      }
+      this.hooks.frame(f)
+    }
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return
+      this.teardown()
+      if (this.stopped) return
+      if (ev.code === 4001) {
+        // The token expired or the session was revoked: a refresh tells which.
+        auth
+          .refresh()
+          .then((ok) => {
+            if (ok) this.retryLater(true)
+            else {
+              this.stopped = true
+              this.setState('offline')
+              this.hooks.signedOut()
+            }
+          })
+          .catch(() => this.retryLater())
+        this.setState('reconnecting')
+        return
+      }
+      this.retryLater()
+    }
+  }
+
+  private ping() {
+    if (!this.ws || !this.isOpen) return
+    clearTimeout(this.pongTimer)
+    try {
+      this.ws.send('{"type":"ping"}')
+    } catch {
+      /* closing */
+    }
+    this.pongTimer = setTimeout(() => {
+      // No pong: the connection is dead even if the browser has not noticed.
+      const ws = this.ws
+      this.teardown(4000)
+      if (ws && !this.stopped) this.retryLater(true)
+    }, PONG_WITHIN)
+  }
+
+  private scheduleRenew() {
+    clearTimeout(this.renewTimer)
+    const wait = Math.max(5_000, auth.remaining - 60_000)
+    this.renewTimer = setTimeout(async () => {
+      try {
+        if (await auth.refresh()) this.send({ type: 'auth', access_token: auth.accessToken })
+      } catch {
+        /* the close at expiry reconnects */
+      }
+      if (this.isOpen) this.scheduleRenew()
+    }, wait)
+  }
+
+  private teardown(code?: number) {
+    clearInterval(this.pingTimer)
+    clearTimeout(this.pongTimer)
+    clearTimeout(this.renewTimer)
+    const ws = this.ws
+    this.ws = null
+    this.isOpen = false
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null
+      try {
+        ws.close(code === undefined ? 1000 : code)
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+
+  private retryLater(now = false) {
+    if (this.stopped) return
+    this.setState('reconnecting')
+    clearTimeout(this.timer)
+    const base = now ? 0 : Math.min(30_000, 500 * 2 ** Math.min(this.attempt, 6))
+    const wait = base === 0 ? 50 : base / 2 + Math.random() * (base / 2)
+    this.attempt++
+    this.timer = setTimeout(() => this.connect(), wait)
+  }
+}

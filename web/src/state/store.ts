@@ -1,0 +1,747 @@
+import { batch, computed, signal } from '@preact/signals'
+import { api, auth, logout as apiLogout, q } from '../api/http'
+import { ApiError, humanError } from '../api/errors'
+import { Socket, type ConnState, type Frame } from '../api/socket'
+import type { Channel, Member, Message, User } from '../api/types'
+import { Positions } from './positions'
+import * as tl from './timeline'
+import type { Msg } from './timeline'
+import { notifyMessage } from './notify'
+
+// The client's state: signals the UI reads, and the actions that change
+// them. REST loads and socket frames both land here, through the pure
+// timeline functions, so a message is merged the same way whichever way it
+// arrived.
+
+export interface Timeline {
+  msgs: Msg[]
+  loaded: boolean
+  loading: boolean
+  hasMoreBefore: boolean
+  /** true when the window is detached from the live end (a permalink far back) */
+  hasMoreAfter: boolean
+  /** the read position when the channel was opened: where the "new" divider goes */
+  readAtOpen: number
+}
+
+export interface Toast {
+  id: number
+  text: string
+  kind: 'error' | 'info'
+}
+
+const emptyTimeline: Timeline = { msgs: [], loaded: false, loading: false, hasMoreBefore: true, hasMoreAfter: false, readAtOpen: 0 }
+
+export const me = signal<User | null>(null)
+export const booted = signal(false)
+export const conn = signal<ConnState>('offline')
+export const channels = signal<Record<string, Channel>>({})
+export const users = signal<Record<string, User>>({})
+export const timelines = signal<Record<string, Timeline>>({})
+export const typing = signal<Record<string, Record<string, number>>>({})
+export const presence = signal<Record<string, string>>({})
+export const receipts = signal<Record<string, Record<string, number>>>({})
+export const members = signal<Record<string, Member[]>>({})
+export const active = signal('')
+export const toasts = signal<Toast[]>([])
+export const myStatus = signal<'online' | 'away' | 'dnd'>('online')
+
+export const positions = new Positions()
+const PAGE = 50
+let readyCount = 0
+
+export const channelList = computed(() => {
+  const all = Object.values(channels.value).filter((c) => !c.archived)
+  const name = (c: Channel) => channelTitle(c).toLowerCase()
+  const visible = (c: Channel) => !c.hidden || c.unread_count > 0 || c.id === active.value
+  return {
+    channels: all.filter((c) => c.kind !== 'direct').sort((a, b) => name(a).localeCompare(name(b))),
+    direct: all
+      .filter((c) => c.kind === 'direct' && visible(c))
+      .sort((a, b) => (b.last_seq || 0) - (a.last_seq || 0) || name(a).localeCompare(name(b))),
+  }
+})
+
+/** attention is what the tab title and badge count: mentions, and unread DMs. */
+export const attention = computed(() => {
+  let n = 0
+  for (const c of Object.values(channels.value)) {
+    if (c.muted || c.notify === 'none') continue
+    n += c.kind === 'direct' ? c.unread_count : c.mention_count
+  }
+  return n
+})
+
+export function timeline(id: string): Timeline {
+  return timelines.value[id] ?? emptyTimeline
+}
+
+function setTimeline(id: string, f: (t: Timeline) => Timeline) {
+  timelines.value = { ...timelines.value, [id]: f(timelines.value[id] ?? emptyTimeline) }
+}
+
+function setChannel(id: string, f: (c: Channel) => Channel) {
+  const c = channels.value[id]
+  if (c) channels.value = { ...channels.value, [id]: f(c) }
+}
+
+let toastSeq = 0
+export function toast(text: string, kind: Toast['kind'] = 'error') {
+  const id = ++toastSeq
+  toasts.value = [...toasts.value, { id, text, kind }]
+  setTimeout(() => dismissToast(id), kind === 'error' ? 8000 : 4000)
+}
+export function dismissToast(id: number) {
+  toasts.value = toasts.value.filter((t) => t.id !== id)
+}
+
+/** attempt runs an action and shows its failure as a toast. */
+export async function attempt<T>(f: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await f()
+  } catch (e) {
+    toast(humanError(e))
+    return undefined
+  }
+}
+
+// ---- users ----------------------------------------------------------------
+
+const userLoads = new Map<string, Promise<void>>()
+
+export function displayName(id: string): string {
+  const u = users.value[id]
+  if (!u) return 'Someone'
+  return u.display_name || u.username
+}
+
+export function ensureUsers(ids: Iterable<string>) {
+  for (const id of ids) {
+    if (!id || users.value[id] || userLoads.has(id)) continue
+    const p = api<{ user: User }>('GET', `/api/v1/users/${encodeURIComponent(id)}`)
+      .then((r) => {
+        users.value = { ...users.value, [r.user.id]: r.user }
+      })
+      .catch(() => {
+        /* shown as "Someone"; retried on the next sight */
+        setTimeout(() => userLoads.delete(id), 30_000)
+      })
+    userLoads.set(id, p)
+  }
+}
+
+export function rememberUsers(list: User[]) {
+  if (list.length === 0) return
+  const next = { ...users.value }
+  for (const u of list) next[u.id] = u
+  users.value = next
+}
+
+export function channelTitle(c: Channel): string {
+  if (c.kind !== 'direct') return c.name ?? ''
+  const others = (c.members ?? []).filter((id) => id !== me.value?.id)
+  if (others.length === 0) return displayName(me.value?.id ?? '') + ' (you)'
+  return others.map(displayName).join(', ')
+}
+
+// ---- session --------------------------------------------------------------
+
+const socket = new Socket({
+  positions: () => positions.snapshot(),
+  state: (s) => {
+    conn.value = s
+  },
+  ready: () => onReady(),
+  frame: (f) => onFrame(f),
+  signedOut: () => {
+    toast('Your session has ended. Sign in again.', 'info')
+    reset()
+  },
+})
+
+auth.onChange((t) => {
+  if (t) me.value = t.user
+  else if (me.value) reset()
+})
+
+/** boot restores a session from the refresh cookie, if there is one. */
+export async function boot() {
+  try {
+    if (await auth.refresh()) await start()
+  } catch (e) {
+    if (!(e instanceof ApiError && e.offline)) toast(humanError(e))
+    else setTimeout(boot, 3000)
+  } finally {
+    booted.value = true
+  }
+}
+
+/** start runs after a login: loads the user's channels and connects. */
+export async function start() {
+  me.value = auth.currentUser
+  await loadChannels()
+  socket.start()
+}
+
+export async function signOut() {
+  socket.stop()
+  try {
+    await apiLogout()
+  } catch {
+    /* signed out locally either way */
+  }
+  clearDrafts()
+  reset()
+}
+
+function reset() {
+  readyCount = 0
+  socket.stop()
+  batch(() => {
+    me.value = null
+    channels.value = {}
+    timelines.value = {}
+    typing.value = {}
+    presence.value = {}
+    receipts.value = {}
+    members.value = {}
+    active.value = ''
+  })
+  outbox.clear()
+  for (const id of Object.keys(positions.snapshot())) positions.forget(id)
+}
+
+
+function onReady() {
+  readyCount++
+  if (readyCount > 1) {
+    // Channels joined while away are not in the replay: list them again.
+    void loadChannels().catch(() => {})
+  }
+  if (myStatus.value !== 'online') socket.send({ type: 'presence', status: myStatus.value })
+  for (const [id, o] of outbox) if (o.state === 'sending') transmit(id, o)
+  const a = active.value
+  if (a) markRead(a)
+}
+
+export function setStatus(s: 'online' | 'away' | 'dnd') {
+  myStatus.value = s
+  socket.send({ type: 'presence', status: s })
+  if (me.value) presence.value = { ...presence.value, [me.value.id]: s }
+}
+
+/** dropConnection closes the socket so the next poke reconnects (used by "Reconnect now"). */
+export function reconnectNow() {
+  socket.poke()
+}
+
+// ---- channels -------------------------------------------------------------
+
+export async function loadChannels() {
+  const r = await api<{ channels: Channel[] }>('GET', '/api/v1/channels')
+  const next: Record<string, Channel> = {}
+  const dmUsers: string[] = []
+  for (const c of r.channels) {
+    next[c.id] = c
+    positions.follow(c.id, c.last_seq)
+    if (c.kind === 'direct') dmUsers.push(...(c.members ?? []))
+  }
+  for (const id of Object.keys(channels.value)) if (!next[id]) positions.forget(id)
+  channels.value = next
+  ensureUsers(dmUsers)
+}
+
+export async function refreshChannel(id: string) {
+  try {
+    const r = await api<{ channel: Channel }>('GET', `/api/v1/channels/${id}`)
+    channels.value = { ...channels.value, [id]: { ...channels.value[id], ...r.channel } }
+    positions.follow(id, r.channel.last_seq)
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) removeChannel(id)
+  }
+}
+
+function removeChannel(id: string) {
+  const { [id]: _, ...rest } = channels.value
+  channels.value = rest
+  positions.forget(id)
+  const { [id]: _t, ...tls } = timelines.value
+  timelines.value = tls
+}
+
+export async function createChannel(name: string, kind: 'public' | 'private', topic: string): Promise<Channel> {
+  const r = await api<{ channel: Channel }>('POST', '/api/v1/channels', { name, kind, topic: topic || undefined })
+  channels.value = { ...channels.value, [r.channel.id]: { ...r.channel, role: 'owner' } }
+  positions.follow(r.channel.id, r.channel.last_seq)
+  return r.channel
+}
+
+export async function openDirect(userIds: string[]): Promise<Channel> {
+  const r = await api<{ channel: Channel }>('POST', '/api/v1/channels', { kind: 'direct', members: userIds, encrypted: false })
+  await refreshChannel(r.channel.id)
+  if (channels.value[r.channel.id]?.hidden) await setPrefs(r.channel.id, { hidden: false })
+  return r.channel
+}
+
+export async function joinChannel(id: string) {
+  await api('POST', `/api/v1/channels/${id}/join`)
+  await refreshChannel(id)
+}
+
+export async function leaveChannel(id: string) {
+  await api('POST', `/api/v1/channels/${id}/leave`)
+  removeChannel(id)
+}
+
+export async function setPrefs(id: string, prefs: { muted?: boolean; notify?: string; hidden?: boolean }) {
+  const r = await api<{ channel: Channel }>('PATCH', `/api/v1/channels/${id}/prefs`, prefs)
+  setChannel(id, (c) => ({ ...c, ...r.channel, unread_count: c.unread_count, mention_count: c.mention_count }))
+}
+
+export async function updateChannel(id: string, patch: { name?: string; topic?: string; purpose?: string }) {
+  const r = await api<{ channel: Channel }>('PATCH', `/api/v1/channels/${id}`, patch)
+  setChannel(id, (c) => ({ ...c, ...r.channel, role: c.role, unread_count: c.unread_count, mention_count: c.mention_count }))
+}
+
+export async function loadMembers(id: string) {
+  const r = await api<{ members: Member[] }>('GET', `/api/v1/channels/${id}/members`)
+  members.value = { ...members.value, [id]: r.members }
+  const rc: Record<string, number> = { ...(receipts.value[id] ?? {}) }
+  for (const m of r.members) rc[m.user_id] = Math.max(rc[m.user_id] ?? 0, m.last_read_seq)
+  receipts.value = { ...receipts.value, [id]: rc }
+  ensureUsers(r.members.map((m) => m.user_id))
+}
+
+// ---- timelines ------------------------------------------------------------
+
+function senders(ms: Message[]): string[] {
+  return ms.map((m) => m.sender.id)
+}
+
+export async function openChannel(id: string) {
+  active.value = id
+  const c = channels.value[id]
+  const t = timeline(id)
+  setTimeline(id, (t) => ({ ...t, readAtOpen: c?.last_read_seq ?? 0 }))
+  if (!t.loaded && !t.loading) await loadLatest(id)
+  if (!members.value[id]) void loadMembers(id).catch(() => {})
+  markRead(id)
+}
+
+export async function loadLatest(id: string) {
+  setTimeline(id, (t) => ({ ...t, loading: true }))
+  try {
+    const r = await api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${id}/messages${q({ limit: PAGE })}`)
+    ensureUsers(senders(r.messages))
+    setTimeline(id, (t) => ({
+      ...t,
+      msgs: tl.merge(t.hasMoreAfter ? t.msgs.filter((m) => m.pending) : t.msgs, r.messages, me.value?.id),
+      loaded: true,
+      loading: false,
+      hasMoreBefore: r.has_more,
+      hasMoreAfter: false,
+    }))
+  } catch (e) {
+    setTimeline(id, (t) => ({ ...t, loading: false }))
+    throw e
+  }
+}
+
+export async function loadOlder(id: string) {
+  const t = timeline(id)
+  if (t.loading || !t.hasMoreBefore) return
+  const first = t.msgs.find((m) => !m.pending)
+  if (!first) return loadLatest(id)
+  setTimeline(id, (t) => ({ ...t, loading: true }))
+  try {
+    const r = await api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${id}/messages${q({ before: first.seq, limit: PAGE })}`)
+    ensureUsers(senders(r.messages))
+    setTimeline(id, (t) => ({ ...t, msgs: tl.merge(t.msgs, r.messages, me.value?.id), loading: false, hasMoreBefore: r.has_more }))
+  } catch (e) {
+    setTimeline(id, (t) => ({ ...t, loading: false }))
+    toast(humanError(e))
+  }
+}
+
+export async function loadNewer(id: string) {
+  const t = timeline(id)
+  if (t.loading || !t.hasMoreAfter) return
+  const stored = t.msgs.filter((m) => !m.pending)
+  const last = stored[stored.length - 1]
+  if (!last) return loadLatest(id)
+  setTimeline(id, (t) => ({ ...t, loading: true }))
+  try {
+    const r = await api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${id}/messages${q({ after: last.seq, limit: PAGE })}`)
+    ensureUsers(senders(r.messages))
+    setTimeline(id, (t) => ({ ...t, msgs: tl.merge(t.msgs, r.messages, me.value?.id), loading: false, hasMoreAfter: r.has_more }))
+  } catch (e) {
+    setTimeline(id, (t) => ({ ...t, loading: false }))
+    toast(humanError(e))
+  }
+}
+
+/** loadAround loads the window around one message (a permalink) and returns its root's id. */
+export async function loadAround(channelId: string, messageId: string): Promise<Message> {
+  const { message } = await api<{ message: Message }>('GET', `/api/v1/messages/${messageId}`)
+  const target = message.thread_root_id
+    ? (await api<{ message: Message }>('GET', `/api/v1/messages/${message.thread_root_id}`)).message
+    : message
+  const t = timeline(channelId)
+  if (t.msgs.some((m) => m.id === target.id)) return message
+  const [before, after] = await Promise.all([
+    api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${channelId}/messages${q({ before: target.seq + 1, limit: 25 })}`),
+    api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${channelId}/messages${q({ after: target.seq, limit: 25 })}`),
+  ])
+  ensureUsers([...senders(before.messages), ...senders(after.messages)])
+  setTimeline(channelId, (t) => ({
+    ...t,
+    msgs: tl.merge(t.msgs.filter((m) => m.pending), [...before.messages, ...after.messages], me.value?.id),
+    loaded: true,
+    loading: false,
+    hasMoreBefore: before.has_more,
+    hasMoreAfter: after.has_more,
+  }))
+  return message
+}
+
+export async function loadThread(rootId: string): Promise<{ root: Message; hasMore: boolean }> {
+  const r = await api<{ root: Message; replies: Message[]; has_more: boolean }>('GET', `/api/v1/messages/${rootId}/thread${q({ limit: 200 })}`)
+  ensureUsers([r.root.sender.id, ...senders(r.replies)])
+  setTimeline(r.root.channel_id, (t) => ({ ...t, msgs: tl.merge(t.msgs, [r.root, ...r.replies], me.value?.id) }))
+  return { root: r.root, hasMore: r.has_more }
+}
+
+// ---- sending --------------------------------------------------------------
+
+interface Outgoing {
+  channelId: string
+  body: string
+  threadRootId?: string
+  state: tl.SendState
+  timer?: ReturnType<typeof setTimeout>
+}
+
+/** outbox holds the optimistic sends not yet acknowledged, by client_msg_id. */
+export const outbox = new Map<string, Outgoing>()
+const ACK_WITHIN = 15_000
+
+export function send(channelId: string, body: string, threadRootId?: string) {
+  const u = me.value
+  if (!u) return
+  const id = tl.newClientMsgId()
+  const o: Outgoing = { channelId, body, threadRootId, state: 'sending' }
+  outbox.set(id, o)
+  const pending: Msg = {
+    id: 'pending:' + id,
+    channel_id: channelId,
+    seq: 0,
+    client_msg_id: id,
+    sender: { type: 'user', id: u.id },
+    kind: 'text',
+    body,
+    thread_root_id: threadRootId,
+    reply_count: 0,
+    reactions: [],
+    attachments: [],
+    pinned: false,
+    created_at: new Date().toISOString(),
+    deleted: false,
+  }
+  setTimeline(channelId, (t) => ({ ...t, msgs: tl.addPending(t.msgs, pending) }))
+  transmit(id, o)
+}
+
+function transmit(clientMsgId: string, o: Outgoing) {
+  clearTimeout(o.timer)
+  const sent = socket.send({ type: 'send', client_msg_id: clientMsgId, channel_id: o.channelId, body: o.body, thread_root_id: o.threadRootId })
+  if (!sent) return // resent after the next hello
+  o.timer = setTimeout(() => {
+    // No ack: the connection may be dead; it is resent on reconnect, and
+    // shown as failed so the person knows.
+    if (outbox.get(clientMsgId) === o) fail(clientMsgId, 'Not sent yet: no answer from the server.')
+    socket.poke()
+  }, ACK_WITHIN)
+}
+
+function fail(clientMsgId: string, why: string) {
+  const o = outbox.get(clientMsgId)
+  if (!o) return
+  clearTimeout(o.timer)
+  o.state = 'failed'
+  setTimeline(o.channelId, (t) => ({ ...t, msgs: tl.setPending(t.msgs, clientMsgId, 'failed', why) }))
+}
+
+export function retry(clientMsgId: string) {
+  const o = outbox.get(clientMsgId)
+  if (!o) return
+  o.state = 'sending'
+  setTimeline(o.channelId, (t) => ({ ...t, msgs: tl.setPending(t.msgs, clientMsgId, 'sending') }))
+  transmit(clientMsgId, o)
+}
+
+export function discard(clientMsgId: string) {
+  const o = outbox.get(clientMsgId)
+  if (!o) return
+  clearTimeout(o.timer)
+  outbox.delete(clientMsgId)
+  setTimeline(o.channelId, (t) => ({ ...t, msgs: tl.removePending(t.msgs, clientMsgId) }))
+}
+
+export async function editMessage(m: Msg, body: string) {
+  const r = await api<{ message: Message }>('PATCH', `/api/v1/messages/${m.id}`, { body })
+  setTimeline(m.channel_id, (t) => ({ ...t, msgs: tl.merge(t.msgs, [r.message], me.value?.id) }))
+}
+
+export async function deleteMessage(m: Msg) {
+  await api('DELETE', `/api/v1/messages/${m.id}`)
+  setTimeline(m.channel_id, (t) => ({ ...t, msgs: tl.tombstone(t.msgs, m.id) }))
+}
+
+export async function toggleReaction(m: Msg, emoji: string) {
+  const mine = (m.reactions ?? []).some((r) => r.emoji === emoji && r.me)
+  const path = `/api/v1/messages/${m.id}/reactions/${encodeURIComponent(emoji)}`
+  const r = await api<{ message: Message } | undefined>(mine ? 'DELETE' : 'PUT', path)
+  if (r?.message) setTimeline(m.channel_id, (t) => ({ ...t, msgs: tl.merge(t.msgs, [r.message], me.value?.id) }))
+}
+
+export async function togglePin(m: Msg) {
+  await api(m.pinned ? 'DELETE' : 'PUT', `/api/v1/messages/${m.id}/pin`)
+}
+
+// ---- typing and read positions --------------------------------------------
+
+let lastTyping = 0
+let lastTypingChannel = ''
+export function typed(channelId: string) {
+  const now = Date.now()
+  if (channelId === lastTypingChannel && now - lastTyping < 3000) return
+  lastTyping = now
+  lastTypingChannel = channelId
+  socket.send({ type: 'typing', channel_id: channelId })
+}
+
+export function markRead(id: string) {
+  const c = channels.value[id]
+  if (!c) return
+  if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return
+  const t = timeline(id)
+  const stored = t.msgs.filter((m) => !m.pending)
+  const last = Math.max(c.last_seq, stored[stored.length - 1]?.seq ?? 0)
+  if (t.hasMoreAfter) return
+  if (c.unread_count === 0 && c.mention_count === 0 && c.last_read_seq >= last) return
+  setChannel(id, (c) => ({ ...c, unread_count: 0, mention_count: 0, last_read_seq: Math.max(c.last_read_seq, last) }))
+  if (!socket.send({ type: 'read', channel_id: id, seq: last })) {
+    void api('POST', `/api/v1/channels/${id}/read`, { seq: last }).catch(() => {})
+  }
+}
+
+export async function markAllRead() {
+  await api('POST', '/api/v1/channels/read-all')
+  const next: Record<string, Channel> = {}
+  for (const [id, c] of Object.entries(channels.value)) next[id] = { ...c, unread_count: 0, mention_count: 0, last_read_seq: c.last_seq }
+  channels.value = next
+}
+
+if (typeof document !== 'undefined') {
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && active.value) markRead(active.value)
+  })
+  setInterval(() => {
+    // typing indicators fade after a few seconds without a new frame
+    const now = Date.now()
+    let changed = false
+    const next: Record<string, Record<string, number>> = {}
+    for (const [ch, byUser] of Object.entries(typing.value)) {
+      const kept: Record<string, number> = {}
+      for (const [u, until] of Object.entries(byUser)) {
+        if (until > now) kept[u] = until
+        else changed = true
+      }
+      if (Object.keys(kept).length) next[ch] = kept
+    }
+    if (changed) typing.value = next
+  }, 1000)
+}
+
+// ---- frames ---------------------------------------------------------------
+
+function str(f: Frame, k: string): string {
+  const v = f[k]
+  return typeof v === 'string' ? v : ''
+}
+function num(f: Frame, k: string): number {
+  const v = f[k]
+  return typeof v === 'number' ? v : 0
+}
+
+function onFrame(f: Frame) {
+  const ch = str(f, 'channel_id')
+  const pos = positions.observe(f.type, ch, num(f, 'seq'))
+  if (pos === 'gap') {
+    // Events were skipped (should not happen within one socket): reload.
+    void resync(ch)
+  }
+  switch (f.type) {
+    case 'ack':
+      return onAck(str(f, 'client_msg_id'), str(f, 'message_id'), num(f, 'seq'))
+    case 'error':
+      return onError(f)
+    case 'message':
+    case 'message_updated':
+      return onMessage(f.type, f.message as Message, pos)
+    case 'message_deleted':
+      return setTimeline(ch, (t) => ({ ...t, msgs: tl.tombstone(t.msgs, str(f, 'message_id')) }))
+    case 'reaction':
+      return setTimeline(ch, (t) => ({
+        ...t,
+        msgs: tl.react(t.msgs, str(f, 'message_id'), str(f, 'emoji'), f.added === true, str(f, 'user_id') === me.value?.id),
+      }))
+    case 'channel_updated': {
+      const c = f.channel as Channel | undefined
+      if (!c) return
+      if (c.archived) return removeChannel(ch)
+      return setChannel(ch, (old) => ({ ...old, name: c.name, topic: c.topic, purpose: c.purpose, last_seq: Math.max(old.last_seq, num(f, 'seq')) }))
+    }
+    case 'member_joined': {
+      const uid = str(f, 'user_id')
+      if (uid === me.value?.id && !channels.value[ch]) return void refreshChannel(ch)
+      ensureUsers([uid])
+      if (members.value[ch]) void loadMembers(ch).catch(() => {})
+      return setChannel(ch, (c) => ({ ...c, last_seq: Math.max(c.last_seq, num(f, 'seq')) }))
+    }
+    case 'member_left': {
+      const uid = str(f, 'user_id')
+      if (uid === me.value?.id) {
+        if (active.value === ch) toast('You are no longer a member of that channel.', 'info')
+        return removeChannel(ch)
+      }
+      if (members.value[ch]) members.value = { ...members.value, [ch]: members.value[ch]!.filter((m) => m.user_id !== uid) }
+      return
+    }
+    case 'typing': {
+      const uid = str(f, 'user_id')
+      if (uid === me.value?.id) return
+      typing.value = { ...typing.value, [ch]: { ...(typing.value[ch] ?? {}), [uid]: Date.now() + 6000 } }
+      ensureUsers([uid])
+      return
+    }
+    case 'read': {
+      const uid = str(f, 'user_id')
+      const seq = num(f, 'seq')
+      const rc = receipts.value[ch] ?? {}
+      if ((rc[uid] ?? 0) < seq) receipts.value = { ...receipts.value, [ch]: { ...rc, [uid]: seq } }
+      if (uid === me.value?.id) {
+        // read on another of my devices
+        setChannel(ch, (c) => (seq >= c.last_read_seq ? { ...c, last_read_seq: seq, unread_count: seq >= c.last_seq ? 0 : c.unread_count, mention_count: seq >= c.last_seq ? 0 : c.mention_count } : c))
+      }
+      return
+    }
+    case 'presence': {
+      const next = { ...presence.value }
+      for (const s of ['online', 'away', 'dnd', 'offline'] as const) {
+        const ids = f[s]
+        if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') next[id] = s
+      }
+      presence.value = next
+      return
+    }
+    case 'resync_required':
+      return void resync(ch)
+    case 'resumed':
+      return
+  }
+}
+
+async function resync(id: string) {
+  await refreshChannel(id)
+  if (timelines.value[id]?.loaded) await loadLatest(id).catch(() => {})
+}
+
+function onAck(clientMsgId: string, messageId: string, seq: number) {
+  const o = outbox.get(clientMsgId)
+  if (!o) return
+  clearTimeout(o.timer)
+  outbox.delete(clientMsgId)
+  setTimeline(o.channelId, (t) => ({ ...t, msgs: tl.acked(t.msgs, clientMsgId, messageId, seq) }))
+}
+
+function onError(f: Frame) {
+  const ref = str(f, 'ref')
+  const msg = str(f, 'message') || 'The server refused that.'
+  if (ref && outbox.has(ref)) {
+    if (str(f, 'code') === 'rate_limited') {
+      // try again shortly; the server said slow down, not no
+      const o = outbox.get(ref)!
+      setTimeout(() => o.state === 'sending' && transmit(ref, o), 1500)
+      return
+    }
+    return fail(ref, msg)
+  }
+  toast(msg)
+}
+
+function onMessage(type: string, m: Message, pos: string) {
+  if (!m) return
+  const ch = m.channel_id
+  const mine = m.sender.id === me.value?.id
+  ensureUsers([m.sender.id])
+  const t = timelines.value[ch]
+  if (t && (t.loaded || t.msgs.length)) {
+    const held = t.msgs.some((x) => x.id === m.id)
+    if (!t.hasMoreAfter || held || (mine && outbox.has(m.client_msg_id))) {
+      setTimeline(ch, (t) => ({ ...t, msgs: tl.merge(t.msgs, [m], me.value?.id, true) }))
+    }
+  }
+  if (mine && outbox.has(m.client_msg_id)) onAck(m.client_msg_id, m.id, m.seq)
+  const c = channels.value[ch]
+  if (!c) {
+    void refreshChannel(ch)
+    return
+  }
+  const isNew = type === 'message' && pos !== 'old'
+  if (!isNew) return
+  const mentioned = !!me.value && (m.mentions ?? []).some((x) => x === me.value!.id || x === 'channel')
+  const viewing = active.value === ch && document.visibilityState === 'visible' && !timeline(ch).hasMoreAfter
+  setChannel(ch, (c) => ({
+    ...c,
+    last_seq: Math.max(c.last_seq, m.seq),
+    hidden: false,
+    unread_count: mine || viewing || m.thread_root_id ? c.unread_count : c.unread_count + 1,
+    mention_count: !mine && !viewing && mentioned ? c.mention_count + 1 : c.mention_count,
+    last_read_seq: mine ? Math.max(c.last_read_seq, m.seq) : c.last_read_seq,
+  }))
+  if (viewing) markRead(ch)
+  if (!mine) notifyMessage(c, m, mentioned, viewing)
+}
+
+// ---- drafts ---------------------------------------------------------------
+
+const DRAFT = 'unhidra.draft.'
+function draftKey(key: string): string {
+  return DRAFT + (me.value?.id ?? '') + '.' + key
+}
+export function loadDraft(key: string): string {
+  try {
+    return localStorage.getItem(draftKey(key)) ?? ''
+  } catch {
+    return ''
+  }
+}
+export function saveDraft(key: string, text: string) {
+  try {
+    if (text) localStorage.setItem(draftKey(key), text)
+    else localStorage.removeItem(draftKey(key))
+  } catch {
+    /* storage full or off: drafts are a comfort */
+  }
+}
+function clearDrafts() {
+  try {
+    for (let i = localStorage.length - 1; i >= 0; i--) {
+      const k = localStorage.key(i)
+      if (k?.startsWith(DRAFT)) localStorage.removeItem(k)
+    }
+  } catch {
+    /* nothing to clear */
+  }
+}
