@@ -107,7 +107,7 @@ class Auth {
         }
       }
       const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
-      const p = locks ? locks.request(LOCK, run) : run()
+      const p: Promise<boolean> = locks ? (locks.request(LOCK, run) as unknown as Promise<boolean>) : run()
       this.inflight = p.finally(() => {
         this.inflight = null
       })

@@ -1,5 +1,4 @@
-import MarkdownIt from 'markdown-it'
-import type Token from 'markdown-it/lib/token.mjs'
+import MarkdownIt, { type Token } from 'markdown-it'
 import DOMPurify from 'dompurify'
 
 // Message text to safe HTML, in two independent layers: markdown-it

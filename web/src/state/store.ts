@@ -95,6 +95,17 @@ export function dismissToast(id: number) {
   toasts.value = toasts.value.filter((t) => t.id !== id)
 }
 
+/** act runs an action, shows its failure as a toast, and says whether it worked. */
+export async function act(f: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await f()
+    return true
+  } catch (e) {
+    toast(humanError(e))
+    return false
+  }
+}
+
 /** attempt runs an action and shows its failure as a toast. */
 export async function attempt<T>(f: () => Promise<T>): Promise<T | undefined> {
   try {

@@ -1,0 +1,219 @@
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { ArrowDown, ArrowUp, Hash, Lock } from 'lucide-preact'
+import { channelTitle, channels, displayName, loadLatest, loadNewer, loadOlder, markRead, me, receipts, timeline } from '../state/store'
+import { firstUnread, roots, type Msg } from '../state/timeline'
+import { dayLabel } from './common'
+import { MessageItem } from './MessageItem'
+import { highlight } from './panel'
+import { useVirtualizer } from './virtual'
+
+type Row =
+  | { kind: 'intro'; key: string }
+  | { kind: 'edge'; key: string }
+  | { kind: 'day'; key: string; label: string }
+  | { kind: 'new'; key: string }
+  | { kind: 'msg'; key: string; m: Msg; cont: boolean; seen?: string }
+
+const GROUP_MS = 5 * 60 * 1000
+
+/** buildRows lays out the timeline: day separators, the "new" divider, and runs of one author. */
+function buildRows(msgs: Msg[], hasMoreBefore: boolean, readAtOpen: number, meId: string, seen: string, lastMine: string): Row[] {
+  const rows: Row[] = [hasMoreBefore ? { kind: 'edge', key: 'edge' } : { kind: 'intro', key: 'intro' }]
+  const unreadAt = readAtOpen > 0 ? firstUnread(msgs, readAtOpen, meId) : -1
+  let prev: Msg | undefined
+  let prevDay = ''
+  msgs.forEach((m, i) => {
+    const day = new Date(m.created_at).toDateString()
+    if (day !== prevDay) {
+      rows.push({ kind: 'day', key: 'day:' + day, label: dayLabel(m.created_at) })
+      prevDay = day
+      prev = undefined
+    }
+    if (i === unreadAt) {
+      rows.push({ kind: 'new', key: 'new' })
+      prev = undefined
+    }
+    const cont = !!prev && prev.sender.id === m.sender.id && !prev.deleted && Date.parse(m.created_at) - Date.parse(prev.created_at) < GROUP_MS
+    rows.push({ kind: 'msg', key: m.pending ? 'p:' + m.client_msg_id : m.id, m, cont, seen: m.id === lastMine ? seen : undefined })
+    prev = m
+  })
+  return rows
+}
+
+export function MessageList({ channelId }: { channelId: string }) {
+  const t = timeline(channelId)
+  const c = channels.value[channelId]
+  const meId = me.value?.id ?? ''
+  const scroller = useRef<HTMLDivElement>(null)
+  const atBottom = useRef(true)
+  const anchor = useRef<{ key: string; offset: number } | null>(null)
+  const [showJump, setShowJump] = useState(false)
+  const [dividerAbove, setDividerAbove] = useState(false)
+
+  const msgs = useMemo(() => roots(t.msgs), [t.msgs])
+  // "Seen by": on my latest stored message, the members whose read position reached it.
+  const lastMine = useMemo(() => [...msgs].reverse().find((m) => m.sender.id === meId && !m.pending && !m.deleted), [msgs, meId])
+  const rc = receipts.value[channelId]
+  const seen = useMemo(() => {
+    if (!lastMine || !rc) return ''
+    const who = Object.entries(rc)
+      .filter(([uid, seq]) => uid !== meId && seq >= lastMine.seq)
+      .map(([uid]) => uid)
+    if (who.length === 0) return ''
+    if (c?.kind === 'direct' && (c.members?.length ?? 0) <= 2) return 'Seen'
+    const names = who.slice(0, 3).map(displayName)
+    return 'Seen by ' + names.join(', ') + (who.length > 3 ? ` and ${who.length - 3} more` : '')
+  }, [lastMine, rc, meId, c?.kind])
+
+  const rows = useMemo(() => buildRows(msgs, t.hasMoreBefore, t.readAtOpen, meId, seen, lastMine?.id ?? ''), [msgs, t.hasMoreBefore, t.readAtOpen, meId, seen, lastMine?.id])
+
+  const v = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: (i) => {
+      const r = rows[i]
+      if (!r) return 60
+      if (r.kind === 'msg') return r.cont ? 28 : 60
+      if (r.kind === 'intro') return 140
+      return 36
+    },
+    getItemKey: (i) => rows[i]?.key ?? i,
+    overscan: 8,
+    paddingEnd: 8,
+  })
+
+  // A new channel opens at the first unread message, or at the bottom.
+  const opened = useRef('')
+  useLayoutEffect(() => {
+    if (!t.loaded || opened.current === channelId) return
+    opened.current = channelId
+    atBottom.current = true
+    const h = highlight.value
+    const target = h ? rows.findIndex((r) => r.kind === 'msg' && r.m.id === h) : -1
+    const divider = rows.findIndex((r) => r.kind === 'new')
+    if (target >= 0) {
+      atBottom.current = false
+      v.scrollToIndex(target, { align: 'center' })
+    } else if (divider >= 0 && rows.length - divider > 12) {
+      atBottom.current = false
+      v.scrollToIndex(divider, { align: 'start' })
+    } else v.scrollToIndex(rows.length - 1, { align: 'end' })
+  }, [t.loaded, channelId, rows.length])
+
+  // Permalinks within an open channel.
+  useEffect(() => {
+    const h = highlight.value
+    if (!h) return
+    const i = rows.findIndex((r) => r.kind === 'msg' && r.m.id === h)
+    if (i >= 0) {
+      atBottom.current = false
+      v.scrollToIndex(i, { align: 'center' })
+    }
+  }, [highlight.value, rows.length > 0 && rows.findIndex((r) => r.kind === 'msg' && r.m.id === highlight.value)])
+
+  // Keep the view still when older messages are prepended, and at the bottom
+  // when it was there.
+  useLayoutEffect(() => {
+    const a = anchor.current
+    if (a) {
+      anchor.current = null
+      const i = rows.findIndex((r) => r.key === a.key)
+      const m = v.measurementsCache[i]
+      if (i >= 0 && m) {
+        v.scrollToOffset(m.start - a.offset)
+        return
+      }
+    }
+    if (atBottom.current && opened.current === channelId && !t.hasMoreAfter) v.scrollToIndex(rows.length - 1, { align: 'end' })
+  }, [rows])
+
+  const onScroll = () => {
+    const el = scroller.current
+    if (!el) return
+    const gap = el.scrollHeight - el.scrollTop - el.clientHeight
+    atBottom.current = gap < 48
+    setShowJump(gap > 600 || t.hasMoreAfter)
+    const divider = rows.findIndex((r) => r.kind === 'new')
+    const first = v.getVirtualItems()[0]
+    setDividerAbove(divider >= 0 && !!first && first.index > divider)
+    if (el.scrollTop < 400 && t.hasMoreBefore && !t.loading) {
+      const items = v.getVirtualItems()
+      const top = items.find((it) => it.start + it.size > el.scrollTop) ?? items[0]
+      if (top) anchor.current = { key: String(rows[top.index]?.key ?? ''), offset: top.start - el.scrollTop }
+      void loadOlder(channelId)
+    }
+    if (gap < 400 && t.hasMoreAfter && !t.loading) void loadNewer(channelId)
+    if (atBottom.current && !t.hasMoreAfter) markRead(channelId)
+  }
+
+  const jumpLatest = async () => {
+    highlight.value = ''
+    if (t.hasMoreAfter) await loadLatest(channelId)
+    atBottom.current = true
+    v.scrollToIndex(rows.length - 1, { align: 'end' })
+  }
+
+  const items = v.getVirtualItems()
+  return (
+    <div class="timeline" ref={scroller} onScroll={onScroll} role="log" aria-label={`Messages in ${c ? channelTitle(c) : 'channel'}`} aria-live="polite" aria-relevant="additions">
+      {dividerAbove && (
+        <button class="btn small jump top" onClick={() => v.scrollToIndex(rows.findIndex((r) => r.kind === 'new'), { align: 'start' })}>
+          <ArrowUp size={14} /> Jump to unread
+        </button>
+      )}
+      <div class="timeline-inner" style={{ height: v.getTotalSize() }}>
+        {items.map((it) => {
+          const r = rows[it.index]
+          if (!r) return null
+          return (
+            <div key={it.key} class="vrow" data-index={it.index} ref={v.measureElement} style={{ transform: `translateY(${it.start}px)` }}>
+              {r.kind === 'msg' ? (
+                <MessageItem m={r.m} cont={r.cont} seen={r.seen} />
+              ) : r.kind === 'day' ? (
+                <div class="divider" role="separator">
+                  {r.label}
+                </div>
+              ) : r.kind === 'new' ? (
+                <div class="divider new" role="separator" aria-label="New messages">
+                  New messages
+                </div>
+              ) : r.kind === 'edge' ? (
+                <div class="timeline-edge">{t.loading ? 'Loading earlier messages…' : ' '}</div>
+              ) : (
+                <Intro channelId={channelId} />
+              )}
+            </div>
+          )
+        })}
+      </div>
+      {showJump && (
+        <button class="btn small jump bottom" onClick={jumpLatest}>
+          <ArrowDown size={14} /> Jump to latest
+        </button>
+      )}
+    </div>
+  )
+}
+
+function Intro({ channelId }: { channelId: string }) {
+  const c = channels.value[channelId]
+  if (!c) return null
+  if (c.kind === 'direct')
+    return (
+      <div class="channel-intro">
+        <h2>{channelTitle(c)}</h2>
+        <p class="muted">This is the start of your direct conversation. Only the people in it can read it.</p>
+      </div>
+    )
+  return (
+    <div class="channel-intro">
+      <h2>
+        {c.kind === 'private' ? <Lock size={20} /> : <Hash size={20} />} {c.name}
+      </h2>
+      <p class="muted">
+        This is the very beginning of {c.kind === 'private' ? 'the private channel' : 'the channel'} <strong>#{c.name}</strong>.
+        {c.topic ? ` Topic: ${c.topic}` : ' Say hello, or invite the people who should be here.'}
+      </p>
+    </div>
+  )
+}
