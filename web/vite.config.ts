@@ -15,7 +15,7 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': { target: 'http://127.0.0.1:8080', ws: true },
+      '/api': { target: process.env.UNHIDRA_DEV_SERVER ?? 'http://127.0.0.1:8080', ws: true },
     },
   },
   test: {

@@ -190,6 +190,7 @@ export async function boot() {
 /** start runs after a login: loads the user's channels and connects. */
 export async function start() {
   me.value = auth.currentUser
+  if (me.value) rememberUsers([me.value])
   await loadChannels()
   socket.start()
 }

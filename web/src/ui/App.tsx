@@ -177,7 +177,7 @@ function Shell() {
   return (
     <div class={'shell' + (inChannel ? ' in-channel' : '')}>
       <Sidebar />
-      <div class="main" style={{ minHeight: 0 }}>
+      <div class="main-col">
         <ConnBanner />
         <Router>
           <Route path="/" component={Home} />
