@@ -218,6 +218,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, f *file) {
 		}
 	}
 	hdr.Set("ETag", etag)
+	// ServeContent leaves Content-Length out when Content-Encoding is set
+	// (it cannot know the caller did not wrap the writer); this body is
+	// exact. It replaces the length for a range and drops it for a 304.
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	// ServeContent answers If-None-Match (304), HEAD and Range requests;
 	// the zero time sends no Last-Modified (the ETag is exact).
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))

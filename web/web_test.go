@@ -183,7 +183,11 @@ func TestCompression(t *testing.T) {
 	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" {
 		t.Fatalf("headers %v", resp.Header)
 	}
-	zr, err := gzip.NewReader(resp.Body)
+	gz := body(t, resp)
+	if resp.Header.Get("Content-Length") != strconv.Itoa(len(gz)) {
+		t.Errorf("Content-Length %q for %d gzip bytes", resp.Header.Get("Content-Length"), len(gz))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(gz))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +219,20 @@ func TestCompression(t *testing.T) {
 		resp := get(t, h, "GET", p, "Accept-Encoding", "gzip")
 		if resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Vary") != "" {
 			t.Errorf("%s: %v", p, resp.Header)
+		}
+	}
+}
+
+// TestRanges: a range is of the representation sent (RFC 9110), with its
+// own length.
+func TestRanges(t *testing.T) {
+	h := newHandler(t, Options{})
+	for _, enc := range []string{"", "gzip"} {
+		full := body(t, get(t, h, "GET", "/assets/index-B1a2c3.js", "Accept-Encoding", enc))
+		resp := get(t, h, "GET", "/assets/index-B1a2c3.js", "Accept-Encoding", enc, "Range", "bytes=10-19")
+		part := body(t, resp)
+		if resp.StatusCode != 206 || part != full[10:20] || resp.Header.Get("Content-Length") != "10" {
+			t.Errorf("%q: %d %q %v", enc, resp.StatusCode, part, resp.Header)
 		}
 	}
 }
