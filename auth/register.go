@@ -165,3 +165,24 @@ func (s *Service) clearSetupToken() {
 	s.setupHash = nil
 	s.mu.Unlock()
 }
+
+// Registration is the server's registration mode (unhidra.Registration*).
+func (s *Service) Registration() string { return s.cfg.Registration }
+
+// NeedsSetup reports whether the server still waits for its first admin:
+// the setup token of Bootstrap is live and no admin exists yet (one made
+// meanwhile from the shell, `unhidra admin create-admin`, counts). Anyone
+// may ask; the answer never carries the token.
+func (s *Service) NeedsSetup(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	live := s.setupHash != nil
+	s.mu.Unlock()
+	if !live {
+		return false, nil
+	}
+	n, err := s.cfg.Store.CountAdmins(ctx)
+	if err != nil {
+		return false, fmt.Errorf("count admins: %w", err)
+	}
+	return n == 0, nil
+}

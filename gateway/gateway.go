@@ -469,18 +469,71 @@ type ConnectionInfo struct {
 
 // Connections lists this node's live sockets. Only admins may call it.
 func (g *Gateway) Connections(ctx context.Context) ([]ConnectionInfo, error) {
-	p := unhidra.PrincipalFromContext(ctx)
-	if p == nil {
-		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "sign in first")
-	}
-	if p.Role != unhidra.RoleAdmin {
-		return nil, unhidra.Errorf(unhidra.EPermission, "only admins may list connections")
+	if _, err := requireAdmin(ctx, "list connections"); err != nil {
+		return nil, err
 	}
 	var out []ConnectionInfo
 	for _, s := range g.users.all() {
 		out = append(out, s.info())
 	}
 	return out, nil
+}
+
+// closedByAdmin is the reason sent with wire.CloseForbidden when an admin
+// closes a socket. The session is not revoked: the client may connect
+// again with its token, and should only do so on its user's request.
+const closedByAdmin = "closed by an administrator"
+
+// CloseConnection closes one live socket of this node (id as in
+// ConnectionInfo) with 4003. Only admins may call it; an id this node does
+// not hold is ENotFound.
+func (g *Gateway) CloseConnection(ctx context.Context, id string) error {
+	p, err := requireAdmin(ctx, "close connections")
+	if err != nil {
+		return err
+	}
+	for _, s := range g.users.all() {
+		if s.id == id {
+			if s.closeWith(wire.CloseForbidden, closedByAdmin) {
+				g.log.LogAttrs(ctx, slog.LevelInfo, "connection closed by an admin", slog.String("admin_id", p.UserID),
+					slog.String("connection_id", s.id), slog.String("user_id", s.userID))
+			}
+			return nil
+		}
+	}
+	return unhidra.Errorf(unhidra.ENotFound, "no live connection %s on this server", id)
+}
+
+// CloseUserConnections closes every live socket of userID on this node
+// with 4003 and returns how many it closed (0 for a user with none). Only
+// admins may call it.
+func (g *Gateway) CloseUserConnections(ctx context.Context, userID string) (int, error) {
+	p, err := requireAdmin(ctx, "close connections")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range g.users.sessionsOf(userID) {
+		if s.closeWith(wire.CloseForbidden, closedByAdmin) {
+			n++
+		}
+	}
+	if n > 0 {
+		g.log.LogAttrs(ctx, slog.LevelInfo, "connections closed by an admin", slog.String("admin_id", p.UserID),
+			slog.String("user_id", userID), slog.Int("closed", n))
+	}
+	return n, nil
+}
+
+func requireAdmin(ctx context.Context, what string) (*unhidra.Principal, error) {
+	p := unhidra.PrincipalFromContext(ctx)
+	if p == nil {
+		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "sign in first")
+	}
+	if p.Role != unhidra.RoleAdmin {
+		return nil, unhidra.Errorf(unhidra.EPermission, "only admins may %s", what)
+	}
+	return p, nil
 }
 
 // ActiveConnections is the number of sockets open on this node.

@@ -213,18 +213,20 @@ func (s *session) flush() {
 	}
 }
 
-// closeWith closes the socket with code; only the first call counts.
-func (s *session) closeWith(code int, reason string) {
+// closeWith closes the socket with code; only the first call counts, and
+// reports true.
+func (s *session) closeWith(code int, reason string) bool {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closing = true
 	s.q, s.pq, s.qBytes = nil, nil, 0
 	s.mu.Unlock()
 	s.g.m.closes.WithLabelValues(closeLabel(code)).Inc()
 	s.conn.Close(code, reason)
+	return true
 }
 
 func closeLabel(code int) string { return strconv.Itoa(code) }

@@ -14,6 +14,8 @@ func (s *Server) gatewayRoutes() []route {
 	return []route{
 		{"GET", "/api/v1/ws", public, s.handleWebSocket, docWebSocket},
 		{"GET", "/api/v1/admin/connections", user, s.handleAdminConnections, docAdminConnections},
+		{"DELETE", "/api/v1/admin/connections/{id}", user, s.handleAdminCloseConnection, docAdminCloseConnection},
+		{"DELETE", "/api/v1/admin/users/{id}/connections", user, s.handleAdminCloseUserConnections, docAdminCloseUserConnections},
 	}
 }
 
@@ -24,7 +26,15 @@ type connectionsResponse struct {
 var (
 	docWebSocket        = opDoc{summary: "Real-time WebSocket (subprotocols unhidra.v1 and bearer.<access_token>; frames in docs/api.md)", tag: "realtime", status: http.StatusSwitchingProtocols}
 	docAdminConnections = opDoc{summary: "Live WebSocket connections of this node (admins)", tag: "admin", resp: connectionsResponse{}}
+	// Closing is not revoking: the session stays valid and the client may
+	// connect again.
+	docAdminCloseConnection      = opDoc{summary: "Close one live WebSocket of this node with 4003 (admins); the session is not revoked", tag: "admin"}
+	docAdminCloseUserConnections = opDoc{summary: "Close every live WebSocket of a user on this node with 4003 (admins); the sessions are not revoked", tag: "admin", resp: closedResponse{}}
 )
+
+type closedResponse struct {
+	Closed int `json:"closed" doc:"sockets closed on this node"`
+}
 
 func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Gateway == nil {
@@ -42,5 +52,28 @@ func (s *Server) handleAdminConnections(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	writeJSON(w, http.StatusOK, connectionsResponse{Connections: orEmpty(conns)})
+	return nil
+}
+
+func (s *Server) handleAdminCloseConnection(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Gateway == nil {
+		return unhidra.Errorf(unhidra.EUnavailable, "the real-time gateway is not running")
+	}
+	if err := s.cfg.Gateway.CloseConnection(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleAdminCloseUserConnections(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Gateway == nil {
+		return unhidra.Errorf(unhidra.EUnavailable, "the real-time gateway is not running")
+	}
+	n, err := s.cfg.Gateway.CloseUserConnections(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, closedResponse{Closed: n})
 	return nil
 }

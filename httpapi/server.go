@@ -23,6 +23,7 @@ import (
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/gateway"
 	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/web"
 )
 
 // Config wires the REST transport.
@@ -35,6 +36,11 @@ type Config struct {
 
 	RateLogin    ratelimit.Spec
 	RateRegister ratelimit.Spec
+
+	// Web serves the browser client on every path outside the API and
+	// operations (web.Reserved), with its own caching and security
+	// headers. Nil: such paths get the JSON 404 like any unknown path.
+	Web http.Handler
 
 	// MetricsElsewhere leaves /metrics out of the API (it is served on a
 	// listener of its own, --metrics-addr): the API answers 404 for it.
@@ -137,6 +143,7 @@ func (s *Server) routeTable() []route {
 	return append(append(ops, []route{
 		{"GET", "/.well-known/jwks.json", public, s.handleJWKS, docJWKS},
 		{"GET", "/api/v1/openapi.json", public, s.handleOpenAPI, docOpenAPI},
+		{"GET", "/api/v1/server", public, s.handleServerInfo, docServerInfo},
 
 		{"POST", "/api/v1/auth/register", public, s.handleRegister, docRegister},
 		{"POST", "/api/v1/auth/login", public, s.handleLogin, docLogin},
@@ -199,7 +206,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if i := strings.IndexByte(route, ' '); i >= 0 {
 			route = route[i+1:]
 		}
-		if route == "" || route == "/" {
+		switch {
+		case sw.web:
+			route = "web"
+		case route == "" || route == "/":
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
@@ -270,9 +280,17 @@ func bearerToken(r *http.Request) (string, bool) {
 	return "", true
 }
 
-// notFound answers paths no route serves, with 405 where the path exists
+// notFound answers paths no route serves: the web client takes those
+// outside the API, the rest get a JSON 404, or 405 where the path exists
 // under another method.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Web != nil && !web.Reserved(r.URL.Path) {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.web = true
+		}
+		s.cfg.Web.ServeHTTP(w, r)
+		return
+	}
 	var allowed []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		if m == r.Method {
@@ -347,6 +365,7 @@ type statusWriter struct {
 	status int
 	bytes  int64
 	wrote  bool
+	web    bool // answered by the web client (the metrics' route label)
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -34,6 +34,7 @@ import (
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/authstore"
 	"github.com/unhidra/unhidra/store/chatstore"
+	"github.com/unhidra/unhidra/web"
 )
 
 // Audience is the JWT audience of access tokens.
@@ -185,6 +186,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		db.Close()
 		return nil, err
 	}
+	client, err := web.New(web.FS(), web.Options{PublicURL: cfg.PublicURL})
+	if err != nil {
+		return fail(err)
+	}
 	if n.Keys, err = LoadKeys(cfg); err != nil {
 		return fail(fmt.Errorf("signing keys: %w", err))
 	}
@@ -217,6 +222,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		Chat:             n.Chat,
 		Gateway:          n.Gateway,
 		JWKS:             n.Keys.JWKS,
+		Web:              client,
 		ClientIP:         clientip.New(cfg.TrustedProxies),
 		RateLogin:        cfg.RateLogin,
 		RateRegister:     cfg.RateRegister,
