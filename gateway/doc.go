@@ -77,8 +77,8 @@
 //     up from the store gets its own member_left too). Session revocations
 //     close the affected sockets with 4001 at once; so does token expiry
 //     unless an auth frame brought a fresh token of the same user. An
-//     admin's close (CloseConnection, CloseUserConnections) is 4003 and
-//     revokes nothing: the same token may open a new socket.
+//     admin's close (CloseConnection, CloseUserConnections) is 4010 and
+//     revokes nothing: the client reconnects and resumes as after any drop.
 //   - Presence and typing are ephemeral: never replayed, dropped with a
 //     slow socket. A user's status on a node is dnd if any socket chose
 //     dnd, else online if any socket is active, else away (chosen, or no

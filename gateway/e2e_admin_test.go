@@ -22,7 +22,7 @@ func alive(w *wsClient) {
 }
 
 // TestAdminClosesConnections: an admin closes one socket, then all of a
-// user's, with 4003; whoever is not an admin is refused and closes
+// user's, with 4010; whoever is not an admin is refused and closes
 // nothing; the closed client connects again with the same token.
 func TestAdminClosesConnections(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine string) {
@@ -49,11 +49,11 @@ func TestAdminClosesConnections(t *testing.T) {
 			alive(w)
 		}
 
-		// One socket: that one closes with 4003, the user's other socket and
+		// One socket: that one closes with 4010, the user's other socket and
 		// everyone else's stay.
 		api(t, n, "DELETE", "/api/v1/admin/connections/"+id1, admin.Token, nil, 204, nil)
-		if code := wa1.closed(); code != 4003 {
-			t.Fatalf("closed connection: code %d, want 4003", code)
+		if code := wa1.closed(); code != 4010 {
+			t.Fatalf("closed connection: code %d, want 4010", code)
 		}
 		alive(wa2)
 		alive(wb)
@@ -67,8 +67,8 @@ func TestAdminClosesConnections(t *testing.T) {
 		if closed.Closed != 1 {
 			t.Fatalf("closed %d sockets of a, want 1 (the other was closed already)", closed.Closed)
 		}
-		if code := wa2.closed(); code != 4003 {
-			t.Fatalf("user's connection: code %d, want 4003", code)
+		if code := wa2.closed(); code != 4010 {
+			t.Fatalf("user's connection: code %d, want 4010", code)
 		}
 		alive(wb)
 		api(t, n, "DELETE", "/api/v1/admin/users/"+a.ID+"/connections", admin.Token, nil, 200, &closed)

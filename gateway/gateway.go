@@ -479,13 +479,13 @@ func (g *Gateway) Connections(ctx context.Context) ([]ConnectionInfo, error) {
 	return out, nil
 }
 
-// closedByAdmin is the reason sent with wire.CloseForbidden when an admin
+// closedByAdmin is the reason sent with wire.CloseByAdmin when an admin
 // closes a socket. The session is not revoked: the client may connect
 // again with its token, and should only do so on its user's request.
 const closedByAdmin = "closed by an administrator"
 
 // CloseConnection closes one live socket of this node (id as in
-// ConnectionInfo) with 4003. Only admins may call it; an id this node does
+// ConnectionInfo) with 4010. Only admins may call it; an id this node does
 // not hold is ENotFound.
 func (g *Gateway) CloseConnection(ctx context.Context, id string) error {
 	p, err := requireAdmin(ctx, "close connections")
@@ -494,7 +494,7 @@ func (g *Gateway) CloseConnection(ctx context.Context, id string) error {
 	}
 	for _, s := range g.users.all() {
 		if s.id == id {
-			if s.closeWith(wire.CloseForbidden, closedByAdmin) {
+			if s.closeWith(wire.CloseByAdmin, closedByAdmin) {
 				g.log.LogAttrs(ctx, slog.LevelInfo, "connection closed by an admin", slog.String("admin_id", p.UserID),
 					slog.String("connection_id", s.id), slog.String("user_id", s.userID))
 			}
@@ -505,7 +505,7 @@ func (g *Gateway) CloseConnection(ctx context.Context, id string) error {
 }
 
 // CloseUserConnections closes every live socket of userID on this node
-// with 4003 and returns how many it closed (0 for a user with none). Only
+// with 4010 and returns how many it closed (0 for a user with none). Only
 // admins may call it.
 func (g *Gateway) CloseUserConnections(ctx context.Context, userID string) (int, error) {
 	p, err := requireAdmin(ctx, "close connections")
@@ -514,7 +514,7 @@ func (g *Gateway) CloseUserConnections(ctx context.Context, userID string) (int,
 	}
 	n := 0
 	for _, s := range g.users.sessionsOf(userID) {
-		if s.closeWith(wire.CloseForbidden, closedByAdmin) {
+		if s.closeWith(wire.CloseByAdmin, closedByAdmin) {
 			n++
 		}
 	}

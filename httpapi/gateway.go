@@ -28,8 +28,8 @@ var (
 	docAdminConnections = opDoc{summary: "Live WebSocket connections of this node (admins)", tag: "admin", resp: connectionsResponse{}}
 	// Closing is not revoking: the session stays valid and the client may
 	// connect again.
-	docAdminCloseConnection      = opDoc{summary: "Close one live WebSocket of this node with 4003 (admins); the session is not revoked", tag: "admin"}
-	docAdminCloseUserConnections = opDoc{summary: "Close every live WebSocket of a user on this node with 4003 (admins); the sessions are not revoked", tag: "admin", resp: closedResponse{}}
+	docAdminCloseConnection      = opDoc{summary: "Close one live WebSocket of this node with 4010 (admins; the client reconnects and resumes); the session is not revoked", tag: "admin"}
+	docAdminCloseUserConnections = opDoc{summary: "Close every live WebSocket of a user on this node with 4010 (admins; the clients reconnect and resume); the sessions are not revoked", tag: "admin", resp: closedResponse{}}
 )
 
 type closedResponse struct {

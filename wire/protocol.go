@@ -21,6 +21,7 @@ const (
 	CloseForbidden       = 4003
 	CloseRateLimited     = 4008
 	CloseTooSlow         = 4009 // the client fell too far behind: reconnect and resume
+	CloseByAdmin         = 4010 // an administrator closed this socket; the session stays valid: reconnect and resume
 )
 
 // Client frame types.

@@ -334,7 +334,9 @@ export async function openChannel(id: string) {
   active.value = id
   const c = channels.value[id]
   const t = timeline(id)
-  setTimeline(id, (t) => ({ ...t, readAtOpen: c?.last_read_seq ?? 0 }))
+  // The "new messages" divider marks what was unread when the channel
+  // opened; messages arriving while it is open are read as they come.
+  setTimeline(id, (t) => ({ ...t, readAtOpen: c && c.unread_count > 0 ? c.last_read_seq : Number.MAX_SAFE_INTEGER }))
   if (!t.loaded && !t.loading) await loadLatest(id)
   if (!members.value[id]) void loadMembers(id).catch(() => {})
   markRead(id)

@@ -35,6 +35,7 @@ export function Composer(props: { channelId: string; threadRootId?: string; plac
   const [sel, setSel] = useState(0)
   const [picker, setPicker] = useState(false)
   const ta = useRef<HTMLTextAreaElement>(null)
+  const emojiBtn = useRef<HTMLButtonElement>(null)
   const trig = useRef<{ start: number; end: number } | null>(null)
 
   useEffect(() => {
@@ -197,7 +198,7 @@ export function Composer(props: { channelId: string; threadRootId?: string; plac
           onKeyDown={onKeyDown}
         />
         <div style={{ position: 'relative' }}>
-          <button class="icon-btn" aria-label="Insert emoji" title="Emoji" aria-expanded={picker} onClick={() => setPicker(!picker)}>
+          <button ref={emojiBtn} class="icon-btn" aria-label="Insert emoji" title="Emoji" aria-expanded={picker} onClick={() => setPicker(!picker)}>
             <Smile size={18} />
           </button>
           {picker && (
@@ -207,7 +208,7 @@ export function Composer(props: { channelId: string; threadRootId?: string; plac
                 insert(e)
               }}
               onClose={() => setPicker(false)}
-              style={{ right: 0, bottom: 40 }}
+              anchor={emojiBtn.current}
             />
           )}
         </div>

@@ -16,7 +16,15 @@ const GROUP_ICONS: Record<string, string> = {
 }
 
 /** EmojiPopover is the emoji picker: search, recent, and every group. */
-export function EmojiPopover(props: { onPick: (e: string) => void; onClose: () => void; style?: JSX.CSSProperties }) {
+/** placeNear puts a popup of size w×h next to an anchor, inside the window. */
+function placeNear(anchor: HTMLElement, w: number, h: number): JSX.CSSProperties {
+  const r = anchor.getBoundingClientRect()
+  const top = r.bottom + 4 + h <= window.innerHeight ? r.bottom + 4 : Math.max(8, r.top - 4 - h)
+  const left = Math.min(Math.max(8, r.right - w), window.innerWidth - w - 8)
+  return { position: 'fixed', top, left, maxWidth: 'calc(100vw - 16px)' }
+}
+
+export function EmojiPopover(props: { onPick: (e: string) => void; onClose: () => void; style?: JSX.CSSProperties; anchor?: HTMLElement | null }) {
   const [groups, setGroups] = useState<EmojiGroup[] | null>(null)
   const [q, setQ] = useState('')
   const ref = useRef<HTMLDivElement>(null)
@@ -43,7 +51,7 @@ export function EmojiPopover(props: { onPick: (e: string) => void; onClose: () =
   }
   const results = groups && q ? searchEmoji(groups, q) : null
   return (
-    <div class="emoji-picker" role="dialog" aria-label="Emoji picker" ref={ref} style={props.style}>
+    <div class="emoji-picker" role="dialog" aria-label="Emoji picker" ref={ref} style={props.anchor ? placeNear(props.anchor, 340, 360) : props.style}>
       <div class="search">
         <input
           class="input"

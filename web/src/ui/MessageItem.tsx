@@ -1,5 +1,5 @@
 import { memo } from 'preact/compat'
-import { useMemo, useState } from 'preact/hooks'
+import { useMemo, useRef, useState } from 'preact/hooks'
 import { Link2, MessageSquareReply, MoreHorizontal, Pencil, Pin, SmilePlus, Trash2 } from 'lucide-preact'
 import { render } from '../lib/markdown'
 import type { Msg } from '../state/timeline'
@@ -29,6 +29,7 @@ export const MessageItem = memo(function MessageItem(props: { m: Msg; cont: bool
   const { m, cont, inThread } = props
   const [menu, setMenu] = useState(false)
   const [picker, setPicker] = useState(false)
+  const pickerBtn = useRef<HTMLButtonElement>(null)
   const mine = m.sender.id === me.value?.id
   const ch = channels.value[m.channel_id]
   const canModerate = !!ch?.role && MOD_ROLES.has(ch.role)
@@ -112,7 +113,7 @@ export const MessageItem = memo(function MessageItem(props: { m: Msg; cont: bool
       </div>
       {!m.pending && !m.deleted && !isEditing && (
         <div class={'msg-actions' + (menu || picker ? ' open' : '')} role="toolbar" aria-label="Message actions">
-          <button class="icon-btn" aria-label="Add reaction" title="Add reaction" onClick={() => setPicker(!picker)}>
+          <button ref={pickerBtn} class="icon-btn" aria-label="Add reaction" title="Add reaction" onClick={() => setPicker(!picker)}>
             <SmilePlus size={16} />
           </button>
           {!inThread && (
@@ -135,7 +136,7 @@ export const MessageItem = memo(function MessageItem(props: { m: Msg; cont: bool
                 void attempt(() => toggleReaction(m, e))
               }}
               onClose={() => setPicker(false)}
-              style={{ right: 0, top: 36 }}
+              anchor={pickerBtn.current}
             />
           )}
           {menu && (
