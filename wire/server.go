@@ -136,10 +136,11 @@ type ServerFrame struct {
 	Payload any
 }
 
-// ServerFrames lists every server frame type the server sends, in the
-// order of the constants, with its payload: for tools that describe the
-// protocol (the web client's TypeScript types). device_status has no
-// payload yet, and is not listed until it has.
+// ServerFrames lists every server frame type with its payload, for tools
+// that describe the protocol (the web client's TypeScript types): the
+// channel events, the other server frames, then those that share a client
+// frame's type, each group in the order of its constants. device_status
+// has no payload yet, and is not listed until it has.
 func ServerFrames() []ServerFrame {
 	return []ServerFrame{
 		{TypeMessage, MessageFrame{}},
