@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -78,12 +79,41 @@ func (c *call) expect(want int, v any) *result {
 	if r.Status != want {
 		c.t.Fatalf("%s %s: status %d, want %d; body %s", c.method, c.path, r.Status, want, r.Body)
 	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") && want/100 == 2 {
+		noNulls(c.t, c.method+" "+c.path, r.Body)
+	}
 	if v != nil {
 		if err := json.Unmarshal(r.Body, v); err != nil {
 			c.t.Fatalf("%s %s: decode %s: %v", c.method, c.path, r.Body, err)
 		}
 	}
 	return r
+}
+
+// noNulls fails the test when a JSON body holds a null anywhere: the
+// API writes none (docs/api.md "Conventions"), and the web client's
+// generated types (internal/tsgen) say so.
+func noNulls(t testing.TB, what string, body []byte) {
+	t.Helper()
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case nil:
+			t.Errorf("%s: null at %s in %s", what, path, body)
+		case map[string]any:
+			for k, e := range v {
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	var v any
+	if json.Unmarshal(body, &v) == nil {
+		walk("$", v)
+	}
 }
 
 // expectError fails unless the answer is the error code with status want.

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/internal/jsonshape"
 )
 
 // opDoc documents one route for the OpenAPI document. Request and response
@@ -24,6 +24,20 @@ type opDoc struct {
 	status  int // success status; default 200 (204 when resp is nil)
 	query   []param
 	raw     string // content type of a non-JSON response
+}
+
+// successStatus is the status of a successful answer: 200, or 204 when
+// there is no body, unless the route says otherwise.
+func (d opDoc) successStatus() int {
+	switch {
+	case d.raw != "":
+		return 200
+	case d.status != 0:
+		return d.status
+	case d.resp == nil:
+		return 204
+	}
+	return 200
 }
 
 type param struct {
@@ -108,20 +122,12 @@ func (s *Server) openAPI() map[string]any {
 		if d.req != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.req))}}}
 		}
-		status := d.status
+		status := d.successStatus()
 		resp := map[string]any{}
 		switch {
 		case d.raw != "":
-			status = 200
 			resp["content"] = map[string]any{d.raw: map[string]any{}}
-		case d.resp == nil:
-			if status == 0 {
-				status = 204
-			}
-		default:
-			if status == 0 {
-				status = 200
-			}
+		case d.resp != nil:
 			resp["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.resp))}}
 		}
 		resp["description"] = http.StatusText(status)
@@ -177,34 +183,27 @@ type schemaGen struct {
 	mu   sync.Mutex
 }
 
-var (
-	timeType = reflect.TypeOf(time.Time{})
-	// rawType is embedded JSON (an event's frame): an object, not bytes.
-	rawType = reflect.TypeOf(json.RawMessage(nil))
-)
-
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch {
-	case t == timeType:
+	t = jsonshape.Deref(t)
+	switch jsonshape.Of(t) {
+	case jsonshape.Time:
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t == rawType:
+	case jsonshape.Raw:
+		// Embedded JSON (an event's frame): an object, not bytes.
 		return map[string]any{"type": "object", "description": "a WebSocket frame (docs/api.md)"}
-	case t.Kind() == reflect.String:
+	case jsonshape.String:
 		return map[string]any{"type": "string"}
-	case t.Kind() == reflect.Bool:
+	case jsonshape.Bool:
 		return map[string]any{"type": "boolean"}
-	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+	case jsonshape.Integer:
 		return map[string]any{"type": "integer"}
-	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+	case jsonshape.Number:
 		return map[string]any{"type": "number"}
-	case t.Kind() == reflect.Slice:
+	case jsonshape.Array:
 		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
-	case t.Kind() == reflect.Map:
+	case jsonshape.Map:
 		return map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
-	case t.Kind() == reflect.Struct:
+	case jsonshape.Object:
 		if t.PkgPath() == reflect.TypeOf(unhidra.User{}).PkgPath() {
 			name := t.Name()
 			g.mu.Lock()
@@ -229,30 +228,24 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 func (g *schemaGen) structSchema(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	var required []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if !f.IsExported() || tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = f.Name
-		}
+	for _, f := range jsonshape.Fields(t) {
 		ps := g.schema(f.Type)
+		if f.Kind != jsonshape.Of(f.Type) {
+			ps = map[string]any{"type": "string"} // a number with ",string"
+		}
 		// Field documentation and bounds come from struct tags beside the
 		// JSON name, so they live next to the field they describe.
-		if d := f.Tag.Get("doc"); d != "" {
-			ps = withKey(ps, "description", d)
+		if f.Doc != "" {
+			ps = withKey(ps, "description", f.Doc)
 		}
 		for _, k := range []string{"minimum", "maximum"} {
 			if v, err := strconv.ParseInt(f.Tag.Get(k), 10, 64); err == nil {
 				ps = withKey(ps, k, v)
 			}
 		}
-		props[name] = ps
-		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
-			required = append(required, name)
+		props[f.Name] = ps
+		if f.Required {
+			required = append(required, f.Name)
 		}
 	}
 	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -131,40 +132,79 @@ outer:
 	return nil
 }
 
+// ClientFrameSpec is what a client frame of one type may carry and must
+// carry.
+type ClientFrameSpec struct {
+	Type string
+	// Fields are the JSON fields the frame may carry besides type and
+	// ref. Decode refuses any other, so that a frame of one type cannot
+	// smuggle fields of another.
+	Fields []string
+	// Required are those of Fields without which the frame fails. Decode
+	// refuses a frame without its seq, status, positions or access_token;
+	// channel_id and client_msg_id are judged by the service the frame
+	// goes to, exactly as over REST, so both give one error.
+	Required []string
+}
+
+// clientFrames is the table Decode checks frames against; it is never
+// written.
+var clientFrames = [...]ClientFrameSpec{
+	{TypeSend, []string{"client_msg_id", "channel_id", "body", "ciphertext", "thread_root_id", "attachments"}, []string{"client_msg_id", "channel_id"}},
+	{TypeTyping, []string{"channel_id"}, []string{"channel_id"}},
+	{TypeRead, []string{"channel_id", "seq"}, []string{"channel_id", "seq"}},
+	{TypePresence, []string{"status"}, []string{"status"}},
+	{TypeResume, []string{"positions"}, []string{"positions"}},
+	{TypeAuth, []string{"access_token"}, []string{"access_token"}},
+	{TypeToDeviceAck, []string{"ids"}, nil},
+	{TypePing, nil, nil},
+}
+
+// ClientFrames lists every client frame type, in the order of the
+// constants, as Decode checks them: for tools that describe the protocol
+// (the web client's TypeScript types).
+func ClientFrames() []ClientFrameSpec {
+	out := make([]ClientFrameSpec, len(clientFrames))
+	for i, s := range clientFrames {
+		out[i] = ClientFrameSpec{s.Type, slices.Clone(s.Fields), slices.Clone(s.Required)}
+	}
+	return out
+}
+
+// ClientPresenceStatuses are the statuses a client may set: offline is
+// what the server says of a user with no socket.
+func ClientPresenceStatuses() []string { return []string{StatusOnline, StatusAway, StatusDND} }
+
 // validate checks the fields of f's type: presence where the frame means
 // nothing without them, and the bounds of the package. Values that a
 // service judges (ids, bodies, seqs) are left to it.
 func (f *ClientFrame) validate() error {
+	if f.Type == "" {
+		return invalid("type is required")
+	}
+	i := slices.IndexFunc(clientFrames[:], func(s ClientFrameSpec) bool { return s.Type == f.Type })
+	if i < 0 {
+		return invalid("unknown frame type %q", clip(f.Type, 32))
+	}
+	if err := f.only(clientFrames[i].Fields...); err != nil {
+		return err
+	}
 	switch f.Type {
 	case TypeSend:
-		if err := f.only("client_msg_id", "channel_id", "body", "ciphertext", "thread_root_id", "attachments"); err != nil {
-			return err
-		}
 		if len(f.Attachments) > MaxAttachments {
 			return invalid("at most %d attachments", MaxAttachments)
 		}
-	case TypeTyping:
-		return f.only("channel_id")
 	case TypeRead:
-		if err := f.only("channel_id", "seq"); err != nil {
-			return err
-		}
 		if f.Seq == nil {
 			return invalid("seq is required")
 		}
 	case TypePresence:
-		if err := f.only("status"); err != nil {
-			return err
-		}
 		switch f.Status {
-		case StatusOnline, StatusAway, StatusDND:
+		case StatusOnline, StatusAway, StatusDND: // ClientPresenceStatuses
 		default:
 			return invalid("status must be online, away or dnd")
 		}
 	case TypeResume:
-		if err := f.only("positions"); err != nil {
-			return err
-		}
 		if f.Positions == nil {
 			return invalid("positions is required")
 		}
@@ -180,16 +220,10 @@ func (f *ClientFrame) validate() error {
 			}
 		}
 	case TypeAuth:
-		if err := f.only("access_token"); err != nil {
-			return err
-		}
 		if f.AccessToken == "" || len(f.AccessToken) > MaxTokenLength {
 			return invalid("access_token is required (at most %d characters)", MaxTokenLength)
 		}
 	case TypeToDeviceAck:
-		if err := f.only("ids"); err != nil {
-			return err
-		}
 		if len(f.IDs) > MaxAckIDs {
 			return invalid("at most %d ids", MaxAckIDs)
 		}
@@ -198,12 +232,6 @@ func (f *ClientFrame) validate() error {
 				return err
 			}
 		}
-	case TypePing:
-		return f.only()
-	case "":
-		return invalid("type is required")
-	default:
-		return invalid("unknown frame type %q", clip(f.Type, 32))
 	}
 	return nil
 }

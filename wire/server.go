@@ -128,6 +128,41 @@ type (
 	}
 )
 
+// ServerFrame pairs a server frame type with the struct the server
+// encodes for it. Payload is the struct's zero value, or nil for a frame
+// with no field but its type (pong).
+type ServerFrame struct {
+	Type    string
+	Payload any
+}
+
+// ServerFrames lists every server frame type with its payload, for tools
+// that describe the protocol (the web client's TypeScript types): the
+// channel events, the other server frames, then those that share a client
+// frame's type, each group in the order of its constants. device_status
+// has no payload yet, and is not listed until it has.
+func ServerFrames() []ServerFrame {
+	return []ServerFrame{
+		{TypeMessage, MessageFrame{}},
+		{TypeMessageUpdated, MessageFrame{}},
+		{TypeMessageDeleted, MessageDeleted{}},
+		{TypeReaction, Reaction{}},
+		{TypeChannelUpdated, ChannelUpdated{}},
+		{TypeMemberJoined, Member{}},
+		{TypeMemberLeft, Member{}},
+		{TypeHello, Hello{}},
+		{TypeAck, Ack{}},
+		{TypeError, Error{}},
+		{TypeResumed, Resumed{}},
+		{TypeResyncRequired, ResyncRequired{}},
+		{TypePong, nil},
+		{TypeToDevice, ToDevice{}},
+		{TypeTyping, Typing{}},
+		{TypeRead, ReadReceipt{}},
+		{TypePresence, Presence{}},
+	}
+}
+
 // Encode marshals a frame. The frames of this package contain nothing
 // json.Marshal can refuse, so an error here is a programming error.
 func Encode(v any) []byte {
