@@ -3,10 +3,18 @@
 # budget (-timeout); the suite as a whole stays well under 15 minutes on a
 # 2-core machine.
 #
+# After go test comes the browser client (web/): scripts/web.sh installs its
+# node_modules and builds dist, then the TypeScript type check, the Vitest
+# unit tests and the Playwright browser tests (Debian's Chromium, installed
+# by scripts/chromium.sh when missing, against real `unhidra serve`
+# processes) run.
+#
 # Every step runs even when an earlier one failed, and the summary at the end
-# (packages passed and failed, the failed packages and their failed tests)
-# is printed on failure too. The exit status is go test's when it failed,
-# else 1 when vet or gofmt failed, else 0.
+# (Go packages passed and failed, the failed packages and their failed tests;
+# web checks passed and failed, the failed ones named) is printed on failure
+# too. "web:" counts the type check as one, and each Vitest and Playwright
+# test as one. The exit status is go test's when it failed, else 1 when vet,
+# gofmt or a web check failed, else 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +39,105 @@ go test -race -count=1 -timeout 8m ./... 2>&1 | tee "$log" || status=${PIPESTATU
 
 passed=$(grep -c '^ok ' "$log" || true)
 failed=$(grep -c $'^FAIL\t' "$log" || true)
+
+# web_counts KIND FILE STATUS: prints "PASSED FAILED" and the names of the
+# failed tests (one a line) from a Vitest or Playwright JSON report. A run
+# that failed without a failed test in its report (it did not start, a file
+# did not load, the global setup failed) counts as one failure.
+web_counts() {
+  node - "$1" "$2" "$3" <<'JS'
+const [kind, file, status] = process.argv.slice(2)
+let passed = 0, failed = 0
+const names = []
+try {
+  const r = JSON.parse(require('fs').readFileSync(file, 'utf8'))
+  if (kind === 'vitest') {
+    passed = r.numPassedTests
+    failed = r.numFailedTests
+    for (const f of r.testResults ?? []) {
+      for (const t of f.assertionResults ?? []) {
+        if (t.status === 'failed') names.push(`${require('path').relative(process.cwd(), f.name)}: ${t.fullName}`)
+      }
+    }
+  } else {
+    passed = r.stats.expected + r.stats.flaky
+    failed = r.stats.unexpected
+    const walk = (suite, file) => {
+      for (const spec of suite.specs ?? []) {
+        for (const t of spec.tests ?? []) {
+          if (t.status === 'unexpected') names.push(`web/e2e/${spec.file ?? file}: ${spec.title}`)
+        }
+      }
+      for (const s of suite.suites ?? []) walk(s, s.file ?? file)
+    }
+    for (const s of r.suites ?? []) walk(s, s.file)
+  }
+} catch {}
+if (status !== '0' && failed === 0) failed = 1
+console.log(`${passed} ${failed}`)
+for (const n of names) console.log(n)
+JS
+}
+
+web_passed=0
+web_failed=0
+web_failures=()
+web_detail=()
+web_check() { # name status: a check that counts as one
+  if [ "$2" -eq 0 ]; then
+    web_passed=$((web_passed + 1))
+    web_detail+=("$1 ok")
+  else
+    web_failed=$((web_failed + 1))
+    web_detail+=("$1 failed")
+    web_failures+=("$1")
+  fi
+}
+web_tests() { # name kind report status: a test run whose tests count one each
+  local out p f
+  out=$(web_counts "$2" "$3" "$4")
+  read -r p f <<<"$(head -n1 <<<"$out")"
+  web_passed=$((web_passed + p))
+  web_failed=$((web_failed + f))
+  web_detail+=("$1 $p passed, $f failed")
+  while IFS= read -r line; do
+    [ -n "$line" ] && web_failures+=("$line")
+  done < <(tail -n +2 <<<"$out")
+  if [ "$4" -ne 0 ] && [ "$(tail -n +2 <<<"$out" | grep -c .)" -eq 0 ]; then
+    web_failures+=("$1 (see its output above)")
+  fi
+}
+
+echo "== web: node_modules and dist (scripts/web.sh)"
+st=0
+./scripts/web.sh || st=$?
+if [ "$st" -ne 0 ]; then
+  web_check "setup (scripts/web.sh)" "$st"
+else
+  mkdir -p web/.e2e
+  echo "== web: type check"
+  st=0
+  (cd web && npm run --silent typecheck) || st=$?
+  web_check typecheck "$st"
+
+  echo "== web: unit tests (vitest)"
+  rm -f web/.e2e/vitest.json
+  st=0
+  (cd web && npx vitest run --passWithNoTests --reporter=default --reporter=json --outputFile.json=.e2e/vitest.json) || st=$?
+  web_tests vitest vitest web/.e2e/vitest.json "$st"
+
+  echo "== web: browser tests (playwright, Chromium)"
+  st=0
+  ./scripts/chromium.sh || st=$?
+  if [ "$st" -ne 0 ]; then
+    web_check "chromium (scripts/chromium.sh)" "$st"
+  else
+    rm -f web/.e2e/results.json
+    (cd web && npx playwright test) || st=$?
+    web_tests playwright playwright web/.e2e/results.json "$st"
+  fi
+fi
+
 echo
 echo "== summary"
 [ "$vet" -eq 0 ] || echo "go vet: failed"
@@ -51,9 +158,19 @@ if [ "$failed" -gt 0 ] || [ "$status" -ne 0 ]; then
   ' "$log"
 fi
 
+detail=""
+for d in "${web_detail[@]}"; do
+  detail+="${detail:+; }$d"
+done
+echo "web checks: $detail"
+for f in "${web_failures[@]}"; do
+  echo "FAIL $f"
+done
+echo "web: $web_passed passed, $web_failed failed"
+
 if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
-if [ "$vet" -ne 0 ] || [ -n "$unformatted" ]; then
+if [ "$vet" -ne 0 ] || [ -n "$unformatted" ] || [ "$web_failed" -ne 0 ]; then
   exit 1
 fi

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Makes sure Debian's Chromium is installed at /usr/bin/chromium, where the
+# browser tests (web/playwright.config.ts) look for it. Installs the package
+# when it is missing; running it again changes nothing.
+set -euo pipefail
+
+CHROMIUM=/usr/bin/chromium
+[ -x "$CHROMIUM" ] && exit 0
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "chromium: need root for: $*" >&2
+    return 1
+  fi
+}
+
+install() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+echo "chromium: installing Debian's chromium"
+as_root apt-get update -qq || { sleep 2; as_root apt-get update -qq; }
+if ! install; then
+  # A stale or half-fetched package list: fetch it once more and retry.
+  as_root apt-get update -qq
+  install
+fi
+if [ ! -x "$CHROMIUM" ]; then
+  echo "chromium: the chromium package installed no $CHROMIUM" >&2
+  exit 1
+fi
