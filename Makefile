@@ -10,9 +10,11 @@ LDFLAGS := -s -w -X github.com/unhidra/unhidra.Version=$(VERSION)
 run: build
 	./$(BIN) serve $(ARGS)
 
-## build: compile the unhidra binary into bin/
+## build: build the web client (npm ci and Vite when its sources changed), then compile
+## the unhidra binary with the client embedded into bin/
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/unhidra
+	./scripts/web.sh
+	CGO_ENABLED=0 $(GO) build -tags webui -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/unhidra
 
 ## test: start the services the tests need, then vet and run every test
 test:

@@ -1,4 +1,5 @@
 import { auth } from './http'
+import type { ClientFrame, HelloFrame, ServerFrame } from './types.gen'
 
 // The real-time connection (API.md "Real-time"). It connects with the
 // access token in the subprotocol, sends `resume` with the caller's
@@ -9,20 +10,17 @@ import { auth } from './http'
 
 export type ConnState = 'connecting' | 'online' | 'reconnecting' | 'offline'
 
-export interface Frame {
-  type: string
-  [k: string]: unknown
-}
-
 export interface SocketHooks {
   /** positions to resume from, read at every (re)connect */
   positions(): Record<string, number>
-  frame(f: Frame): void
+  frame(f: ServerFrame): void
   state(s: ConnState): void
   /** called after hello (every connect); the place to resend pending sends */
-  ready(hello: Frame): void
+  ready(hello: HelloFrame): void
   /** the session ended (4001 and the refresh failed) */
   signedOut(): void
+  /** the server refused this connection for good (4003) */
+  refused(reason: string): void
 }
 
 const PING_EVERY = 20_000
@@ -64,7 +62,7 @@ export class Socket {
     return this.isOpen
   }
 
-  send(f: Frame): boolean {
+  send(f: ClientFrame): boolean {
     if (!this.ws || !this.isOpen) return false
     this.ws.send(JSON.stringify(f))
     return true
@@ -115,17 +113,19 @@ export class Socket {
     ws.onopen = () => {
       this.isOpen = true
       // resume first: the server holds live events until the first frame.
-      ws.send(JSON.stringify({ type: 'resume', positions: this.hooks.positions() }))
+      const resume: ClientFrame = { type: 'resume', positions: this.hooks.positions() }
+      ws.send(JSON.stringify(resume))
       this.pingTimer = setInterval(() => this.ping(), PING_EVERY)
       this.scheduleRenew()
     }
     ws.onmessage = (ev) => {
-      let f: Frame
+      let f: ServerFrame
       try {
-        f = JSON.parse(String(ev.data)) as Frame
+        f = JSON.parse(String(ev.data)) as ServerFrame
       } catch {
         return
       }
+      if (typeof f !== 'object' || f === null || typeof f.type !== 'string') return
       if (f.type === 'pong') {
         clearTimeout(this.pongTimer)
         return
@@ -156,6 +156,13 @@ export class Socket {
           })
           .catch(() => this.retryLater())
         this.setState('reconnecting')
+        return
+      }
+      if (ev.code === 4003) {
+        // Forbidden: retrying would be refused the same way.
+        this.stopped = true
+        this.setState('offline')
+        this.hooks.refused(ev.reason)
         return
       }
       this.retryLater()

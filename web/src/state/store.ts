@@ -1,7 +1,8 @@
 import { batch, computed, signal } from '@preact/signals'
 import { api, auth, logout as apiLogout, q } from '../api/http'
 import { ApiError, humanError } from '../api/errors'
-import { Socket, type ConnState, type Frame } from '../api/socket'
+import { Socket, type ConnState } from '../api/socket'
+import type { ErrorFrame, ServerFrame } from '../api/types.gen'
 import type { Channel, Member, Message, User } from '../api/types'
 import { Positions } from './positions'
 import * as tl from './timeline'
@@ -168,6 +169,7 @@ const socket = new Socket({
     toast('Your session has ended. Sign in again.', 'info')
     reset()
   },
+  refused: (reason) => toast(`The server refused the real-time connection${reason ? ': ' + reason : ''}. Reload the page to try again.`),
 })
 
 auth.onChange((t) => {
@@ -579,90 +581,72 @@ if (typeof document !== 'undefined') {
 
 // ---- frames ---------------------------------------------------------------
 
-function str(f: Frame, k: string): string {
-  const v = f[k]
-  return typeof v === 'string' ? v : ''
-}
-function num(f: Frame, k: string): number {
-  const v = f[k]
-  return typeof v === 'number' ? v : 0
-}
-
-function onFrame(f: Frame) {
-  const ch = str(f, 'channel_id')
-  const pos = positions.observe(f.type, ch, num(f, 'seq'))
-  if (pos === 'gap') {
+function onFrame(f: ServerFrame) {
+  if ('channel_id' in f && 'seq' in f) {
+    const pos = positions.observe(f.type, f.channel_id, f.seq)
     // Events were skipped (should not happen within one socket): reload.
-    void resync(ch)
+    if (pos === 'gap') void resync(f.channel_id)
+    if (f.type === 'message' || f.type === 'message_updated') return onMessage(f.type, f.message, pos)
   }
+  const meId = me.value?.id
   switch (f.type) {
     case 'ack':
-      return onAck(str(f, 'client_msg_id'), str(f, 'message_id'), num(f, 'seq'))
+      return onAck(f.client_msg_id, f.message_id, f.seq)
     case 'error':
       return onError(f)
-    case 'message':
-    case 'message_updated':
-      return onMessage(f.type, f.message as Message, pos)
     case 'message_deleted':
-      return setTimeline(ch, (t) => ({ ...t, msgs: tl.tombstone(t.msgs, str(f, 'message_id')) }))
+      return setTimeline(f.channel_id, (t) => ({ ...t, msgs: tl.tombstone(t.msgs, f.message_id) }))
     case 'reaction':
-      return setTimeline(ch, (t) => ({
-        ...t,
-        msgs: tl.react(t.msgs, str(f, 'message_id'), str(f, 'emoji'), f.added === true, str(f, 'user_id') === me.value?.id),
-      }))
+      return setTimeline(f.channel_id, (t) => ({ ...t, msgs: tl.react(t.msgs, f.message_id, f.emoji, f.added, f.user_id === meId) }))
     case 'channel_updated': {
-      const c = f.channel as Channel | undefined
-      if (!c) return
-      if (c.archived) return removeChannel(ch)
-      return setChannel(ch, (old) => ({ ...old, name: c.name, topic: c.topic, purpose: c.purpose, last_seq: Math.max(old.last_seq, num(f, 'seq')) }))
+      const c = f.channel
+      if (c.archived) return removeChannel(f.channel_id)
+      return setChannel(f.channel_id, (old) => ({ ...old, name: c.name, topic: c.topic, purpose: c.purpose, last_seq: Math.max(old.last_seq, f.seq) }))
     }
     case 'member_joined': {
-      const uid = str(f, 'user_id')
-      if (uid === me.value?.id && !channels.value[ch]) return void refreshChannel(ch)
-      ensureUsers([uid])
+      const ch = f.channel_id
+      if (f.user_id === meId && !channels.value[ch]) return void refreshChannel(ch)
+      ensureUsers([f.user_id])
       if (members.value[ch]) void loadMembers(ch).catch(() => {})
-      return setChannel(ch, (c) => ({ ...c, last_seq: Math.max(c.last_seq, num(f, 'seq')) }))
+      return setChannel(ch, (c) => ({ ...c, last_seq: Math.max(c.last_seq, f.seq) }))
     }
     case 'member_left': {
-      const uid = str(f, 'user_id')
-      if (uid === me.value?.id) {
+      const ch = f.channel_id
+      if (f.user_id === meId) {
         if (active.value === ch) toast('You are no longer a member of that channel.', 'info')
         return removeChannel(ch)
       }
-      if (members.value[ch]) members.value = { ...members.value, [ch]: members.value[ch]!.filter((m) => m.user_id !== uid) }
+      if (members.value[ch]) members.value = { ...members.value, [ch]: members.value[ch]!.filter((m) => m.user_id !== f.user_id) }
       return
     }
     case 'typing': {
-      const uid = str(f, 'user_id')
-      if (uid === me.value?.id) return
-      typing.value = { ...typing.value, [ch]: { ...(typing.value[ch] ?? {}), [uid]: Date.now() + 6000 } }
-      ensureUsers([uid])
+      if (f.user_id === meId) return
+      typing.value = { ...typing.value, [f.channel_id]: { ...(typing.value[f.channel_id] ?? {}), [f.user_id]: Date.now() + 6000 } }
+      ensureUsers([f.user_id])
       return
     }
     case 'read': {
-      const uid = str(f, 'user_id')
-      const seq = num(f, 'seq')
+      const { channel_id: ch, user_id: uid, seq } = f
       const rc = receipts.value[ch] ?? {}
       if ((rc[uid] ?? 0) < seq) receipts.value = { ...receipts.value, [ch]: { ...rc, [uid]: seq } }
-      if (uid === me.value?.id) {
+      if (uid === meId) {
         // read on another of my devices
-        setChannel(ch, (c) => (seq >= c.last_read_seq ? { ...c, last_read_seq: seq, unread_count: seq >= c.last_seq ? 0 : c.unread_count, mention_count: seq >= c.last_seq ? 0 : c.mention_count } : c))
+        setChannel(ch, (c) =>
+          seq >= c.last_read_seq
+            ? { ...c, last_read_seq: seq, unread_count: seq >= c.last_seq ? 0 : c.unread_count, mention_count: seq >= c.last_seq ? 0 : c.mention_count }
+            : c,
+        )
       }
       return
     }
     case 'presence': {
       const next = { ...presence.value }
-      for (const s of ['online', 'away', 'dnd', 'offline'] as const) {
-        const ids = f[s]
-        if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') next[id] = s
-      }
+      for (const s of ['online', 'away', 'dnd', 'offline'] as const) for (const id of f[s] ?? []) next[id] = s
       presence.value = next
       return
     }
     case 'resync_required':
-      return void resync(ch)
-    case 'resumed':
-      return
+      return void resync(f.channel_id)
   }
 }
 
@@ -679,11 +663,11 @@ function onAck(clientMsgId: string, messageId: string, seq: number) {
   setTimeline(o.channelId, (t) => ({ ...t, msgs: tl.acked(t.msgs, clientMsgId, messageId, seq) }))
 }
 
-function onError(f: Frame) {
-  const ref = str(f, 'ref')
-  const msg = str(f, 'message') || 'The server refused that.'
+function onError(f: ErrorFrame) {
+  const ref = f.ref ?? ''
+  const msg = f.message || 'The server refused that.'
   if (ref && outbox.has(ref)) {
-    if (str(f, 'code') === 'rate_limited') {
+    if (f.code === 'rate_limited') {
       // try again shortly; the server said slow down, not no
       const o = outbox.get(ref)!
       setTimeout(() => o.state === 'sending' && transmit(ref, o), 1500)
