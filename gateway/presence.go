@@ -486,3 +486,22 @@ func encodePresence(buf *[]byte, batch map[string]string) [][]byte {
 	}
 	return frames
 }
+
+// Statuses returns the presence of the given users as this node knows it:
+// the status each one's sockets on this node last published (idle and
+// offline grace included). A user with no socket here is left out, which a
+// caller reads as offline. With one node that is everyone's presence; a
+// cluster-wide view needs the shared presence store of a scaled-out bus.
+// The caller decides who may ask about whom.
+func (g *Gateway) Statuses(userIDs []string) map[string]string {
+	out := make(map[string]string)
+	for _, id := range userIDs {
+		sh := g.users.shard(id)
+		sh.mu.Lock()
+		if e := sh.m[id]; e != nil && e.published != wire.StatusOffline {
+			out[id] = e.published
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}

@@ -21,6 +21,7 @@ func (s *Server) chatRoutes() []route {
 		{"POST", "/api/v1/channels/{id}/join", user, s.handleJoin, docJoin},
 		{"POST", "/api/v1/channels/{id}/leave", user, s.handleLeave, docLeave},
 		{"GET", "/api/v1/channels/{id}/members", user, s.handleMembers, docMembers},
+		{"GET", "/api/v1/channels/{id}/presence", user, s.handleChannelPresence, docChannelPresence},
 		{"PUT", "/api/v1/channels/{id}/members/{user_id}", user, s.handleSetMember, docSetMember},
 		{"DELETE", "/api/v1/channels/{id}/members/{user_id}", user, s.handleRemoveMember, docRemoveMember},
 		{"PATCH", "/api/v1/channels/{id}/prefs", user, s.handlePrefs, docPrefs},
@@ -53,18 +54,19 @@ var (
 	docListChannels   = opDoc{summary: "The caller's channels with unread and mention counts", tag: "channels", resp: channelsResponse{}}
 	docBrowseChannels = opDoc{summary: "Public channels the caller can join", tag: "channels", resp: channelsResponse{},
 		query: []param{{"q", "text to find in channel names"}, cursorParam, limitParam}}
-	docReadAll        = opDoc{summary: "Mark every channel of the caller read", tag: "channels"}
-	docGetChannel     = opDoc{summary: "A channel (404 for private channels the caller is not in)", tag: "channels", resp: channelResponse{}}
-	docUpdateChannel  = opDoc{summary: "Rename a channel or set its topic or purpose (admins and owners)", tag: "channels", req: updateChannelRequest{}, resp: channelResponse{}}
-	docArchiveChannel = opDoc{summary: "Archive a channel: it becomes read-only (owners)", tag: "channels"}
-	docJoin           = opDoc{summary: "Join a public channel", tag: "channels", resp: channelResponse{}}
-	docLeave          = opDoc{summary: "Leave a channel", tag: "channels"}
-	docMembers        = opDoc{summary: "A channel's members", tag: "channels", resp: membersResponse{}, query: []param{cursorParam, limitParam}}
-	docSetMember      = opDoc{summary: "Add a member with a role, or change a member's role (201 when added)", tag: "channels", req: setMemberRequest{}, resp: memberResponse{}}
-	docRemoveMember   = opDoc{summary: "Remove a member (removing oneself is leaving)", tag: "channels"}
-	docPrefs          = opDoc{summary: "Set the caller's own preferences for a channel", tag: "channels", req: prefsRequest{}, resp: channelResponse{}}
-	docSend           = opDoc{summary: "Post a message (201; 200 with the stored message for a retry with the same client_msg_id and content, 409 for other content)", tag: "messages", req: sendRequest{}, resp: messageResponse{}, status: 201}
-	docMessages       = opDoc{summary: "A page of a channel's top-level messages, ascending seq; the latest when neither after nor before is given", tag: "messages", resp: messagesResponse{},
+	docReadAll         = opDoc{summary: "Mark every channel of the caller read", tag: "channels"}
+	docGetChannel      = opDoc{summary: "A channel (404 for private channels the caller is not in)", tag: "channels", resp: channelResponse{}}
+	docUpdateChannel   = opDoc{summary: "Rename a channel or set its topic or purpose (admins and owners)", tag: "channels", req: updateChannelRequest{}, resp: channelResponse{}}
+	docArchiveChannel  = opDoc{summary: "Archive a channel: it becomes read-only (owners)", tag: "channels"}
+	docJoin            = opDoc{summary: "Join a public channel", tag: "channels", resp: channelResponse{}}
+	docLeave           = opDoc{summary: "Leave a channel", tag: "channels"}
+	docMembers         = opDoc{summary: "A channel's members", tag: "channels", resp: membersResponse{}, query: []param{cursorParam, limitParam}}
+	docChannelPresence = opDoc{summary: "Presence of a channel's members, a page of members at a time as GET …/members (members only)", tag: "channels", resp: presenceResponse{}, query: []param{cursorParam, limitParam}}
+	docSetMember       = opDoc{summary: "Add a member with a role, or change a member's role (201 when added)", tag: "channels", req: setMemberRequest{}, resp: memberResponse{}}
+	docRemoveMember    = opDoc{summary: "Remove a member (removing oneself is leaving)", tag: "channels"}
+	docPrefs           = opDoc{summary: "Set the caller's own preferences for a channel", tag: "channels", req: prefsRequest{}, resp: channelResponse{}}
+	docSend            = opDoc{summary: "Post a message (201; 200 with the stored message for a retry with the same client_msg_id and content, 409 for other content)", tag: "messages", req: sendRequest{}, resp: messageResponse{}, status: 201}
+	docMessages        = opDoc{summary: "A page of a channel's top-level messages, ascending seq; the latest when neither after nor before is given", tag: "messages", resp: messagesResponse{},
 		query: []param{afterParam, beforeParam, limitParam}}
 	docPins   = opDoc{summary: "A channel's pinned messages", tag: "messages", resp: messagesResponse{}, query: []param{limitParam}}
 	docEvents = opDoc{summary: "A channel's events (the WebSocket frames) with seq > after, for catching up", tag: "messages", resp: eventsResponse{},
@@ -270,6 +272,42 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// presenceResponse is one page of a channel's members' presence: the
+// members who are not offline, by user id.
+type presenceResponse struct {
+	Presence   map[string]string `json:"presence" doc:"user id to online, away or dnd; members not listed are offline"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// handleChannelPresence answers the presence of a channel's members, a
+// page of members at a time (the pages of GET …/members): what a client
+// shows when it opens a channel, before the presence frames that follow
+// changes. Only members may ask (the chat service's Members refuses others
+// with 404).
+func (s *Server) handleChannelPresence(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Gateway == nil {
+		return unhidra.Errorf(unhidra.EUnavailable, "the real-time gateway is not running")
+	}
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	ms, err := s.cfg.Chat.Members(r.Context(), r.PathValue("id"), r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.UserID
+	}
+	resp := presenceResponse{Presence: s.cfg.Gateway.Statuses(ids)}
+	if len(ms) == limit {
+		resp.NextCursor = ms[len(ms)-1].UserID
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

@@ -483,6 +483,11 @@ export interface ChannelsResponse {
   next_cursor?: string
 }
 
+export interface ClosedResponse {
+  /** sockets closed on this node */
+  closed: number
+}
+
 export interface ConnectionsResponse {
   connections: ConnectionInfo[]
 }
@@ -573,6 +578,16 @@ export interface PrefsRequest {
   hidden?: boolean
 }
 
+/**
+ * presenceResponse is one page of a channel's members' presence: the
+ * members who are not offline, by user id.
+ */
+export interface PresenceResponse {
+  /** user id to online, away or dnd; members not listed are offline */
+  presence: Record<string, string>
+  next_cursor?: string
+}
+
 export interface ReadRequest {
   seq: number
 }
@@ -605,6 +620,21 @@ export interface SendRequest {
   ciphertext?: string
   thread_root_id?: string
   attachments?: string[]
+}
+
+export interface ServerInfo {
+  /** the server's build version */
+  version: string
+  /** who may register: open, invite (with an invite code) or closed */
+  registration: string
+  /** no admin exists yet: the first one registers with the one-time setup token printed in the server log */
+  needs_setup: boolean
+  /** this server serves the built browser client (false: a placeholder page) */
+  web: boolean
+}
+
+export interface ServerResponse {
+  server: ServerInfo
 }
 
 export interface SessionsResponse {
@@ -657,6 +687,7 @@ export interface UsersResponse {
 export interface Endpoints {
   'GET /healthz': { request: undefined; response: StatusResponse }
   'GET /readyz': { request: undefined; response: StatusResponse }
+  'GET /api/v1/server': { request: undefined; response: ServerResponse }
   'POST /api/v1/auth/register': { request: RegisterRequest; response: UserResponse }
   'POST /api/v1/auth/login': { request: LoginRequest; response: TokenResponse }
   'POST /api/v1/auth/refresh': { request: RefreshRequest; response: TokenResponse }
@@ -684,6 +715,7 @@ export interface Endpoints {
   'POST /api/v1/channels/{id}/join': { request: undefined; response: ChannelResponse }
   'POST /api/v1/channels/{id}/leave': { request: undefined; response: undefined }
   'GET /api/v1/channels/{id}/members': { request: undefined; response: MembersResponse }
+  'GET /api/v1/channels/{id}/presence': { request: undefined; response: PresenceResponse }
   'PUT /api/v1/channels/{id}/members/{user_id}': { request: SetMemberRequest; response: MemberResponse }
   'DELETE /api/v1/channels/{id}/members/{user_id}': { request: undefined; response: undefined }
   'PATCH /api/v1/channels/{id}/prefs': { request: PrefsRequest; response: ChannelResponse }
@@ -705,4 +737,6 @@ export interface Endpoints {
   'DELETE /api/v1/messages/{id}/reactions/{emoji}': { request: undefined; response: MessageResponse }
   'GET /api/v1/search': { request: undefined; response: SearchResponse }
   'GET /api/v1/admin/connections': { request: undefined; response: ConnectionsResponse }
+  'DELETE /api/v1/admin/connections/{id}': { request: undefined; response: undefined }
+  'DELETE /api/v1/admin/users/{id}/connections': { request: undefined; response: ClosedResponse }
 }

@@ -263,6 +263,8 @@ export async function loadChannels() {
   for (const id of Object.keys(channels.value)) if (!next[id]) positions.forget(id)
   channels.value = next
   ensureUsers(dmUsers)
+  // The dots beside direct messages: the presence of their members.
+  for (const c of r.channels.filter((c) => c.kind === 'direct' && !c.hidden).slice(0, 30)) void loadPresence(c.id).catch(() => {})
 }
 
 export async function refreshChannel(id: string) {
@@ -317,13 +319,36 @@ export async function updateChannel(id: string, patch: { name?: string; topic?: 
   setChannel(id, (c) => ({ ...c, ...r.channel, role: c.role, unread_count: c.unread_count, mention_count: c.mention_count }))
 }
 
+const MAX_MEMBER_PAGES = 10 // 2,000 members: enough for the panel, receipts and autocomplete
+
 export async function loadMembers(id: string) {
-  const r = await api<{ members: Member[] }>('GET', `/api/v1/channels/${id}/members`)
-  members.value = { ...members.value, [id]: r.members }
+  const all: Member[] = []
+  let cursor = ''
+  for (let page = 0; page < MAX_MEMBER_PAGES; page++) {
+    const r = await api<{ members: Member[]; next_cursor?: string }>('GET', `/api/v1/channels/${id}/members${q({ limit: 200, cursor })}`)
+    all.push(...r.members)
+    if (!r.next_cursor) break
+    cursor = r.next_cursor
+  }
+  members.value = { ...members.value, [id]: all }
   const rc: Record<string, number> = { ...(receipts.value[id] ?? {}) }
-  for (const m of r.members) rc[m.user_id] = Math.max(rc[m.user_id] ?? 0, m.last_read_seq)
+  for (const m of all) rc[m.user_id] = Math.max(rc[m.user_id] ?? 0, m.last_read_seq)
   receipts.value = { ...receipts.value, [id]: rc }
-  ensureUsers(r.members.map((m) => m.user_id))
+  ensureUsers(all.map((m) => m.user_id))
+}
+
+/**
+ * loadPresence reads the presence of a channel's members (its first page:
+ * the socket's presence frames carry every change after that).
+ */
+export async function loadPresence(id: string) {
+  const r = await api<{ presence: Record<string, string> }>('GET', `/api/v1/channels/${id}/presence${q({ limit: 200 })}`)
+  const next = { ...presence.value }
+  const c = channels.value[id]
+  const ids = members.value[id]?.map((m) => m.user_id) ?? c?.members ?? []
+  for (const uid of ids) if (!r.presence[uid] && uid !== me.value?.id) next[uid] = 'offline'
+  Object.assign(next, r.presence)
+  presence.value = next
 }
 
 // ---- timelines ------------------------------------------------------------
@@ -340,7 +365,8 @@ export async function openChannel(id: string) {
   // opened; messages arriving while it is open are read as they come.
   setTimeline(id, (t) => ({ ...t, readAtOpen: c && c.unread_count > 0 ? c.last_read_seq : Number.MAX_SAFE_INTEGER }))
   if (!t.loaded && !t.loading) await loadLatest(id)
-  if (!members.value[id]) void loadMembers(id).catch(() => {})
+  if (!members.value[id]) void loadMembers(id).then(() => loadPresence(id)).catch(() => {})
+  else void loadPresence(id).catch(() => {})
   markRead(id)
 }
 

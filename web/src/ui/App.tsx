@@ -54,7 +54,8 @@ function Home() {
       } catch {
         /* none */
       }
-      const target = (last && channels.value[last]) || chans[0] || direct[0]
+      const lastCh = last ? channels.value[last] : undefined
+      const target = (lastCh && !lastCh.hidden && !lastCh.archived ? lastCh : undefined) || chans[0] || direct[0]
       if (target) loc.route(`/c/${target.id}`, true)
     }
   }, [chans.length + direct.length])

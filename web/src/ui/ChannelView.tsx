@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { useLocation } from 'preact-iso'
 import { ArrowLeft, Bell, BellOff, Hash, Lock, LogOut, EyeOff, Search, Users, Pencil } from 'lucide-preact'
-import { act, attempt, channelTitle, channels, leaveChannel, loadAround, me, members, openChannel, setPrefs, timeline, toast, updateChannel } from '../state/store'
+import { act, attempt, channelList, channelTitle, channels, leaveChannel, loadAround, me, members, openChannel, setPrefs, timeline, toast, updateChannel } from '../state/store'
 import { humanError } from '../api/errors'
 import { Composer } from './Composer'
 import { MessageList } from './MessageList'
@@ -127,7 +127,8 @@ export function ChannelView({ id, messageId }: { id: string; messageId?: string 
                     setMenu(false)
                     void attempt(async () => {
                       await setPrefs(id, { hidden: true })
-                      loc.route('/')
+                      const next = channelList.value.channels[0] ?? channelList.value.direct.find((d) => d.id !== id)
+                      loc.route(next ? `/c/${next.id}` : '/')
                     })
                   }}
                 >

@@ -30,9 +30,10 @@ function Switcher({ onClose }: { onClose: () => void }) {
       .map((c) => {
         const name = channelTitle(c).toLowerCase()
         const i = s ? name.indexOf(s) : 0
-        return { c, score: i < 0 ? -1 : (i === 0 ? 0 : 1) * 100 - c.unread_count }
+        // prefix matches first, then the rest; unread ones first within each
+        return { c, hit: i >= 0, score: (i === 0 ? 0 : 1000) - Math.min(c.unread_count, 999) }
       })
-      .filter((x) => x.score >= 0)
+      .filter((x) => x.hit)
       .sort((a, b) => a.score - b.score)
     return scored.map((x) => x.c).slice(0, 12)
   }, [text, all.length])

@@ -1,11 +1,11 @@
 import { focusOnce } from './common'
 import { useEffect, useState } from 'preact/hooks'
 import { useLocation } from 'preact-iso'
-import { X, Search as SearchIcon } from 'lucide-preact'
+import { X, Search as SearchIcon, UserMinus, UserPlus } from 'lucide-preact'
 import { api, q } from '../api/http'
 import { humanError } from '../api/errors'
-import type { Message } from '../api/types'
-import { channelTitle, channels, displayName, ensureUsers, loadMembers, loadThread, me, members, timeline, users } from '../state/store'
+import type { Message, User } from '../api/types'
+import { act, channelTitle, channels, displayName, ensureUsers, loadMembers, loadThread, me, members, rememberUsers, timeline, toast, users } from '../state/store'
 import { replies } from '../state/timeline'
 import { Avatar, PresenceDot, clock, dayLabel, statusLabel } from './common'
 import { Composer } from './Composer'
@@ -168,16 +168,71 @@ function SearchPanel({ initial }: { initial: string }) {
   )
 }
 
+function AddPeople({ channelId }: { channelId: string }) {
+  const [text, setText] = useState('')
+  const [found, setFound] = useState<User[]>([])
+  const inChannel = new Set((members.value[channelId] ?? []).map((m) => m.user_id))
+  useEffect(() => {
+    const s = text.trim()
+    if (!s) return setFound([])
+    const t = setTimeout(() => {
+      api<{ users: User[] }>('GET', `/api/v1/users${q({ q: s })}`)
+        .then((r) => {
+          rememberUsers(r.users)
+          setFound(r.users)
+        })
+        .catch(() => setFound([]))
+    }, 150)
+    return () => clearTimeout(t)
+  }, [text])
+  const add = async (u: User) => {
+    if (await act(() => api('PUT', `/api/v1/channels/${channelId}/members/${u.id}`, { role: 'member' }))) {
+      setText('')
+      toast(`${u.display_name || u.username} was added.`, 'info')
+      await loadMembers(channelId).catch(() => {})
+    }
+  }
+  const candidates = found.filter((u) => !inChannel.has(u.id))
+  return (
+    <div class="search-form">
+      <input class="input" style={{ width: '100%' }} aria-label="Add people to this channel" placeholder="Add people by name or username" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+      {text && (
+        <ul class="choice-list" aria-label="People to add">
+          {candidates.map((u) => (
+            <li key={u.id}>
+              <button onClick={() => add(u)} aria-label={`Add ${u.display_name || u.username}`}>
+                <Avatar userId={u.id} size={24} />
+                <span class="grow">
+                  {u.display_name || u.username} <span class="muted">@{u.username}</span>
+                </span>
+                <UserPlus size={15} />
+              </button>
+            </li>
+          ))}
+          {candidates.length === 0 && <li class="muted" style={{ padding: 8 }}>No one to add by that name.</li>}
+        </ul>
+      )}
+    </div>
+  )
+}
+
 function MembersPanel({ channelId }: { channelId: string }) {
   useEffect(() => {
     void loadMembers(channelId).catch(() => {})
   }, [channelId])
   const list = members.value[channelId] ?? []
+  const myRole = channels.value[channelId]?.role ?? ''
+  const manage = myRole === 'owner' || myRole === 'admin'
+  const remove = async (uid: string) => {
+    if (!confirm(`Remove ${displayName(uid)} from this channel?`)) return
+    if (await act(() => api('DELETE', `/api/v1/channels/${channelId}/members/${uid}`))) await loadMembers(channelId).catch(() => {})
+  }
   const rank = (s: string) => (s === 'online' ? 0 : s === 'dnd' ? 1 : s === 'away' ? 2 : 3)
   const sorted = [...list].sort((a, b) => rank(presence.value[a.user_id] ?? '') - rank(presence.value[b.user_id] ?? '') || displayName(a.user_id).localeCompare(displayName(b.user_id)))
   return (
     <>
       <PanelHead title="Members" sub={String(list.length)} />
+      {channels.value[channelId]?.kind !== 'direct' && <AddPeople channelId={channelId} />}
       <div class="panel-body">
         {sorted.map((m) => {
           const u = users.value[m.user_id]
@@ -193,7 +248,13 @@ function MembersPanel({ channelId }: { channelId: string }) {
                   {m.role !== 'member' ? ' · ' + m.role : ''}
                 </div>
               </div>
-              <PresenceDot userId={m.user_id} />
+              {manage && m.user_id !== me.value?.id ? (
+                <button class="icon-btn" aria-label={`Remove ${displayName(m.user_id)}`} title="Remove from channel" onClick={() => remove(m.user_id)}>
+                  <UserMinus size={15} />
+                </button>
+              ) : (
+                <PresenceDot userId={m.user_id} />
+              )}
             </div>
           )
         })}
