@@ -85,15 +85,25 @@ class Auth {
   }
 
   /**
-   * refresh gets a fresh access token from the refresh cookie. Concurrent
+   * refresh gets a fresh access token from the refresh cookie unless the
+   * one held has more than minRemaining ms left (force: refresh anyway,
+   * because the server refused it). Concurrent
    * callers in this tab share one attempt; tabs take turns through the lock,
    * and a tab that waited finds the token the previous holder broadcast.
    */
-  refresh(): Promise<boolean> {
+  refresh(opts: { force?: boolean; minRemaining?: number } = {}): Promise<boolean> {
+    const min = opts.minRemaining ?? 30_000
+    // A token with time left (one another tab just shared, say) is as good
+    // as a new one, unless the server has refused it (force).
+    if (!opts.force && !this.inflight && this.token && this.remaining > min) return Promise.resolve(true)
     if (!this.inflight) {
       const stale = this.token
-      const run = async (): Promise<boolean> => {
-        if (this.token && this.token !== stale && this.remaining > 30_000) return true
+      const fresh = () => this.token !== '' && this.token !== stale && this.remaining > min
+      const run = async (contended: boolean): Promise<boolean> => {
+        // Another tab held the lock: it has just refreshed, and its token
+        // is on its way over the BroadcastChannel.
+        if (contended && !fresh()) await this.tokenFromAnotherTab(500)
+        if (fresh()) return true
         try {
           const t = await rawFetch<Tokens>('POST', '/api/v1/auth/refresh', { cookie: true }, '', true)
           this.set(t)
@@ -107,12 +117,27 @@ class Auth {
         }
       }
       const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
-      const p: Promise<boolean> = locks ? (locks.request(LOCK, run) as unknown as Promise<boolean>) : run()
+      const p: Promise<boolean> = locks
+        ? (locks.request(LOCK, { ifAvailable: true }, (lock) => (lock ? run(false) : locks.request(LOCK, () => run(true)))) as unknown as Promise<boolean>)
+        : run(false)
       this.inflight = p.finally(() => {
         this.inflight = null
       })
     }
     return this.inflight
+  }
+
+  /** tokenFromAnotherTab waits up to ms for a token broadcast by another tab. */
+  private tokenFromAnotherTab(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms)
+      const off = this.onChange(() => done())
+      function done() {
+        clearTimeout(t)
+        off()
+        resolve()
+      }
+    })
   }
 }
 
@@ -170,7 +195,7 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
   try {
     return await rawFetch<T>(method, path, body, auth.accessToken, false, signal)
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401 && (await auth.refresh())) {
+    if (e instanceof ApiError && e.status === 401 && (await auth.refresh({ force: true }))) {
       return rawFetch<T>(method, path, body, auth.accessToken, false, signal)
     }
     throw e

@@ -145,7 +145,7 @@ export class Socket {
       if (ev.code === 4001) {
         // The token expired or the session was revoked: a refresh tells which.
         auth
-          .refresh()
+          .refresh({ force: true })
           .then((ok) => {
             if (ok) this.retryLater(true)
             else {
@@ -187,10 +187,13 @@ export class Socket {
 
   private scheduleRenew() {
     clearTimeout(this.renewTimer)
-    const wait = Math.max(5_000, auth.remaining - 60_000)
+    // Renew a minute before expiry (a quarter of the lifetime for short
+    // ones), unless another tab already did.
+    const margin = Math.min(60_000, auth.remaining / 4)
+    const wait = Math.max(1_000, auth.remaining - margin)
     this.renewTimer = setTimeout(async () => {
       try {
-        if (await auth.refresh()) this.send({ type: 'auth', access_token: auth.accessToken })
+        if (await auth.refresh({ minRemaining: margin * 1.5 })) this.send({ type: 'auth', access_token: auth.accessToken })
       } catch {
         /* the close at expiry reconnects */
       }
