@@ -162,7 +162,7 @@ function Register({ info, onMode, setup }: { info: ServerInfo | null; onMode: (m
       </div>
       <div class="field">
         <label for="reg-password">Password</label>
-        <input id="reg-password" type="password" autocomplete="new-password" required minLength={8} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        <input id="reg-password" type="password" autocomplete="new-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
       </div>
       {err && (
         <p class="error-text" role="alert">
