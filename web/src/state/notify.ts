@@ -62,7 +62,7 @@ function chime() {
  * desktop notification and a sound for a mention or a DM, following the
  * channel's notification level and mute.
  */
-export function notifyMessage(c: Channel, m: Message, mentioned: boolean, viewing: boolean) {
+export function notifyMessage(c: Channel, m: Message, author: string, mentioned: boolean, viewing: boolean) {
   if (viewing || c.muted) return
   const level = c.notify || (c.kind === 'direct' ? 'all' : 'mentions')
   if (level === 'none') return
@@ -72,7 +72,8 @@ export function notifyMessage(c: Channel, m: Message, mentioned: boolean, viewin
   if (notificationPermission() !== 'granted' || (document.visibilityState === 'visible' && document.hasFocus())) return
   const body = m.deleted ? '' : (m.body ?? '').slice(0, 140)
   try {
-    const n = new Notification(c.kind === 'direct' ? 'New direct message' : `Mentioned in #${c.name ?? ''}`, {
+    const title = c.kind === 'direct' ? author : mentioned ? `${author} mentioned you in #${c.name ?? ''}` : `${author} in #${c.name ?? ''}`
+    const n = new Notification(title, {
       body,
       tag: 'unhidra:' + c.id,
       icon: '/icon-192.png',

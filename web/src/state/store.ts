@@ -735,7 +735,7 @@ function onMessage(type: string, m: Message, pos: string) {
     last_read_seq: mine ? Math.max(c.last_read_seq, m.seq) : c.last_read_seq,
   }))
   if (viewing) markRead(ch)
-  if (!mine) notifyMessage(c, m, mentioned, viewing)
+  if (!mine) notifyMessage(c, m, displayName(m.sender.id), mentioned, viewing)
 }
 
 // ---- drafts ---------------------------------------------------------------
