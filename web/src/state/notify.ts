@@ -14,6 +14,25 @@ export function notificationPermission(): NotificationPermission | 'unsupported'
   return notificationsSupported() ? Notification.permission : 'unsupported'
 }
 
+const DISMISSED = 'unhidra.notifications.dismissed'
+
+/** notificationsDismissed: the person said "Not now" to the offer; it is not shown again in this browser. */
+export function notificationsDismissed(): boolean {
+  try {
+    return localStorage.getItem(DISMISSED) === '1'
+  } catch {
+    return false
+  }
+}
+
+export function dismissNotifications() {
+  try {
+    localStorage.setItem(DISMISSED, '1')
+  } catch {
+    /* this session only */
+  }
+}
+
 export async function askNotificationPermission(): Promise<NotificationPermission | 'unsupported'> {
   if (!notificationsSupported()) return 'unsupported'
   return Notification.requestPermission()

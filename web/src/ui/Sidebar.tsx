@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { useLocation } from 'preact-iso'
 import { BellOff, BellRing, CheckCheck, Compass, Hash, Keyboard, Lock, LogOut, Plus, Search, Settings as SettingsIcon, SquarePen } from 'lucide-preact'
 import { act, active, channelList, channelTitle, markAllRead, me, myStatus, setStatus, signOut } from '../state/store'
-import { askNotificationPermission, notificationPermission } from '../state/notify'
+import { askNotificationPermission, dismissNotifications, notificationPermission, notificationsDismissed } from '../state/notify'
 import type { Channel } from '../api/types'
 import { Avatar, Menu, PresenceDot, statusLabel } from './common'
 import { dialog } from './panel'
@@ -32,7 +32,7 @@ function Item({ c }: { c: Channel }) {
 export function Sidebar() {
   const loc = useLocation()
   const [menu, setMenu] = useState(false)
-  const [perm, setPerm] = useState(notificationPermission())
+  const [perm, setPerm] = useState(() => (notificationsDismissed() ? 'denied' : notificationPermission()))
   const u = me.value
   const { channels: chans, direct } = channelList.value
   if (!u) return null
@@ -113,7 +113,14 @@ export function Sidebar() {
             <button class="btn small primary" onClick={() => void askNotificationPermission().then(setPerm)}>
               <BellRing size={14} /> Turn on notifications
             </button>{' '}
-            <button class="btn small ghost" style={{ color: 'inherit' }} onClick={() => setPerm('denied')}>
+            <button
+              class="btn small ghost"
+              style={{ color: 'inherit' }}
+              onClick={() => {
+                dismissNotifications()
+                setPerm('denied')
+              }}
+            >
               Not now
             </button>
           </div>
