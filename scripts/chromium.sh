@@ -5,7 +5,10 @@
 set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
-[ -x "$CHROMIUM" ] && exit 0
+# An emoji font, so that the screenshots the tests save show reactions and
+# the emoji picker as people see them (the tests do not depend on it).
+EMOJI_FONT=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+[ -x "$CHROMIUM" ] && [ -f "$EMOJI_FONT" ] && exit 0
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -19,10 +22,10 @@ as_root() {
 }
 
 install() {
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 }
 
-echo "chromium: installing Debian's chromium"
+echo "chromium: installing Debian's chromium (and an emoji font)"
 as_root apt-get update -qq || { sleep 2; as_root apt-get update -qq; }
 if ! install; then
   # A stale or half-fetched package list: fetch it once more and retry.

@@ -155,37 +155,39 @@ export function MessageList({ channelId }: { channelId: string }) {
 
   const items = v.getVirtualItems()
   return (
-    <div class="timeline" ref={scroller} onScroll={onScroll} role="log" aria-label={`Messages in ${c ? channelTitle(c) : 'channel'}`} aria-live="polite" aria-relevant="additions">
+    <div class="timeline-wrap">
+      <div class="timeline" ref={scroller} onScroll={onScroll} role="log" aria-label={`Messages in ${c ? channelTitle(c) : 'channel'}`} aria-live="polite" aria-relevant="additions">
+        <div class="timeline-inner" style={{ height: v.getTotalSize() }}>
+          {items.map((it) => {
+            const r = rows[it.index]
+            if (!r) return null
+            return (
+              <div key={it.key} class="vrow" data-index={it.index} ref={v.measureElement} style={{ transform: `translateY(${it.start}px)` }}>
+                {r.kind === 'msg' ? (
+                  <MessageItem m={r.m} cont={r.cont} seen={r.seen} />
+                ) : r.kind === 'day' ? (
+                  <div class="divider" role="separator">
+                    {r.label}
+                  </div>
+                ) : r.kind === 'new' ? (
+                  <div class="divider new" role="separator" aria-label="New messages">
+                    New messages
+                  </div>
+                ) : r.kind === 'edge' ? (
+                  <div class="timeline-edge">{t.loading ? 'Loading earlier messages…' : ' '}</div>
+                ) : (
+                  <Intro channelId={channelId} />
+                )}
+              </div>
+            )
+          })}
+        </div>
+      </div>
       {dividerAbove && (
         <button class="btn small jump top" onClick={() => v.scrollToIndex(rows.findIndex((r) => r.kind === 'new'), { align: 'start' })}>
           <ArrowUp size={14} /> Jump to unread
         </button>
       )}
-      <div class="timeline-inner" style={{ height: v.getTotalSize() }}>
-        {items.map((it) => {
-          const r = rows[it.index]
-          if (!r) return null
-          return (
-            <div key={it.key} class="vrow" data-index={it.index} ref={v.measureElement} style={{ transform: `translateY(${it.start}px)` }}>
-              {r.kind === 'msg' ? (
-                <MessageItem m={r.m} cont={r.cont} seen={r.seen} />
-              ) : r.kind === 'day' ? (
-                <div class="divider" role="separator">
-                  {r.label}
-                </div>
-              ) : r.kind === 'new' ? (
-                <div class="divider new" role="separator" aria-label="New messages">
-                  New messages
-                </div>
-              ) : r.kind === 'edge' ? (
-                <div class="timeline-edge">{t.loading ? 'Loading earlier messages…' : ' '}</div>
-              ) : (
-                <Intro channelId={channelId} />
-              )}
-            </div>
-          )
-        })}
-      </div>
       {showJump && (
         <button class="btn small jump bottom" onClick={jumpLatest}>
           <ArrowDown size={14} /> Jump to latest
