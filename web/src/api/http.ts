@@ -106,6 +106,14 @@ class Auth {
         if (fresh()) return true
         try {
           const t = await rawFetch<Tokens>('POST', '/api/v1/auth/refresh', { cookie: true }, '', true)
+          if (this.user && t.user.id !== this.user.id) {
+            // Someone signed in as another user in another tab: the cookie
+            // is theirs now. This tab's state is the previous user's, so
+            // start again from scratch as whoever the cookie says.
+            this.clear(false)
+            location.reload()
+            return false
+          }
           this.set(t)
           return true
         } catch (e) {

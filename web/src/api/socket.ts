@@ -35,6 +35,11 @@ export class Socket {
   private renewTimer: ReturnType<typeof setTimeout> | undefined
   private stopped = true
   private isOpen = false
+  /** counts connect attempts: an attempt that finds a newer one started gives way */
+  private generation = 0
+  private connecting = false
+  /** 4001 closes since the last hello: a second in a row backs off */
+  private unauthorized = 0
   state: ConnState = 'offline'
 
   constructor(private hooks: SocketHooks) {
@@ -47,12 +52,15 @@ export class Socket {
   }
 
   start() {
+    if (!this.stopped) return
     this.stopped = false
     this.connect()
   }
 
   stop() {
     this.stopped = true
+    this.generation++
+    this.connecting = false
     clearTimeout(this.timer)
     this.teardown(1000)
     this.setState('offline')
@@ -72,6 +80,7 @@ export class Socket {
   poke() {
     if (this.stopped) return
     if (!this.ws) {
+      if (this.connecting) return
       clearTimeout(this.timer)
       this.attempt = 0
       this.connect()
@@ -87,20 +96,30 @@ export class Socket {
   }
 
   private async connect() {
-    if (this.stopped) return
+    if (this.stopped || this.ws || this.connecting) return
+    const gen = ++this.generation
+    this.connecting = true
     this.setState(this.attempt === 0 && this.state === 'offline' ? 'connecting' : 'reconnecting')
     if (!auth.accessToken || auth.remaining < 10_000) {
+      let ok: boolean
       try {
-        if (!(await auth.refresh())) {
-          this.stopped = true
-          this.hooks.signedOut()
-          return
-        }
+        ok = await auth.refresh({ minRemaining: 10_000 })
       } catch {
+        if (gen !== this.generation) return
+        this.connecting = false
         this.retryLater()
         return
       }
+      // stopped, or another attempt took over, while the refresh ran
+      if (gen !== this.generation || this.stopped) return
+      if (!ok) {
+        this.connecting = false
+        this.stopped = true
+        this.hooks.signedOut()
+        return
+      }
     }
+    this.connecting = false
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
     let ws: WebSocket
     try {
@@ -132,6 +151,7 @@ export class Socket {
       }
       if (f.type === 'hello') {
         this.attempt = 0
+        this.unauthorized = 0
         this.setState('online')
         this.hooks.ready(f)
         return
@@ -144,10 +164,11 @@ export class Socket {
       if (this.stopped) return
       if (ev.code === 4001) {
         // The token expired or the session was revoked: a refresh tells which.
+        this.unauthorized++
         auth
           .refresh({ force: true })
           .then((ok) => {
-            if (ok) this.retryLater(true)
+            if (ok) this.retryLater(this.unauthorized < 2)
             else {
               this.stopped = true
               this.setState('offline')

@@ -23,6 +23,9 @@ export interface Timeline {
   hasMoreAfter: boolean
   /** the read position when the channel was opened: where the "new" divider goes */
   readAtOpen: number
+  /** the seqs the window's REST pages cover (from = Infinity until a page is loaded) */
+  from: number
+  to: number
 }
 
 export interface Toast {
@@ -31,7 +34,7 @@ export interface Toast {
   kind: 'error' | 'info'
 }
 
-const emptyTimeline: Timeline = { msgs: [], loaded: false, loading: false, hasMoreBefore: true, hasMoreAfter: false, readAtOpen: 0 }
+const emptyTimeline: Timeline = { msgs: [], loaded: false, loading: false, hasMoreBefore: true, hasMoreAfter: false, readAtOpen: 0, from: Infinity, to: 0 }
 
 export const me = signal<User | null>(null)
 export const booted = signal(false)
@@ -173,7 +176,8 @@ const socket = new Socket({
 })
 
 auth.onChange((t) => {
-  if (t) me.value = t.user
+  if (t && !me.value) void start() // signed in, here or in another tab
+  else if (t) me.value = t.user
   else if (me.value) reset()
 })
 
@@ -189,8 +193,21 @@ export async function boot() {
   }
 }
 
-/** start runs after a login: loads the user's channels and connects. */
-export async function start() {
+let started: Promise<void> | null = null
+
+/** start runs after a login: loads the user's channels and connects (once per sign-in). */
+export function start(): Promise<void> {
+  started ??= run().catch((e) => {
+    started = null
+    throw e
+  })
+  return started
+  async function run() {
+    await startSession()
+  }
+}
+
+async function startSession() {
   me.value = auth.currentUser
   if (me.value) rememberUsers([me.value])
   await loadChannels()
@@ -210,6 +227,10 @@ export async function signOut() {
 
 function reset() {
   readyCount = 0
+  started = null
+  myStatus.value = 'online'
+  for (const o of outbox.values()) clearTimeout(o.timer)
+  threadRoots.value = {}
   socket.stop()
   batch(() => {
     me.value = null
@@ -256,8 +277,18 @@ export async function loadChannels() {
   const next: Record<string, Channel> = {}
   const dmUsers: string[] = []
   for (const c of r.channels) {
+    // The list was read before this client's latest read positions reached
+    // the server (a reconnect marks the open channel read meanwhile): the
+    // client's own newer position wins.
+    const old = channels.value[c.id]
+    if (old && old.last_read_seq > c.last_read_seq) {
+      c.last_read_seq = old.last_read_seq
+      if (c.last_read_seq >= c.last_seq) c.unread_count = c.mention_count = 0
+    }
     next[c.id] = c
-    positions.follow(c.id, c.last_seq)
+    // A channel already followed keeps its position: only applied events
+    // move it, so a resume never skips what this client has not seen.
+    if (!positions.has(c.id)) positions.follow(c.id, c.last_seq)
     if (c.kind === 'direct') dmUsers.push(...(c.members ?? []))
   }
   for (const id of Object.keys(channels.value)) if (!next[id]) positions.forget(id)
@@ -271,7 +302,7 @@ export async function refreshChannel(id: string) {
   try {
     const r = await api<{ channel: Channel }>('GET', `/api/v1/channels/${id}`)
     channels.value = { ...channels.value, [id]: { ...channels.value[id], ...r.channel } }
-    positions.follow(id, r.channel.last_seq)
+    if (!positions.has(id)) positions.follow(id, r.channel.last_seq)
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) removeChannel(id)
   }
@@ -365,42 +396,85 @@ export async function openChannel(id: string) {
   // opened; messages arriving while it is open are read as they come.
   setTimeline(id, (t) => ({ ...t, readAtOpen: c && c.unread_count > 0 ? c.last_read_seq : Number.MAX_SAFE_INTEGER }))
   if (!t.loaded && !t.loading) await loadLatest(id)
+  if (active.value !== id) return // moved on while it loaded
   if (!members.value[id]) void loadMembers(id).then(() => loadPresence(id)).catch(() => {})
   else void loadPresence(id).catch(() => {})
   markRead(id)
 }
 
-export async function loadLatest(id: string) {
+// A channel's timeline is a window of its messages: REST pages covering the
+// seqs from..to, plus live frames at the end while the window reaches the
+// live end (hasMoreAfter false). Loads page from the window's bounds, never
+// from whatever messages the list happens to hold (thread replies and
+// thread roots from elsewhere in the channel live outside the window).
+// While a page is loading, the channel's timeline frames are held and
+// applied after it, so nothing that happens during a load is lost.
+
+type Page = { messages: Message[]; has_more: boolean }
+
+const held = new Map<string, { depth: number; frames: TimelineFrame[] }>()
+
+async function loading<T>(id: string, f: () => Promise<T>): Promise<T> {
+  const h = held.get(id) ?? { depth: 0, frames: [] }
+  h.depth++
+  held.set(id, h)
   setTimeline(id, (t) => ({ ...t, loading: true }))
   try {
-    const r = await api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${id}/messages${q({ limit: PAGE })}`)
-    ensureUsers(senders(r.messages))
-    setTimeline(id, (t) => ({
-      ...t,
-      msgs: tl.merge(t.hasMoreAfter ? t.msgs.filter((m) => m.pending) : t.msgs, r.messages, me.value?.id),
-      loaded: true,
-      loading: false,
-      hasMoreBefore: r.has_more,
-      hasMoreAfter: false,
-    }))
-  } catch (e) {
-    setTimeline(id, (t) => ({ ...t, loading: false }))
-    throw e
+    return await f()
+  } finally {
+    if (--h.depth === 0) {
+      held.delete(id)
+      setTimeline(id, (t) => ({ ...t, loading: false }))
+      for (const fr of h.frames) applyToTimeline(fr)
+    }
   }
+}
+
+function bounds(ms: Message[]): { lo: number; hi: number } {
+  let lo = Infinity
+  let hi = 0
+  for (const m of ms) {
+    lo = Math.min(lo, m.seq)
+    hi = Math.max(hi, m.seq)
+  }
+  return { lo, hi }
+}
+
+/** loadLatest loads the newest page; a window that was elsewhere is replaced, keeping pending sends. */
+export async function loadLatest(id: string, replace = false) {
+  await loading(id, async () => {
+    const r = await api<Page>('GET', `/api/v1/channels/${id}/messages${q({ limit: PAGE })}`)
+    ensureUsers(senders(r.messages))
+    const { lo, hi } = bounds(r.messages)
+    setTimeline(id, (t) => {
+      // Keep what is held only if the page overlaps it: else there would be a hole between.
+      const overlaps = !replace && !t.hasMoreAfter && t.loaded && t.to >= lo
+      const base = overlaps ? t.msgs : t.msgs.filter((m) => m.pending)
+      return {
+        ...t,
+        msgs: tl.merge(base, r.messages, me.value?.id),
+        loaded: true,
+        hasMoreBefore: overlaps ? t.hasMoreBefore && t.from <= lo : r.has_more,
+        hasMoreAfter: false,
+        from: overlaps ? Math.min(t.from, lo) : lo,
+        to: Math.max(overlaps ? t.to : 0, hi),
+      }
+    })
+  })
 }
 
 export async function loadOlder(id: string) {
   const t = timeline(id)
   if (t.loading || !t.hasMoreBefore) return
-  const first = t.msgs.find((m) => !m.pending)
-  if (!first) return loadLatest(id)
-  setTimeline(id, (t) => ({ ...t, loading: true }))
+  if (!t.loaded || t.from === Infinity) return loadLatest(id)
   try {
-    const r = await api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${id}/messages${q({ before: first.seq, limit: PAGE })}`)
-    ensureUsers(senders(r.messages))
-    setTimeline(id, (t) => ({ ...t, msgs: tl.merge(t.msgs, r.messages, me.value?.id), loading: false, hasMoreBefore: r.has_more }))
+    await loading(id, async () => {
+      const r = await api<Page>('GET', `/api/v1/channels/${id}/messages${q({ before: t.from, limit: PAGE })}`)
+      ensureUsers(senders(r.messages))
+      const { lo } = bounds(r.messages)
+      setTimeline(id, (t) => ({ ...t, msgs: tl.merge(t.msgs, r.messages, me.value?.id), hasMoreBefore: r.has_more, from: Math.min(t.from, lo) }))
+    })
   } catch (e) {
-    setTimeline(id, (t) => ({ ...t, loading: false }))
     toast(humanError(e))
   }
 }
@@ -408,48 +482,57 @@ export async function loadOlder(id: string) {
 export async function loadNewer(id: string) {
   const t = timeline(id)
   if (t.loading || !t.hasMoreAfter) return
-  const stored = t.msgs.filter((m) => !m.pending)
-  const last = stored[stored.length - 1]
-  if (!last) return loadLatest(id)
-  setTimeline(id, (t) => ({ ...t, loading: true }))
   try {
-    const r = await api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${id}/messages${q({ after: last.seq, limit: PAGE })}`)
-    ensureUsers(senders(r.messages))
-    setTimeline(id, (t) => ({ ...t, msgs: tl.merge(t.msgs, r.messages, me.value?.id), loading: false, hasMoreAfter: r.has_more }))
+    await loading(id, async () => {
+      const r = await api<Page>('GET', `/api/v1/channels/${id}/messages${q({ after: t.to, limit: PAGE })}`)
+      ensureUsers(senders(r.messages))
+      const { hi } = bounds(r.messages)
+      setTimeline(id, (t) => ({ ...t, msgs: tl.merge(t.msgs, r.messages, me.value?.id), hasMoreAfter: r.has_more, to: Math.max(t.to, hi) }))
+    })
   } catch (e) {
-    setTimeline(id, (t) => ({ ...t, loading: false }))
     toast(humanError(e))
   }
 }
 
-/** loadAround loads the window around one message (a permalink) and returns its root's id. */
+/** loadAround loads the window around one message (a permalink) and returns the message. */
 export async function loadAround(channelId: string, messageId: string): Promise<Message> {
   const { message } = await api<{ message: Message }>('GET', `/api/v1/messages/${messageId}`)
-  const target = message.thread_root_id
-    ? (await api<{ message: Message }>('GET', `/api/v1/messages/${message.thread_root_id}`)).message
-    : message
+  const target = message.thread_root_id ? (await api<{ message: Message }>('GET', `/api/v1/messages/${message.thread_root_id}`)).message : message
   const t = timeline(channelId)
-  if (t.msgs.some((m) => m.id === target.id)) return message
-  const [before, after] = await Promise.all([
-    api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${channelId}/messages${q({ before: target.seq + 1, limit: 25 })}`),
-    api<{ messages: Message[]; has_more: boolean }>('GET', `/api/v1/channels/${channelId}/messages${q({ after: target.seq, limit: 25 })}`),
-  ])
-  ensureUsers([...senders(before.messages), ...senders(after.messages)])
-  setTimeline(channelId, (t) => ({
-    ...t,
-    msgs: tl.merge(t.msgs.filter((m) => m.pending), [...before.messages, ...after.messages], me.value?.id),
-    loaded: true,
-    loading: false,
-    hasMoreBefore: before.has_more,
-    hasMoreAfter: after.has_more,
-  }))
+  if (t.loaded && target.seq >= t.from && target.seq <= t.to) return message
+  await loading(channelId, async () => {
+    const [before, after] = await Promise.all([
+      api<Page>('GET', `/api/v1/channels/${channelId}/messages${q({ before: target.seq + 1, limit: 25 })}`),
+      api<Page>('GET', `/api/v1/channels/${channelId}/messages${q({ after: target.seq, limit: 25 })}`),
+    ])
+    ensureUsers([...senders(before.messages), ...senders(after.messages)])
+    const { lo, hi } = bounds([...before.messages, ...after.messages])
+    setTimeline(channelId, (t) => ({
+      ...t,
+      msgs: tl.merge(t.msgs.filter((m) => m.pending), [...before.messages, ...after.messages], me.value?.id),
+      loaded: true,
+      hasMoreBefore: before.has_more,
+      hasMoreAfter: after.has_more,
+      from: lo,
+      to: hi,
+    }))
+  })
   return message
 }
+
+/** threadRoots holds roots of threads opened from outside the channel's window. */
+export const threadRoots = signal<Record<string, Msg>>({})
 
 export async function loadThread(rootId: string): Promise<{ root: Message; hasMore: boolean }> {
   const r = await api<{ root: Message; replies: Message[]; has_more: boolean }>('GET', `/api/v1/messages/${rootId}/thread${q({ limit: 200 })}`)
   ensureUsers([r.root.sender.id, ...senders(r.replies)])
-  setTimeline(r.root.channel_id, (t) => ({ ...t, msgs: tl.merge(t.msgs, [r.root, ...r.replies], me.value?.id) }))
+  const ch = r.root.channel_id
+  const t = timeline(ch)
+  const inWindow = t.msgs.some((m) => m.id === rootId)
+  if (!inWindow) threadRoots.value = { ...threadRoots.value, [rootId]: r.root }
+  // Replies never show in the main timeline, so they can join the list
+  // wherever they are; the root only where the window already holds it.
+  setTimeline(ch, (t) => ({ ...t, msgs: tl.merge(t.msgs, inWindow ? [r.root, ...r.replies] : r.replies, me.value?.id) }))
   return { root: r.root, hasMore: r.has_more }
 }
 
@@ -607,12 +690,61 @@ if (typeof document !== 'undefined') {
 
 // ---- frames ---------------------------------------------------------------
 
+type TimelineFrame = Extract<ServerFrame, { type: 'message' | 'message_updated' | 'message_deleted' | 'reaction' }>
+
+function isTimelineFrame(f: ServerFrame): f is TimelineFrame {
+  return f.type === 'message' || f.type === 'message_updated' || f.type === 'message_deleted' || f.type === 'reaction'
+}
+
+/**
+ * applyToTimeline applies a frame to the channel's messages: a new message
+ * joins the window only at the live end; an update, a delete or a reaction
+ * changes a message the client holds (in the window or as a thread root)
+ * and nothing else, so no message from elsewhere in the channel lands in
+ * the window.
+ */
+function applyToTimeline(f: TimelineFrame) {
+  const ch = f.channel_id
+  const meId = me.value?.id
+  const h = held.get(ch)
+  if (h) {
+    h.frames.push(f)
+    return
+  }
+  const t = timelines.value[ch]
+  if (f.type === 'message' || f.type === 'message_updated') {
+    const m = f.message
+    const roots = threadRoots.value
+    if (roots[m.id]) threadRoots.value = { ...roots, [m.id]: tl.merge([roots[m.id]!], [m], meId, true)[0]! }
+    if (!t || !t.loaded) return
+    const holds = t.msgs.some((x) => x.id === m.id)
+    const atLiveEnd = f.type === 'message' && !t.hasMoreAfter
+    const answersMine = m.sender.id === meId && outbox.has(m.client_msg_id)
+    if (holds || atLiveEnd || answersMine || (m.thread_root_id && !t.hasMoreAfter)) {
+      setTimeline(ch, (t) => ({ ...t, msgs: tl.merge(t.msgs, [m], meId, true), to: atLiveEnd && !m.thread_root_id ? Math.max(t.to, m.seq) : t.to }))
+    }
+    return
+  }
+  if (f.type === 'message_deleted') {
+    const roots = threadRoots.value
+    if (roots[f.message_id]) threadRoots.value = { ...roots, [f.message_id]: tl.tombstone([roots[f.message_id]!], f.message_id)[0]! }
+    return setTimeline(ch, (t) => ({ ...t, msgs: tl.tombstone(t.msgs, f.message_id) }))
+  }
+  if (f.type === 'reaction') setTimeline(ch, (t) => ({ ...t, msgs: tl.react(t.msgs, f.message_id, f.emoji, f.added, f.user_id === meId) }))
+}
+
 function onFrame(f: ServerFrame) {
   if ('channel_id' in f && 'seq' in f) {
     const pos = positions.observe(f.type, f.channel_id, f.seq)
     // Events were skipped (should not happen within one socket): reload.
     if (pos === 'gap') void resync(f.channel_id)
-    if (f.type === 'message' || f.type === 'message_updated') return onMessage(f.type, f.message, pos)
+    if (isTimelineFrame(f)) {
+      // A replayed event the client has applied already changes nothing
+      // (reactions are counts: applying one twice would count it twice).
+      if (pos !== 'old' || f.type !== 'reaction') applyToTimeline(f)
+      if (f.type === 'message' || f.type === 'message_updated') onMessage(f.type, f.message, pos)
+      return
+    }
   }
   const meId = me.value?.id
   switch (f.type) {
@@ -620,10 +752,6 @@ function onFrame(f: ServerFrame) {
       return onAck(f.client_msg_id, f.message_id, f.seq)
     case 'error':
       return onError(f)
-    case 'message_deleted':
-      return setTimeline(f.channel_id, (t) => ({ ...t, msgs: tl.tombstone(t.msgs, f.message_id) }))
-    case 'reaction':
-      return setTimeline(f.channel_id, (t) => ({ ...t, msgs: tl.react(t.msgs, f.message_id, f.emoji, f.added, f.user_id === meId) }))
     case 'channel_updated': {
       const c = f.channel
       if (c.archived) return removeChannel(f.channel_id)
@@ -678,7 +806,8 @@ function onFrame(f: ServerFrame) {
 
 async function resync(id: string) {
   await refreshChannel(id)
-  if (timelines.value[id]?.loaded) await loadLatest(id).catch(() => {})
+  // Too much was missed to replay: start the window again from the newest page.
+  if (timelines.value[id]?.loaded) await loadLatest(id, true).catch(() => {})
 }
 
 function onAck(clientMsgId: string, messageId: string, seq: number) {
@@ -709,13 +838,6 @@ function onMessage(type: string, m: Message, pos: string) {
   const ch = m.channel_id
   const mine = m.sender.id === me.value?.id
   ensureUsers([m.sender.id])
-  const t = timelines.value[ch]
-  if (t && (t.loaded || t.msgs.length)) {
-    const held = t.msgs.some((x) => x.id === m.id)
-    if (!t.hasMoreAfter || held || (mine && outbox.has(m.client_msg_id))) {
-      setTimeline(ch, (t) => ({ ...t, msgs: tl.merge(t.msgs, [m], me.value?.id, true) }))
-    }
-  }
   if (mine && outbox.has(m.client_msg_id)) onAck(m.client_msg_id, m.id, m.seq)
   const c = channels.value[ch]
   if (!c) {

@@ -48,6 +48,13 @@ describe('merge', () => {
     expect(l[0]!.body).toBe('v2')
   })
 
+  it('keeps an edit over a stale unedited copy from a late page', () => {
+    let l = tl.merge([], [msg(1, { body: 'v1' })])
+    l = tl.merge(l, [msg(1, { body: 'v2', edited_at: '2026-01-02T00:00:00Z' })], 'me', true)
+    l = tl.merge(l, [msg(1, { body: 'v1' })]) // a page built before the edit
+    expect(l[0]!.body).toBe('v2')
+  })
+
   it('keeps my reaction flag when a fanned-out frame says me=false', () => {
     let l = tl.merge([], [msg(1, { reactions: [{ emoji: '👍', count: 1, me: true }] })])
     l = tl.merge(l, [msg(1, { reactions: [{ emoji: '👍', count: 2, me: false }] })], 'me', true)

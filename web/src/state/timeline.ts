@@ -56,7 +56,8 @@ export function merge(list: Msg[], incoming: Message[], me = '', fromFrame = fal
     if (at !== undefined) {
       const held = out[at]!
       if (held.deleted && !m.deleted) continue
-      if (held.edited_at && m.edited_at && held.edited_at > m.edited_at) continue
+      // an edited copy is newer than an unedited one, and than an older edit
+      if (held.edited_at && (!m.edited_at || held.edited_at > m.edited_at)) continue
       out[at] = { ...m, reactions: keepMe(held.reactions, m.reactions, fromFrame) }
       continue
     }

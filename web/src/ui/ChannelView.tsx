@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { useLocation } from 'preact-iso'
 import { ArrowLeft, Bell, BellOff, Hash, Lock, LogOut, EyeOff, Search, Users, Pencil } from 'lucide-preact'
-import { act, attempt, channelList, channelTitle, channels, leaveChannel, loadAround, me, members, openChannel, setPrefs, timeline, toast, updateChannel } from '../state/store'
+import { act, active, attempt, channelList, channelTitle, channels, leaveChannel, loadAround, me, members, openChannel, setPrefs, timeline, toast, updateChannel } from '../state/store'
 import { humanError } from '../api/errors'
 import { Composer } from './Composer'
 import { MessageList } from './MessageList'
@@ -18,20 +18,30 @@ export function ChannelView({ id, messageId }: { id: string; messageId?: string 
   useEffect(() => {
     setMissing(false)
     if (!channels.value[id]) return
+    let gone = false
     if (messageId) {
       highlight.value = messageId
+      active.value = id
       loadAround(id, messageId)
         .then((m) => {
+          // the person may have moved on while it loaded
+          if (gone) return
           if (m.thread_root_id) panel.value = { kind: 'thread', channelId: id, rootId: m.thread_root_id }
           return openChannel(id)
         })
-        .catch((e) => toast(humanError(e)))
+        .catch((e) => !gone && toast(humanError(e)))
       const t = setTimeout(() => {
         if (highlight.value === messageId) highlight.value = ''
       }, 4000)
-      return () => clearTimeout(t)
+      return () => {
+        gone = true
+        clearTimeout(t)
+      }
     }
     void openChannel(id).catch((e) => toast(humanError(e)))
+    return () => {
+      gone = true
+    }
   }, [id, messageId, !!c])
 
   useEffect(() => {

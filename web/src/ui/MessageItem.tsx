@@ -52,7 +52,7 @@ export const MessageItem = memo(function MessageItem(props: { m: Msg; cont: bool
   }
 
   return (
-    <article class={cls} id={'msg-' + m.id} data-message-id={m.id} aria-label={`${author}, ${clock(m.created_at)}`} tabIndex={-1}>
+    <article class={cls} id={'msg-' + m.id} data-message-id={m.id} aria-label={`${author}, ${clock(m.created_at)}`} tabIndex={0}>
       <div class="gutter">{cont ? <time dateTime={m.created_at}>{clock(m.created_at)}</time> : <Avatar userId={m.sender.id} size={36} />}</div>
       {!cont && (
         <div class="meta">

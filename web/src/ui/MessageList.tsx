@@ -16,6 +16,10 @@ type Row =
 
 const GROUP_MS = 5 * 60 * 1000
 
+function firstMessageKey(rows: Row[]): string {
+  return rows.find((r) => r.kind === 'msg')?.key ?? ''
+}
+
 /** buildRows lays out the timeline: day separators, the "new" divider, and runs of one author. */
 function buildRows(msgs: Msg[], hasMoreBefore: boolean, readAtOpen: number, meId: string, seen: string, lastMine: string): Row[] {
   const rows: Row[] = [hasMoreBefore ? { kind: 'edge', key: 'edge' } : { kind: 'intro', key: 'intro' }]
@@ -46,7 +50,8 @@ export function MessageList({ channelId }: { channelId: string }) {
   const meId = me.value?.id ?? ''
   const scroller = useRef<HTMLDivElement>(null)
   const atBottom = useRef(true)
-  const anchor = useRef<{ key: string; offset: number } | null>(null)
+  // the row to hold still while an older page loads, and the first message then
+  const anchor = useRef<{ key: string; offset: number; first: string } | null>(null)
   const [showJump, setShowJump] = useState(false)
   const [dividerAbove, setDividerAbove] = useState(false)
 
@@ -115,7 +120,8 @@ export function MessageList({ channelId }: { channelId: string }) {
   // when it was there.
   useLayoutEffect(() => {
     const a = anchor.current
-    if (a) {
+    if (a && firstMessageKey(rows) !== a.first) {
+      // the older page is in: put the anchored message back where it was
       anchor.current = null
       const i = rows.findIndex((r) => r.key === a.key)
       const m = v.measurementsCache[i]
@@ -136,11 +142,12 @@ export function MessageList({ channelId }: { channelId: string }) {
     const divider = rows.findIndex((r) => r.kind === 'new')
     const first = v.getVirtualItems()[0]
     setDividerAbove(divider >= 0 && !!first && first.index > divider)
-    if (el.scrollTop < 400 && t.hasMoreBefore && !t.loading) {
-      const items = v.getVirtualItems()
-      const top = items.find((it) => it.start + it.size > el.scrollTop) ?? items[0]
-      if (top) anchor.current = { key: String(rows[top.index]?.key ?? ''), offset: top.start - el.scrollTop }
-      void loadOlder(channelId)
+    if (el.scrollTop < 400 && t.hasMoreBefore && !t.loading && !anchor.current) {
+      const top = v.getVirtualItems().find((it) => rows[it.index]?.kind === 'msg' && it.start + it.size > el.scrollTop)
+      if (top) anchor.current = { key: String(rows[top.index]!.key), offset: top.start - el.scrollTop, first: firstMessageKey(rows) }
+      // After the load (and the render it causes, which uses the anchor),
+      // stop holding: an error or an empty page changed nothing.
+      void loadOlder(channelId).finally(() => setTimeout(() => (anchor.current = null), 0))
     }
     if (gap < 400 && t.hasMoreAfter && !t.loading) void loadNewer(channelId)
     if (atBottom.current && !t.hasMoreAfter) markRead(channelId)

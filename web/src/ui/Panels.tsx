@@ -5,7 +5,7 @@ import { X, Search as SearchIcon, UserMinus, UserPlus } from 'lucide-preact'
 import { api, q } from '../api/http'
 import { humanError } from '../api/errors'
 import type { Message, User } from '../api/types'
-import { act, channelTitle, channels, displayName, ensureUsers, loadMembers, loadThread, me, members, rememberUsers, timeline, toast, users } from '../state/store'
+import { act, channelTitle, channels, displayName, ensureUsers, loadMembers, loadThread, me, members, rememberUsers, threadRoots, timeline, toast, users } from '../state/store'
 import { replies } from '../state/timeline'
 import { Avatar, PresenceDot, clock, dayLabel, statusLabel } from './common'
 import { Composer } from './Composer'
@@ -45,7 +45,7 @@ function ThreadPanel({ channelId, rootId }: { channelId: string; rootId: string 
     loadThread(rootId).catch((e) => setErr(humanError(e)))
   }, [rootId])
   const t = timeline(channelId)
-  const root = t.msgs.find((m) => m.id === rootId)
+  const root = t.msgs.find((m) => m.id === rootId) ?? threadRoots.value[rootId]
   const list = replies(t.msgs, rootId)
   const c = channels.value[channelId]
   return (

@@ -5,7 +5,7 @@ import { act, active, channelList, channelTitle, markAllRead, me, myStatus, setS
 import { askNotificationPermission, dismissNotifications, notificationPermission, notificationsDismissed } from '../state/notify'
 import type { Channel } from '../api/types'
 import { Avatar, Menu, PresenceDot, statusLabel } from './common'
-import { dialog } from './panel'
+import { dialog, panel } from './panel'
 
 function Item({ c }: { c: Channel }) {
   const loc = useLocation()
@@ -91,6 +91,8 @@ export function Sidebar() {
                 role="menuitem"
                 onClick={() => {
                   setMenu(false)
+                  panel.value = null
+                  dialog.value = null
                   void signOut().then(() => loc.route('/'))
                 }}
               >
