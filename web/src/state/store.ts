@@ -733,7 +733,8 @@ function applyToTimeline(f: TimelineFrame) {
   if (f.type === 'reaction') setTimeline(ch, (t) => ({ ...t, msgs: tl.react(t.msgs, f.message_id, f.emoji, f.added, f.user_id === meId) }))
 }
 
-function onFrame(f: ServerFrame) {
+/** onFrame applies one server frame to the state (the socket calls it; so do the unit tests). */
+export function onFrame(f: ServerFrame) {
   if ('channel_id' in f && 'seq' in f) {
     const pos = positions.observe(f.type, f.channel_id, f.seq)
     // Events were skipped (should not happen within one socket): reload.
