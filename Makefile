@@ -26,6 +26,7 @@ test:
 bench:
 	./scripts/services.sh
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./...
+	./scripts/web.sh && ./scripts/chromium.sh && cd web && npm run --silent bench
 	UNHIDRA_BENCH_SEARCH_MESSAGES=10000000 $(GO) test -run '^$$' -bench 'Search/sqlite' -benchtime 100x -count 1 -v -timeout 3h ./store/chatstore
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
