@@ -383,14 +383,14 @@ function pageInstrument() {
   requestAnimationFrame(frame)
 }
 
-// Runs in the page: scrolls the timeline up to the channel's first message
-// ("This is the very beginning"), step px per animation frame, then down to
-// the bottom, recording every frame's timestamp. In the up pass the client
-// loads older pages as the top comes near; should the view sit at the very
-// top for a second without one arriving, it is nudged by a pixel so that the
-// client sees a scroll event there again (counted as nudges: normally none).
-// Returns both passes.
-async function pageScroll({ step, timeoutMs }) {
+// Runs in the page: scrolls the timeline one way, step px per animation
+// frame, recording every frame's timestamp: up until the channel's first
+// message shows ("This is the very beginning"), or down to the bottom. Going
+// up, the client loads older pages as the top comes near; should the view
+// sit at the very top for a second without one arriving, it is nudged by a
+// pixel so that the client sees a scroll event there again (counted as
+// nudges: normally none). Also counts the distinct messages that went by.
+async function pageScroll({ dir, step, timeoutMs }) {
   const el = document.querySelector('[role="log"].timeline')
   if (!el) throw new Error('no timeline')
   const introVisible = () => {
@@ -401,51 +401,41 @@ async function pageScroll({ step, timeoutMs }) {
     return r.height > 0 && r.bottom > e.top && r.top < e.bottom
   }
   const seen = new Set()
-  const note = () => {
-    for (const a of el.querySelectorAll('article[data-message-id]')) seen.add(a.getAttribute('data-message-id'))
-  }
-  const frames = () => new Promise((r) => requestAnimationFrame(r))
+  const frame = () => new Promise((r) => requestAnimationFrame(r))
   const deadline = performance.now() + timeoutMs
-
-  const pass = async (dir) => {
-    const ts = []
-    let stillAtTop = 0
-    let nudges = 0
-    let atBottom = 0
-    let waiting = 0
-    for (;;) {
-      const t = await frames()
-      ts.push(t)
-      note()
-      if (t > deadline) return { ts, nudges, waiting, timedOut: true }
-      if (dir === 'up') {
-        if (introVisible() && el.scrollTop === 0) return { ts, nudges, waiting, timedOut: false }
-        if (el.scrollTop === 0) {
-          // At the top, waiting for the next older page.
-          waiting++
-          if (++stillAtTop >= 60) {
-            stillAtTop = 0
-            nudges++
-            el.scrollTop = 1
-            continue
-          }
-        } else stillAtTop = 0
-        el.scrollTop = Math.max(0, el.scrollTop - step)
-      } else {
-        const bottom = el.scrollHeight - el.clientHeight
-        if (el.scrollTop >= bottom - 1) {
-          // Rows measured on the way may still grow the list: stay a few frames.
-          if (++atBottom >= 5) return { ts, nudges, waiting, timedOut: false }
-        } else atBottom = 0
-        el.scrollTop = Math.min(bottom, el.scrollTop + step)
-      }
+  const ts = []
+  let stillAtTop = 0
+  let nudges = 0
+  let atBottom = 0
+  let waiting = 0
+  const result = (timedOut) => ({ ts, nudges, waiting, seen: seen.size, timedOut })
+  for (;;) {
+    const t = await frame()
+    ts.push(t)
+    for (const a of el.querySelectorAll('article[data-message-id]')) seen.add(a.getAttribute('data-message-id'))
+    if (t > deadline) return result(true)
+    if (dir === 'up') {
+      if (el.scrollTop === 0 && introVisible()) return result(false)
+      if (el.scrollTop === 0) {
+        // At the top, waiting for the next older page.
+        waiting++
+        if (++stillAtTop >= 60) {
+          stillAtTop = 0
+          nudges++
+          el.scrollTop = 1
+          continue
+        }
+      } else stillAtTop = 0
+      el.scrollTop = Math.max(0, el.scrollTop - step)
+    } else {
+      const bottom = el.scrollHeight - el.clientHeight
+      if (el.scrollTop >= bottom - 1) {
+        // Rows measured on the way may still grow the list: stay a few frames.
+        if (++atBottom >= 5) return result(false)
+      } else atBottom = 0
+      el.scrollTop = Math.min(bottom, el.scrollTop + step)
     }
   }
-  const up = await pass('up')
-  const seenUp = seen.size
-  seen.clear()
-  const down = await pass('down')
-  return { up, down, seenUp, seenDown: seen.size }
 }
 
 function timelineNodes() {
@@ -646,46 +636,49 @@ function metricDelta(a, b) {
   return { scriptMs: d('ScriptDuration'), layoutMs: d('LayoutDuration'), styleMs: d('RecalcStyleDuration'), taskMs: d('TaskDuration'), layouts: (b.LayoutCount ?? 0) - (a.LayoutCount ?? 0) }
 }
 
-/** Scrolls the open channel up and down; repeat until minFrames frames (the baseline). */
+/** Scrolls the open channel up and down, again until minFrames frames (the baseline). */
 async function scrollChannel(page, cdp, minFrames) {
-  const ts = { up: [], down: [] }
+  const pass = { up: { ts: [], cost: [], nudges: 0, waiting: 0, seen: 0 }, down: { ts: [], cost: [], nudges: 0, waiting: 0, seen: 0 } }
   let cycles = 0
-  let nudges = 0
-  let waiting = 0
-  let seenUp = 0
-  let seenDown = 0
+  let frames = 0
   // Let the machine settle (the previous context's teardown, the last render).
   await sleep(2000)
-  const before = await cdpMetrics(cdp)
   do {
-    const r = await page.evaluate(pageScroll, { step: cfg.step, timeoutMs: 15 * 60_000 })
-    if (r.up.timedOut || r.down.timedOut) throw new Error('the scroll did not reach the end within 15 minutes')
-    ts.up.push(r.up.ts)
-    ts.down.push(r.down.ts)
-    nudges += r.up.nudges
-    waiting += r.up.waiting
-    seenUp = Math.max(seenUp, r.seenUp)
-    seenDown = Math.max(seenDown, r.seenDown)
+    for (const dir of ['up', 'down']) {
+      const before = await cdpMetrics(cdp)
+      const r = await page.evaluate(pageScroll, { dir, step: cfg.step, timeoutMs: 15 * 60_000 })
+      const after = await cdpMetrics(cdp)
+      if (r.timedOut) throw new Error(`the scroll ${dir} did not reach the end within 15 minutes`)
+      const p = pass[dir]
+      p.ts.push(r.ts)
+      p.cost.push(metricDelta(before, after))
+      p.nudges += r.nudges
+      p.waiting += r.waiting
+      p.seen = Math.max(p.seen, r.seen)
+      frames += r.ts.length - 1
+    }
     cycles++
-  } while (ts.up.flat().length + ts.down.flat().length < minFrames)
-  const after = await cdpMetrics(cdp)
+  } while (frames < minFrames)
   const longtasks = await page.evaluate(() => window.__bench.longtasks)
   const nodes = await page.evaluate(timelineNodes)
   const intervals = (runs) => runs.map((ts) => ts.slice(1).map((t, i) => round(t - ts[i])))
+  const summed = (p) => {
+    const stats = frameStats(p.ts, longtasks)
+    const c = {}
+    for (const k of Object.keys(p.cost[0])) c[k] = round(p.cost.reduce((x, y) => x + y[k], 0))
+    // Main-thread time per frame: the part of a frame's 16.7 ms the page used.
+    const per = (ms) => (stats.frames > 0 ? round(ms / stats.frames, 2) : 0)
+    return { ...stats, messagesSeen: p.seen, cost: { ...c, scriptMsPerFrame: per(c.scriptMs), layoutMsPerFrame: per(c.layoutMs), styleMsPerFrame: per(c.styleMs) } }
+  }
   return {
     cycles,
-    up: frameStats(ts.up, longtasks),
-    down: frameStats(ts.down, longtasks),
-    nudges,
-    framesWaitingAtTop: waiting,
-    messagesSeenUp: seenUp,
-    messagesSeenDown: seenDown,
-    cost: metricDelta(before, after),
+    up: { ...summed(pass.up), nudges: pass.up.nudges, framesWaitingAtTop: pass.up.waiting },
+    down: summed(pass.down),
     nodes,
     heapUsedBytes: await heapUsed(cdp),
     domNodes: (await cdpMetrics(cdp)).Nodes,
-    // Every frame interval (ms), one list per pass, and the long tasks ([start, duration] ms).
-    raw: { up: intervals(ts.up), down: intervals(ts.down), longtasks: longtasks.map(([t, d]) => [round(t), round(d)]) },
+    // Every frame interval (ms), one list per pass, and the page's long tasks ([start, duration] ms).
+    raw: { up: intervals(pass.up.ts), down: intervals(pass.down.ts), longtasks: longtasks.map(([t, d]) => [round(t), round(d)]) },
   }
 }
 
@@ -733,9 +726,14 @@ function printReport(r) {
   srow('baseline down', s.baseline.down)
   srow(`${s.messages} up, loading pages`, s.large.up)
   srow(`${s.messages} down, all loaded`, s.large.down)
-  p(`  up pass: ${s.large.up.seconds} s for ${s.large.messagesSeenUp} messages seen (${s.large.framesWaitingAtTop} frames at the top waiting for a page); down pass: ${s.large.messagesSeenDown} messages seen`)
-  p(`  ratios to baseline: down p95 ×${s.ratios.downP95}, down p99 ×${s.ratios.downP99}, up p95 ×${s.ratios.upP95}`)
-  p(`  main thread during the large scroll: script ${s.large.cost.scriptMs} ms, layout ${s.large.cost.layoutMs} ms (${s.large.cost.layouts} layouts), style ${s.large.cost.styleMs} ms`)
+  p(`  up pass: ${s.large.up.seconds} s, ${s.large.up.messagesSeen} messages seen (${s.large.up.framesWaitingAtTop} frames at the top waiting for a page); down pass: ${s.large.down.seconds} s, ${s.large.down.messagesSeen} messages seen`)
+  p(`  ratios to baseline: down p95 ×${s.ratios.downP95}, down p99 ×${s.ratios.downP99}, up p95 ×${s.ratios.upP95}; down script time per frame ×${s.ratios.downScriptPerFrame}`)
+  p('  main thread per frame (ms)       script  layout   style')
+  const crow = (name, x) => p(`  ${name.padEnd(30)} ${String(x.cost.scriptMsPerFrame).padStart(7)} ${String(x.cost.layoutMsPerFrame).padStart(7)} ${String(x.cost.styleMsPerFrame).padStart(7)}`)
+  crow('baseline up', s.baseline.up)
+  crow('baseline down', s.baseline.down)
+  crow(`${s.messages} up, loading pages`, s.large.up)
+  crow(`${s.messages} down, all loaded`, s.large.down)
   p(`  timeline DOM at the end: ${s.large.nodes.timelineElements} elements in ${s.large.nodes.timelineRows} rows (baseline ${s.baseline.nodes.timelineElements} in ${s.baseline.nodes.timelineRows}); document ${s.large.nodes.documentElements} elements`)
   p(`  JS heap after GC: ${MB(s.large.heapUsedBytes)} (baseline ${MB(s.baseline.heapUsedBytes)})`)
   p()
@@ -847,6 +845,8 @@ async function main() {
           downP99: ratio(big.down.p99Ms, baseline.down.p99Ms),
           upP95: ratio(big.up.p95Ms, baseline.up.p95Ms),
           upP99: ratio(big.up.p99Ms, baseline.up.p99Ms),
+          downScriptPerFrame: ratio(big.down.cost.scriptMsPerFrame, baseline.down.cost.scriptMsPerFrame),
+          upScriptPerFrame: ratio(big.up.cost.scriptMsPerFrame, baseline.up.cost.scriptMsPerFrame),
           timelineElements: ratio(big.nodes.timelineElements, baseline.nodes.timelineElements),
           heap: ratio(big.heapUsedBytes, baseline.heapUsedBytes),
         },
