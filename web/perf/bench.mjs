@@ -408,11 +408,20 @@ async function pageScroll({ dir, step, timeoutMs }) {
   let nudges = 0
   let atBottom = 0
   let waiting = 0
-  const result = (timedOut) => ({ ts, nudges, waiting, seen: seen.size, timedOut })
+  // The client moving the view between two frames (not this loop): holding
+  // it still as rows above are measured, or as older messages are prepended.
+  let expected = -1
+  let corrections = 0
+  let correctedPx = 0
+  const result = (timedOut) => ({ ts, nudges, waiting, seen: [...seen], corrections, correctedPx, timedOut })
   for (;;) {
     const t = await frame()
     ts.push(t)
     for (const a of el.querySelectorAll('article[data-message-id]')) seen.add(a.getAttribute('data-message-id'))
+    if (expected >= 0 && Math.abs(el.scrollTop - expected) > 1) {
+      corrections++
+      correctedPx += el.scrollTop - expected
+    }
     if (t > deadline) return result(true)
     if (dir === 'up') {
       if (el.scrollTop === 0 && introVisible()) return result(false)
@@ -423,10 +432,12 @@ async function pageScroll({ dir, step, timeoutMs }) {
           stillAtTop = 0
           nudges++
           el.scrollTop = 1
+          expected = 1
           continue
         }
       } else stillAtTop = 0
       el.scrollTop = Math.max(0, el.scrollTop - step)
+      expected = el.scrollTop
     } else {
       const bottom = el.scrollHeight - el.clientHeight
       if (el.scrollTop >= bottom - 1) {
@@ -434,6 +445,7 @@ async function pageScroll({ dir, step, timeoutMs }) {
         if (++atBottom >= 5) return result(false)
       } else atBottom = 0
       el.scrollTop = Math.min(bottom, el.scrollTop + step)
+      expected = el.scrollTop
     }
   }
 }
@@ -638,7 +650,8 @@ function metricDelta(a, b) {
 
 /** Scrolls the open channel up and down, again until minFrames frames (the baseline). */
 async function scrollChannel(page, cdp, minFrames) {
-  const pass = { up: { ts: [], cost: [], nudges: 0, waiting: 0, seen: 0 }, down: { ts: [], cost: [], nudges: 0, waiting: 0, seen: 0 } }
+  const fresh = () => ({ ts: [], cost: [], nudges: 0, waiting: 0, seen: 0, ids: [], corrections: 0, correctedPx: 0 })
+  const pass = { up: fresh(), down: fresh() }
   let cycles = 0
   let frames = 0
   // Let the machine settle (the previous context's teardown, the last render).
@@ -654,11 +667,20 @@ async function scrollChannel(page, cdp, minFrames) {
       p.cost.push(metricDelta(before, after))
       p.nudges += r.nudges
       p.waiting += r.waiting
-      p.seen = Math.max(p.seen, r.seen)
+      p.corrections += r.corrections
+      p.correctedPx += r.correctedPx
+      p.seen = Math.max(p.seen, r.seen.length)
+      p.ids = r.seen
       frames += r.ts.length - 1
     }
     cycles++
   } while (frames < minFrames)
+  // Messages the last up pass never had on screen though the down pass did:
+  // the view jumped over them. By position from the latest message (1 = the
+  // latest), so that jumps at page boundaries (every 50) show.
+  const shownUp = new Set(pass.up.ids)
+  const order = pass.down.ids
+  const skippedUp = order.map((id, i) => (shownUp.has(id) ? 0 : order.length - i)).filter((x) => x > 0)
   const longtasks = await page.evaluate(() => window.__bench.longtasks)
   const nodes = await page.evaluate(timelineNodes)
   const intervals = (runs) => runs.map((ts) => ts.slice(1).map((t, i) => round(t - ts[i])))
@@ -668,11 +690,11 @@ async function scrollChannel(page, cdp, minFrames) {
     for (const k of Object.keys(p.cost[0])) c[k] = round(p.cost.reduce((x, y) => x + y[k], 0))
     // Main-thread time per frame: the part of a frame's 16.7 ms the page used.
     const per = (ms) => (stats.frames > 0 ? round(ms / stats.frames, 2) : 0)
-    return { ...stats, messagesSeen: p.seen, cost: { ...c, scriptMsPerFrame: per(c.scriptMs), layoutMsPerFrame: per(c.layoutMs), styleMsPerFrame: per(c.styleMs) } }
+    return { ...stats, messagesSeen: p.seen, viewCorrections: p.corrections, viewCorrectedPx: Math.round(p.correctedPx), cost: { ...c, scriptMsPerFrame: per(c.scriptMs), layoutMsPerFrame: per(c.layoutMs), styleMsPerFrame: per(c.styleMs) } }
   }
   return {
     cycles,
-    up: { ...summed(pass.up), nudges: pass.up.nudges, framesWaitingAtTop: pass.up.waiting },
+    up: { ...summed(pass.up), nudges: pass.up.nudges, framesWaitingAtTop: pass.up.waiting, skipped: skippedUp.length, skippedFromLatest: skippedUp.slice(0, 500) },
     down: summed(pass.down),
     nodes,
     heapUsedBytes: await heapUsed(cdp),
@@ -726,7 +748,8 @@ function printReport(r) {
   srow('baseline down', s.baseline.down)
   srow(`${s.messages} up, loading pages`, s.large.up)
   srow(`${s.messages} down, all loaded`, s.large.down)
-  p(`  up pass: ${s.large.up.seconds} s, ${s.large.up.messagesSeen} messages seen (${s.large.up.framesWaitingAtTop} frames at the top waiting for a page); down pass: ${s.large.down.seconds} s, ${s.large.down.messagesSeen} messages seen`)
+  p(`  up pass: ${s.large.up.seconds} s, ${s.large.up.messagesSeen} messages seen (${s.large.up.framesWaitingAtTop} frames at the top waiting for a page, ${s.large.up.skipped} never shown: the view jumped over them); down pass: ${s.large.down.seconds} s, ${s.large.down.messagesSeen} messages seen`)
+  p(`  the client moved the view in ${s.large.up.viewCorrections} frames going up (${s.large.up.viewCorrectedPx} px: rows measured taller than estimated, pages prepended) and ${s.large.down.viewCorrections} going down; scroll height at the end ${s.large.nodes.scrollHeight} px`)
   p(`  ratios to baseline: down p95 ×${s.ratios.downP95}, down p99 ×${s.ratios.downP99}, up p95 ×${s.ratios.upP95}; down script time per frame ×${s.ratios.downScriptPerFrame}`)
   p('  main thread per frame (ms)       script  layout   style')
   const crow = (name, x) => p(`  ${name.padEnd(30)} ${String(x.cost.scriptMsPerFrame).padStart(7)} ${String(x.cost.layoutMsPerFrame).padStart(7)} ${String(x.cost.styleMsPerFrame).padStart(7)}`)
