@@ -518,7 +518,7 @@ async function resources(page, net) {
   return entries.map((e) => {
     const r = byUrl.get(e.url) ?? {}
     const u = new URL(e.url)
-    const kind = r.type === 'Script' || u.pathname.endsWith('.js') ? 'script' : r.type === 'Stylesheet' || u.pathname.endsWith('.css') ? 'css' : r.type ? r.type.toLowerCase() : e.initiator
+    const kind = r.type === 'Script' || u.pathname.endsWith('.js') ? 'script' : r.type === 'Stylesheet' || u.pathname.endsWith('.css') ? 'css' : e.initiator
     return { path: u.pathname + u.search, kind, encoding: r.encoding ?? '', cached: !!r.cached, gzipBytes: e.encoded, decodedBytes: e.decoded, wireBytes: r.wireBytes ?? e.transfer }
   })
 }
