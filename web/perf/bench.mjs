@@ -5,7 +5,7 @@
 // measures
 //
 //   1. the JavaScript and CSS the login screen and the channel screen
-//      transfer with a cold cache (gzip bytes on the wire);
+//      transfer with a cold cache (gzip body bytes);
 //   2. time to interactive on localhost: navigation start → login form
 //      usable; "Sign in" pressed → the channel's message box focused with
 //      messages visible; a signed-in reload with a cold cache → the same;
@@ -251,7 +251,7 @@ const words = (
   'and or but so because when while if then with without for from into onto about over under'
 ).split(' ')
 
-/** body returns message i's text: plain, long, inline Markdown, lists, code, quotes, several lines. */
+/** makeBodies returns n message texts: plain, long, inline Markdown, lists, code, quotes, several lines. */
 function makeBodies(n, seed) {
   const r = rng(seed)
   const pick = (a) => a[Math.floor(r() * a.length)]
