@@ -85,8 +85,27 @@ function hook() {
   })
 }
 
+// Rendered bodies, most recently used last: a virtualised list mounts a
+// row again each time it scrolls back into view, and parsing plus
+// sanitising is the costliest thing a row does.
+const cache = new Map<string, string>()
+const CACHE_MAX = 2000
+
 /** render returns sanitised HTML for a message body. */
 export function render(body: string): string {
+  const hit = cache.get(body)
+  if (hit !== undefined) {
+    cache.delete(body)
+    cache.set(body, hit)
+    return hit
+  }
+  const html = renderUncached(body)
+  cache.set(body, html)
+  if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!)
+  return html
+}
+
+function renderUncached(body: string): string {
   hook()
   const html = md.render(body)
   return DOMPurify.sanitize(html, {

@@ -20,6 +20,19 @@ function firstMessageKey(rows: Row[]): string {
   return rows.find((r) => r.kind === 'msg')?.key ?? ''
 }
 
+// Each message's local day and time, worked out once per message object
+// (buildRows runs again for every page and every live message).
+const dayOf = new WeakMap<Msg, { day: string; at: number }>()
+function when(m: Msg): { day: string; at: number } {
+  let w = dayOf.get(m)
+  if (!w) {
+    const d = new Date(m.created_at)
+    w = { day: d.toDateString(), at: d.getTime() }
+    dayOf.set(m, w)
+  }
+  return w
+}
+
 /** buildRows lays out the timeline: day separators, the "new" divider, and runs of one author. */
 function buildRows(msgs: Msg[], hasMoreBefore: boolean, readAtOpen: number, meId: string, seen: string, lastMine: string): Row[] {
   const rows: Row[] = [hasMoreBefore ? { kind: 'edge', key: 'edge' } : { kind: 'intro', key: 'intro' }]
@@ -27,7 +40,7 @@ function buildRows(msgs: Msg[], hasMoreBefore: boolean, readAtOpen: number, meId
   let prev: Msg | undefined
   let prevDay = ''
   msgs.forEach((m, i) => {
-    const day = new Date(m.created_at).toDateString()
+    const { day, at } = when(m)
     if (day !== prevDay) {
       rows.push({ kind: 'day', key: 'day:' + day, label: dayLabel(m.created_at) })
       prevDay = day
@@ -37,7 +50,7 @@ function buildRows(msgs: Msg[], hasMoreBefore: boolean, readAtOpen: number, meId
       rows.push({ kind: 'new', key: 'new' })
       prev = undefined
     }
-    const cont = !!prev && prev.sender.id === m.sender.id && !prev.deleted && Date.parse(m.created_at) - Date.parse(prev.created_at) < GROUP_MS
+    const cont = !!prev && prev.sender.id === m.sender.id && !prev.deleted && at - when(prev).at < GROUP_MS
     rows.push({ kind: 'msg', key: m.pending ? 'p:' + m.client_msg_id : m.id, m, cont, seen: m.id === lastMine ? seen : undefined })
     prev = m
   })
@@ -72,20 +85,28 @@ export function MessageList({ channelId }: { channelId: string }) {
 
   const rows = useMemo(() => buildRows(msgs, t.hasMoreBefore, t.readAtOpen, meId, seen, lastMine?.id ?? ''), [msgs, t.hasMoreBefore, t.readAtOpen, meId, seen, lastMine?.id])
 
-  const v = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: (i) => {
-      const r = rows[i]
-      if (!r) return 60
-      if (r.kind === 'msg') return r.cont ? 28 : 60
-      if (r.kind === 'intro') return 140
-      return 36
-    },
-    getItemKey: (i) => rows[i]?.key ?? i,
-    overscan: 8,
-    paddingEnd: 8,
-  })
+  // The virtualiser keys its measurement cache on these functions: they
+  // must keep their identity across renders (rows are read through a ref),
+  // or every render would lay out every row again.
+  const rowsRef = useRef(rows)
+  rowsRef.current = rows
+  const fns = useMemo(
+    () => ({
+      getScrollElement: () => scroller.current,
+      estimateSize: (i: number) => {
+        const r = rowsRef.current[i]
+        if (!r) return 80
+        if (r.kind === 'msg') return r.cont ? 40 : 80
+        if (r.kind === 'intro') return 140
+        return 36
+      },
+      getItemKey: (i: number) => rowsRef.current[i]?.key ?? i,
+    }),
+    [],
+  )
+  const v = useVirtualizer({ count: rows.length, ...fns, overscan: 8, paddingEnd: 8 })
+  const dividerAt = useMemo(() => rows.findIndex((r) => r.kind === 'new'), [rows])
+  const highlightAt = useMemo(() => (highlight.value ? rows.findIndex((r) => r.kind === 'msg' && r.m.id === highlight.value) : -1), [rows, highlight.value])
 
   // A new channel opens at the first unread message, or at the bottom.
   const opened = useRef('')
@@ -105,16 +126,16 @@ export function MessageList({ channelId }: { channelId: string }) {
     } else v.scrollToIndex(rows.length - 1, { align: 'end' })
   }, [t.loaded, channelId, rows.length])
 
-  // Permalinks within an open channel.
+  // Permalinks within an open channel: scroll to the message once it is
+  // in the list (not again while the person scrolls on).
+  const scrolledTo = useRef('')
   useEffect(() => {
     const h = highlight.value
-    if (!h) return
-    const i = rows.findIndex((r) => r.kind === 'msg' && r.m.id === h)
-    if (i >= 0) {
-      atBottom.current = false
-      v.scrollToIndex(i, { align: 'center' })
-    }
-  }, [highlight.value, rows.length > 0 && rows.findIndex((r) => r.kind === 'msg' && r.m.id === highlight.value)])
+    if (!h || highlightAt < 0 || scrolledTo.current === h) return
+    scrolledTo.current = h
+    atBottom.current = false
+    v.scrollToIndex(highlightAt, { align: 'center' })
+  }, [highlight.value, highlightAt])
 
   // Keep the view still when older messages are prepended, and at the bottom
   // when it was there.
@@ -124,6 +145,9 @@ export function MessageList({ channelId }: { channelId: string }) {
       // the older page is in: put the anchored message back where it was
       anchor.current = null
       const i = rows.findIndex((r) => r.key === a.key)
+      // getVirtualItems brings the measurements up to date with the rows
+      // measured in this commit before the anchor's position is read.
+      v.getVirtualItems()
       const m = v.measurementsCache[i]
       if (i >= 0 && m) {
         v.scrollToOffset(m.start - a.offset)
@@ -139,9 +163,8 @@ export function MessageList({ channelId }: { channelId: string }) {
     const gap = el.scrollHeight - el.scrollTop - el.clientHeight
     atBottom.current = gap < 48
     setShowJump(gap > 600 || t.hasMoreAfter)
-    const divider = rows.findIndex((r) => r.kind === 'new')
     const first = v.getVirtualItems()[0]
-    setDividerAbove(divider >= 0 && !!first && first.index > divider)
+    setDividerAbove(dividerAt >= 0 && !!first && first.index > dividerAt)
     if (el.scrollTop < 400 && t.hasMoreBefore && !t.loading && !anchor.current) {
       const top = v.getVirtualItems().find((it) => rows[it.index]?.kind === 'msg' && it.start + it.size > el.scrollTop)
       if (top) anchor.current = { key: String(rows[top.index]!.key), offset: top.start - el.scrollTop, first: firstMessageKey(rows) }
@@ -191,7 +214,7 @@ export function MessageList({ channelId }: { channelId: string }) {
         </div>
       </div>
       {dividerAbove && (
-        <button class="btn small jump top" onClick={() => v.scrollToIndex(rows.findIndex((r) => r.kind === 'new'), { align: 'start' })}>
+        <button class="btn small jump top" onClick={() => v.scrollToIndex(dividerAt, { align: 'start' })}>
           <ArrowUp size={14} /> Jump to unread
         </button>
       )}
