@@ -62,10 +62,14 @@ export function EmojiPopover(props: { onPick: (e: string) => void; onClose: () =
           onInput={(e) => setQ(e.currentTarget.value)}
           ref={focusOnce}
           onKeyDown={(e) => {
-            if (e.key === 'Enter' && results?.[0]) {
-              e.preventDefault()
-              pick(results[0].emoji)
-            }
+            if (e.key !== 'Enter' || !q) return
+            e.preventDefault()
+            // The list may still be loading: pick the best match once it is in.
+            const text = e.currentTarget.value
+            void loadEmoji().then((g) => {
+              const best = searchEmoji(g, text)[0]
+              if (best) pick(best.emoji)
+            })
           }}
         />
       </div>
