@@ -4,7 +4,7 @@ BIN     := bin/unhidra
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/unhidra/unhidra.Version=$(VERSION)
 
-.PHONY: run build test bench fuzz services vet clean
+.PHONY: run build test bench fuzz services vet clean release
 
 ## run: build and start the server with the embedded defaults (./data, :8080)
 run: build
@@ -28,6 +28,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./...
 	./scripts/web.sh && ./scripts/chromium.sh && cd web && npm run --silent bench
 	UNHIDRA_BENCH_SEARCH_MESSAGES=10000000 $(GO) test -run '^$$' -bench 'Search/sqlite' -benchtime 100x -count 1 -v -timeout 3h ./store/chatstore
+
+## release: cross-compile linux/darwin/windows on amd64/arm64 (web client embedded) into dist/
+## with SHA256SUMS; VERSION defaults to git describe
+release:
+	./scripts/release.sh $(VERSION)
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 fuzz:

@@ -14,7 +14,7 @@
 # web checks passed and failed, the failed ones named) is printed on failure
 # too. "web:" counts the type check as one, and each Vitest and Playwright
 # test as one. The exit status is go test's when it failed, else 1 when vet,
-# gofmt or a web check failed, else 0.
+# gofmt, staticcheck or a web check failed, else 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,9 +33,16 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:" $unformatted >&2
 fi
 
-echo "== go test (race detector on; fuzz targets run their seed corpora)"
+echo "== staticcheck"
+lint=0
+./scripts/staticcheck.sh || lint=$?
+
+echo "== go test (race detector on; fuzz targets run their seed corpora; coverage)"
+cover=$(mktemp "${TMPDIR:-/tmp}/unhidra-cover.XXXXXX")
 status=0
-go test -race -count=1 -timeout 8m ./... 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+go test -race -count=1 -timeout 8m -coverprofile="$cover" ./... 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+coverage=$(go tool cover -func="$cover" 2>/dev/null | awk '/^total:/ {print $NF}')
+rm -f "$cover"
 
 passed=$(grep -c '^ok ' "$log" || true)
 failed=$(grep -c $'^FAIL\t' "$log" || true)
@@ -142,7 +149,9 @@ echo
 echo "== summary"
 [ "$vet" -eq 0 ] || echo "go vet: failed"
 [ -z "$unformatted" ] || echo "gofmt: would change" $unformatted
+[ "$lint" -eq 0 ] || echo "staticcheck: findings (above)"
 echo "packages: $passed passed, $failed failed"
+echo "coverage: ${coverage:-unknown} of statements (go test -cover, each package's own)"
 if [ "$failed" -gt 0 ] || [ "$status" -ne 0 ]; then
   # go test prints each package's output together, ending with its
   # "ok"/"FAIL" line: the failed tests seen since the last such line belong
@@ -171,6 +180,6 @@ echo "web: $web_passed passed, $web_failed failed"
 if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
-if [ "$vet" -ne 0 ] || [ -n "$unformatted" ] || [ "$web_failed" -ne 0 ]; then
+if [ "$vet" -ne 0 ] || [ -n "$unformatted" ] || [ "$lint" -ne 0 ] || [ "$web_failed" -ne 0 ]; then
   exit 1
 fi

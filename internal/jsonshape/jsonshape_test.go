@@ -33,7 +33,8 @@ type sample struct {
 	Named  `json:"named"` // an embedded struct with a name is a member
 	Outer  string         `json:"outer,omitempty" doc:"the outer one"`
 	hidden string
-	Skip   string            `json:"-"`
+	Skip   string `json:"-"`
+	//lint:ignore SA5008 a member named "-" is one of the cases under test
 	Dash   string            `json:"-,"`
 	Plain  int64             // no tag: the Go name
 	Quoted int               `json:"quoted,string"`
