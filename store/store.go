@@ -86,7 +86,9 @@ type DB struct {
 	readStmts, writeStmts *stmtCache
 	// reader runs reads that need no transaction. On PostgreSQL it is the
 	// same pool as writer.
-	reader     *sql.DB
+	reader *sql.DB
+	// path is the SQLite database file; empty on PostgreSQL.
+	path       string
 	logger     *slog.Logger
 	migrations []migration
 }
@@ -191,6 +193,7 @@ func (db *DB) openSQLite(ctx context.Context, path string, opts Options) error {
 	r.Set("_query_only", "1")
 
 	db.dialect = sqliteDialect()
+	db.path = path
 	if db.writer, err = openSQLiteHandle(path, w); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/config"
 	"github.com/unhidra/unhidra/server"
+	"github.com/unhidra/unhidra/store"
 )
 
 const usage = `unhidra — self-hosted secure team chat with IoT devices as participants
@@ -29,6 +30,8 @@ Usage:
   unhidra serve [flags]              run the server (unhidra serve -h lists every flag)
   unhidra admin migrate [flags]      apply pending database migrations and exit
   unhidra admin create-admin --username NAME [--display-name NAME] [flags]
+  unhidra admin backup --to FILE [flags]      copy the SQLite database while the server runs
+  unhidra admin restore --from FILE [flags]   put a backup in place (the server stopped)
                                      create an admin account; the password is read
                                      from UNHIDRA_ADMIN_PASSWORD or standard input
   unhidra bench SCENARIO [flags]     load generator: sends, fanout, idle, all
@@ -134,7 +137,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, lookupEnv env) 
 
 func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv env) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: migrate or create-admin")
+		return errors.New("want a subcommand: migrate, create-admin, backup or restore")
 	}
 	switch args[0] {
 	case "migrate":
@@ -222,8 +225,55 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		}
 		fmt.Fprintf(stdout, "created admin %s (id %s) in the %s\n", u.Username, u.ID, describeDB(cfg))
 		return nil
+	case "backup":
+		var to string
+		cfg, err := loadConfig("admin backup", args[1:], stderr, lookupEnv, func(fs *flag.FlagSet) {
+			fs.StringVar(&to, "to", "", "`FILE` to write the copy to (must not exist)")
+		})
+		if err != nil {
+			return err
+		}
+		if to == "" {
+			return errors.New("--to FILE is required")
+		}
+		if _, ok := sqliteFile(cfg); !ok {
+			return errors.New("backup copies SQLite databases; for PostgreSQL use pg_dump (docs/operations.md)")
+		}
+		db, err := server.OpenStore(ctx, cfg, newLogger(cfg, stderr), false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.Backup(ctx, to); err != nil {
+			if unhidra.ErrorCode(err) != unhidra.EInternal {
+				return errors.New(unhidra.ErrorMessage(err))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "backed up the %s to %s (also keep the signing keys in the data directory's keys/)\n", describeDB(cfg), to)
+		return nil
+	case "restore":
+		var from string
+		cfg, err := loadConfig("admin restore", args[1:], stderr, lookupEnv, func(fs *flag.FlagSet) {
+			fs.StringVar(&from, "from", "", "backup `FILE` written by `unhidra admin backup`")
+		})
+		if err != nil {
+			return err
+		}
+		if from == "" {
+			return errors.New("--from FILE is required")
+		}
+		target, ok := sqliteFile(cfg)
+		if !ok {
+			return errors.New("restore replaces SQLite databases; for PostgreSQL use pg_restore (docs/operations.md)")
+		}
+		if err := store.RestoreSQLite(ctx, from, target); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "restored %s into %s; start the server\n", from, target)
+		return nil
 	}
-	return fmt.Errorf("unknown admin command %q: want migrate or create-admin", args[0])
+	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, backup or restore", args[0])
 }
 
 // sqliteFile is the absolute path of cfg's database when it is SQLite (the
