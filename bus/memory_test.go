@@ -1,12 +1,14 @@
-package bus
+package bus_test
 
 import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/unhidra/unhidra/bus"
+	"github.com/unhidra/unhidra/bus/bustest"
 )
 
 func TestMatch(t *testing.T) {
@@ -26,8 +28,8 @@ func TestMatch(t *testing.T) {
 		{"chan", "chan.1", false},
 		{"chan.1.x", "chan.1", false},
 	} {
-		if got := Match(c.pattern, c.subject); got != c.want {
-			t.Errorf("Match(%q, %q) = %v, want %v", c.pattern, c.subject, got, c.want)
+		if got := bus.Match(c.pattern, c.subject); got != c.want {
+			t.Errorf("bus.Match(%q, %q) = %v, want %v", c.pattern, c.subject, got, c.want)
 		}
 	}
 }
@@ -36,46 +38,17 @@ func FuzzMatch(f *testing.F) {
 	f.Add("chan.>", "chan.1")
 	f.Add("*.x", "a.x")
 	f.Fuzz(func(t *testing.T, pattern, subject string) {
-		Match(pattern, subject) // never panics
+		bus.Match(pattern, subject) // never panics
 		if subject != "" && !strings.ContainsAny(subject, "*>") && !strings.Contains(subject, "..") &&
-			!strings.HasPrefix(subject, ".") && !strings.HasSuffix(subject, ".") && !Match(subject, subject) {
+			!strings.HasPrefix(subject, ".") && !strings.HasSuffix(subject, ".") && !bus.Match(subject, subject) {
 			t.Fatalf("%q does not match itself", subject)
 		}
 	})
 }
 
-func TestMemoryOrderAndFanOut(t *testing.T) {
-	b := NewMemory(MemoryOptions{})
-	defer b.Close()
-	var mu sync.Mutex
-	got := map[string][]string{}
-	var wg sync.WaitGroup
-	wg.Add(2 * 100)
-	for _, p := range []string{"chan.>", "chan.7"} {
-		p := p
-		if _, err := b.Subscribe(p, func(subject string, data []byte) {
-			mu.Lock()
-			got[p] = append(got[p], string(data))
-			mu.Unlock()
-			wg.Done()
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := 0; i < 100; i++ {
-		b.Publish(context.Background(), "chan.7", []byte(fmt.Sprint(i)))
-		b.Publish(context.Background(), "user.7", []byte("x"))
-	}
-	waitGroup(t, &wg, "every message to both subscriptions")
-	mu.Lock()
-	defer mu.Unlock()
-	for p, msgs := range got {
-		for i, m := range msgs {
-			if m != fmt.Sprint(i) {
-				t.Fatalf("%s: message %d is %q: out of order", p, i, m)
-			}
-		}
-	}
+// TestMemoryConformance runs the bus contract's suite on the in-process bus.
+func TestMemoryConformance(t *testing.T) {
+	bustest.Run(t, func(t *testing.T) bus.Bus { return bus.NewMemory(bus.MemoryOptions{}) })
 }
 
 // TestMemorySlowSubscriberDropsOnlyItsOwn: a subscriber that never returns
@@ -83,7 +56,7 @@ func TestMemoryOrderAndFanOut(t *testing.T) {
 // same subject gets every message.
 func TestMemorySlowSubscriberDropsOnlyItsOwn(t *testing.T) {
 	const buffer, n = 4, 20
-	b := NewMemory(MemoryOptions{Buffer: buffer})
+	b := bus.NewMemory(bus.MemoryOptions{Buffer: buffer})
 	defer b.Close()
 	block := make(chan struct{})
 	slow, _ := b.Subscribe("x", func(string, []byte) { <-block })
@@ -113,20 +86,7 @@ func TestMemorySlowSubscriberDropsOnlyItsOwn(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Publish(context.Background(), "x", nil); err != ErrClosed {
+	if err := b.Publish(context.Background(), "x", nil); err != bus.ErrClosed {
 		t.Fatalf("publish after close: %v", err)
-	}
-}
-
-// waitGroup waits for wg, failing the test after a generous deadline
-// instead of hanging until the package timeout.
-func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
 	}
 }

@@ -34,7 +34,7 @@ type Config struct {
 	Addr      string // listen address for HTTP(S)
 	DataDir   string // where the embedded defaults keep their state
 	DB        string // database URL; empty means SQLite in DataDir
-	Bus       string // event bus URL; empty means in-process
+	Bus       string // event bus URL: empty means in-process, nats://… a NATS server
 	Files     string // file storage URL; empty means disk in DataDir
 	MQTTAddr  string // embedded MQTT broker address; empty disables it
 	PublicURL string // the URL browsers use: JWT issuer, cookie and Origin defaults
@@ -131,7 +131,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`HOST:PORT` to listen on")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data `DIR` for the embedded database, files and keys")
 	fs.StringVar(&c.DB, "db", c.DB, "database `URL`: empty for SQLite in the data dir, or postgres://…")
-	fs.StringVar(&c.Bus, "bus", c.Bus, "event bus `URL`: empty for in-process; nats://… and redis://…: "+notActive("multi-node deployments"))
+	fs.StringVar(&c.Bus, "bus", c.Bus, "event bus `URL`: empty for in-process (one node), or nats://HOST:4222 (comma-separated for a cluster) for several nodes")
 	fs.StringVar(&c.Files, "files", c.Files, "file storage `URL`: empty for disk in the data dir, or s3://…; "+notActive("file uploads"))
 	fs.StringVar(&c.MQTTAddr, "mqtt-addr", c.MQTTAddr, "embedded MQTT broker `HOST:PORT`; empty disables it; "+notActive("devices")+": accepted and ignored")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public `URL` browsers use (JWT issuer, cookies, Origin default)")
@@ -299,7 +299,13 @@ func (c *Config) Validate() error {
 		bad("--db %q: want postgres://…, sqlite://… or empty for SQLite in the data dir", c.DB)
 	}
 	if c.Bus != "" {
-		bad("--bus %q: only the in-process bus is available in this version", c.Bus)
+		for _, u := range strings.Split(c.Bus, ",") {
+			pu, err := url.Parse(strings.TrimSpace(u))
+			if err != nil || (pu.Scheme != "nats" && pu.Scheme != "tls") || pu.Host == "" {
+				bad("--bus %q: want nats://HOST:PORT (or tls://…, comma-separated for a cluster) or empty for the in-process bus", c.Bus)
+				break
+			}
+		}
 	}
 	if c.Files != "" {
 		bad("--files %q: only disk storage in the data dir is available in this version", c.Files)

@@ -75,6 +75,7 @@ func TestEveryErrorAtOnce(t *testing.T) {
 		"UNHIDRA_REGISTRATION":  "sometimes",
 		"UNHIDRA_LOG_FORMAT":    "xml",
 		"UNHIDRA_DB":            "mysql://x",
+		"UNHIDRA_BUS":           "redis://127.0.0.1:6379",
 		"UNHIDRA_PUBLIC_URL":    "chat.example",
 		"UNHIDRA_TLS_CERT":      "/nonexistent.pem",
 		"UNHIDRA_ARGON2_MEMORY": "1024",
@@ -82,9 +83,25 @@ func TestEveryErrorAtOnce(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"--addr", "--registration", "--log-format", "--db", "--public-url", "--tls-cert and --tls-key", "--argon2-memory"} {
+	for _, want := range []string{"--addr", "--registration", "--log-format", "--db", "--bus", "--public-url", "--tls-cert and --tls-key", "--argon2-memory"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestBusURL(t *testing.T) {
+	for _, u := range []string{"", "nats://127.0.0.1:4222", "nats://a:4222,nats://b:4222", "tls://nats.example:4222"} {
+		c, err := load(t, []string{"--bus", u}, nil)
+		if err != nil {
+			t.Errorf("--bus %q: %v", u, err)
+		} else if c.Bus != u {
+			t.Errorf("--bus %q loaded as %q", u, c.Bus)
+		}
+	}
+	for _, u := range []string{"redis://127.0.0.1:6379", "127.0.0.1:4222", "nats://", "nats://a:4222,"} {
+		if _, err := load(t, []string{"--bus", u}, nil); err == nil || !strings.Contains(err.Error(), "--bus") {
+			t.Errorf("--bus %q: %v, want an error about --bus", u, err)
 		}
 	}
 }

@@ -12,9 +12,16 @@
 # anyone with a shell on this machine act as the database superuser: it is
 # for development and CI machines, not for a server holding real data.
 # Running it again changes nothing.
+#
+# NATS: the tests of the NATS bus connect to nats://127.0.0.1:4222, unless
+# UNHIDRA_TEST_NATS names another server, which is then left alone. When
+# nothing answers on the port, this script installs nats-server if missing
+# and starts it in the background (JetStream store in /var/lib/nats-server,
+# log in /var/log/nats-server.log).
 set -euo pipefail
 
 PG_PORT=5432
+NATS_PORT=4222
 PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 HBA_MARK="# unhidra scripts/services.sh: the tests connect as postgres over 127.0.0.1 without a password"
 
@@ -138,4 +145,23 @@ postgres() {
   return 1
 }
 
+nats() {
+  if [ -n "${UNHIDRA_TEST_NATS:-}" ]; then
+    echo "services: tests use UNHIDRA_TEST_NATS; the local NATS is left alone"
+    return 0
+  fi
+  up "$NATS_PORT" && return 0
+  if [ ! -x /usr/sbin/nats-server ]; then
+    echo "services: installing nats-server"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  fi
+  echo "services: starting nats-server on 127.0.0.1:$NATS_PORT"
+  as_root mkdir -p /var/lib/nats-server
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p "$NATS_PORT" -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  wait_for "$NATS_PORT" NATS
+}
+
 postgres
+nats

@@ -25,6 +25,7 @@ import (
 	"github.com/unhidra/unhidra/auth/password"
 	"github.com/unhidra/unhidra/auth/token"
 	"github.com/unhidra/unhidra/bus"
+	"github.com/unhidra/unhidra/bus/natsbus"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/config"
@@ -170,6 +171,20 @@ func LoadKeys(cfg config.Config) (*token.KeySet, error) {
 	return token.LoadOrCreate(cfg.KeyDir(), time.Now(), token.KeyOptions{RetainFor: cfg.AccessTTL + time.Hour})
 }
 
+// OpenBus returns the event bus cfg names: the in-process bus by default,
+// or a connection to NATS, which must answer before ctx ends.
+func OpenBus(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (bus.Bus, error) {
+	if cfg.Bus == "" {
+		return bus.NewMemory(bus.MemoryOptions{}), nil
+	}
+	name, _ := os.Hostname()
+	b, err := natsbus.Open(ctx, cfg.Bus, natsbus.Options{Name: "unhidra " + name, Logger: log, Registry: reg})
+	if err != nil {
+		return nil, fmt.Errorf("event bus: %w", err)
+	}
+	return b, nil
+}
+
 // New builds a node: it opens and migrates the database, loads or creates the
 // signing keys and wires the services and transports. It does not listen yet.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
@@ -180,7 +195,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, Store: db, Bus: bus.NewMemory(bus.MemoryOptions{})}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	b, err := OpenBus(ctx, cfg, log, reg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log, Store: db, Bus: b}
 	fail := func(err error) (*Node, error) {
 		n.Bus.Close()
 		db.Close()
@@ -196,8 +218,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if n.Auth, err = NewAuth(cfg, db, n.Keys, n.Bus, log); err != nil {
 		return fail(err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg})
 	n.Gateway, err = gateway.New(gateway.Config{
 		Auth:           n.Auth,

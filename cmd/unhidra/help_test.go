@@ -24,7 +24,7 @@ func TestServeHelpMarksInactiveFlags(t *testing.T) {
 		name, _, _ = strings.Cut(name, "\n")
 		blocks[name] = b
 	}
-	inactive := []string{"mqtt-addr", "bus", "files", "max-file-size", "rate-device-register"}
+	inactive := []string{"mqtt-addr", "files", "max-file-size", "rate-device-register"}
 	for _, f := range inactive {
 		b, ok := blocks[f]
 		if !ok {
