@@ -235,7 +235,7 @@ func Open(ctx context.Context, url string, opts Options) (*Bus, error) {
 	if err := b.pub.Ping(ctx).Err(); err != nil {
 		b.pub.Close()
 		b.read.Close()
-		return nil, fmt.Errorf("redisbus: ping %s:%s", ro.Addr, err)
+		return nil, fmt.Errorf("redisbus: ping %s: %w", ro.Addr, err)
 	}
 	b.m = newMetrics(opts.Registry)
 	b.janitor(ctx)
@@ -419,9 +419,9 @@ func (s *sub) read() {
 	for range s.streams {
 		args.Streams = append(args.Streams, ">")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { <-s.done; cancel() }()
+	// Close's XGROUP DESTROY ends a blocked read with NOGROUP; the read is
+	// not cancelled by context, which would cost its connection.
+	ctx := context.Background()
 	backoff := 50 * time.Millisecond
 	for {
 		res, err := s.b.read.XReadGroup(ctx, args).Result()
