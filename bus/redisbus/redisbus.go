@@ -157,7 +157,8 @@ type Bus struct {
 	subs   map[*sub]struct{}
 	closed bool
 
-	stop        chan struct{} // closed by Close: ends the janitor
+	reads       sync.WaitGroup // running sub.read calls, closed or not
+	stop        chan struct{}  // closed by Close: ends the janitor
 	janitorDone chan struct{}
 }
 
@@ -317,6 +318,16 @@ func (b *Bus) Close() error {
 	for _, s := range subs {
 		errs = append(errs, s.Close())
 	}
+	// Destroying a group ends its blocked read at once; if that failed,
+	// the read ends when its block time runs out. Waiting for the reads of
+	// every subscription, including those closed before, lets their
+	// connections close cleanly.
+	reads := make(chan struct{})
+	go func() { b.reads.Wait(); close(reads) }()
+	select {
+	case <-reads:
+	case <-time.After(block + 5*time.Second):
+	}
 	close(b.stop)
 	<-b.janitorDone
 	errs = append(errs, b.read.Close(), b.pub.Close())
@@ -373,10 +384,12 @@ func (b *Bus) Subscribe(pattern string, handler bus.Handler) (bus.Subscription, 
 		return nil, bus.ErrClosed
 	}
 	b.subs[s] = struct{}{}
+	b.reads.Add(1) // under mu, so never concurrent with Close's Wait
 	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.createGroups(ctx); err != nil {
+		b.reads.Done()
 		s.Close()
 		return nil, fmt.Errorf("redisbus: subscribe %q: %w", pattern, err)
 	}
@@ -411,6 +424,7 @@ func (s *sub) createGroups(ctx context.Context) error {
 
 // read moves matching messages from the streams to s.ch until Close.
 func (s *sub) read() {
+	defer s.b.reads.Done()
 	args := &redis.XReadGroupArgs{
 		Group: s.group, Consumer: s.group, Count: readCount, Block: block, NoAck: true,
 		Streams: make([]string, 0, 2*len(s.streams)),
