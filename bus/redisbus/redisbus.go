@@ -50,7 +50,9 @@
 //     minutes) by the Redis server's clock, and sets the stream key to
 //     expire MaxAge plus two minutes later. While any node runs, entries
 //     live at most MaxAge plus a minute; when every node has stopped, the
-//     keys expire and the streams and their groups vanish.
+//     keys expire and the streams and their groups vanish. (A stream
+//     that XADD creates gets its expiry at the next janitor run of any
+//     node.)
 //
 // Subscribers read entries within milliseconds, so a retention of minutes
 // only matters to a subscription that fell behind, which at most once lets
@@ -139,7 +141,10 @@ type Options struct {
 	// DefaultMaxAge).
 	MaxAge time.Duration
 	// GroupIdle is how long a consumer group may go unread before any
-	// node's janitor destroys it (default DefaultGroupIdle).
+	// node's janitor destroys it (default DefaultGroupIdle). It must stay
+	// well above the few seconds a live subscription's read blocks, or
+	// janitors destroy live groups (which their subscriptions then
+	// recreate, losing what was published meanwhile).
 	GroupIdle time.Duration
 	// Buffer is each subscription's queue length (default DefaultBuffer).
 	Buffer int

@@ -377,3 +377,45 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("Publish after Close: %v", err)
 	}
 }
+
+// BenchmarkPublishDeliver: one publisher, one subscription on its kind's
+// stream; each op is a Publish, and the benchmark ends when the
+// subscription has heard every message.
+func BenchmarkPublishDeliver(b *testing.B) {
+	ctx := context.Background()
+	o, err := redis.ParseURL(redisURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var r [6]byte
+	rand.Read(r[:])
+	prefix := "unhidra:bench:" + hex.EncodeToString(r[:]) + ":"
+	bb, err := Open(ctx, redisURL(), Options{Name: "bench", Prefix: prefix})
+	if err != nil {
+		b.Fatalf("%v\n%s", err, startHint)
+	}
+	c := redis.NewClient(o)
+	defer c.Close()
+	defer func() {
+		bb.Close()
+		c.Del(ctx, bb.streams()...)
+	}()
+	data := []byte(`{"type":"message_created","channel_id":"c1","seq":1,"body":"a message of some ordinary length, say a sentence"}`)
+	heard := make(chan struct{}, 1)
+	n := 0
+	if _, err := bb.Subscribe("chan.>", func(string, []byte) {
+		n++
+		if n == b.N {
+			heard <- struct{}{}
+		}
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := bb.Publish(ctx, "chan.c1", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-heard
+}
