@@ -165,3 +165,31 @@ nats() {
 
 postgres
 nats
+
+# Redis (bus/redisbus): the tests connect to redis://127.0.0.1:6379/0 unless
+# UNHIDRA_TEST_REDIS names another server, which is then left alone. When
+# nothing answers on the port, this starts a throwaway server there that
+# keeps nothing on disk (no RDB, no AOF), installing redis-server first if
+# missing. Each test uses keys under a prefix of its own and deletes them.
+REDIS_PORT=6379
+
+redis() {
+  if [ -n "${UNHIDRA_TEST_REDIS:-}" ]; then
+    echo "services: tests use UNHIDRA_TEST_REDIS; the local Redis is left alone"
+    return 0
+  fi
+  up "$REDIS_PORT" && return 0
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "services: installing Redis"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    up "$REDIS_PORT" && return 0 # the package may have started its own
+  fi
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  echo "services: starting Redis on 127.0.0.1:$REDIS_PORT"
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for "$REDIS_PORT" Redis
+}
+
+redis
