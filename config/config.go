@@ -34,7 +34,7 @@ type Config struct {
 	Addr      string // listen address for HTTP(S)
 	DataDir   string // where the embedded defaults keep their state
 	DB        string // database URL; empty means SQLite in DataDir
-	Bus       string // event bus URL: empty means in-process, nats://… a NATS server
+	Bus       string // event bus URL: empty means in-process, nats://… a NATS server, redis://… Redis Streams
 	Files     string // file storage URL; empty means disk in DataDir
 	MQTTAddr  string // embedded MQTT broker address; empty disables it
 	PublicURL string // the URL browsers use: JWT issuer, cookie and Origin defaults
@@ -131,7 +131,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`HOST:PORT` to listen on")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data `DIR` for the embedded database, files and keys")
 	fs.StringVar(&c.DB, "db", c.DB, "database `URL`: empty for SQLite in the data dir, or postgres://…")
-	fs.StringVar(&c.Bus, "bus", c.Bus, "event bus `URL`: empty for in-process (one node), or nats://HOST:4222 (comma-separated for a cluster) for several nodes")
+	fs.StringVar(&c.Bus, "bus", c.Bus, "event bus `URL`: empty for in-process (one node); for several nodes nats://HOST:4222 (comma-separated for a cluster) or redis://HOST:6379[/DB]")
 	fs.StringVar(&c.Files, "files", c.Files, "file storage `URL`: empty for disk in the data dir, or s3://…; "+notActive("file uploads"))
 	fs.StringVar(&c.MQTTAddr, "mqtt-addr", c.MQTTAddr, "embedded MQTT broker `HOST:PORT`; empty disables it; "+notActive("devices")+": accepted and ignored")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public `URL` browsers use (JWT issuer, cookies, Origin default)")
@@ -298,14 +298,8 @@ func (c *Config) Validate() error {
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite://") {
 		bad("--db %q: want postgres://…, sqlite://… or empty for SQLite in the data dir", c.DB)
 	}
-	if c.Bus != "" {
-		for _, u := range strings.Split(c.Bus, ",") {
-			pu, err := url.Parse(strings.TrimSpace(u))
-			if err != nil || (pu.Scheme != "nats" && pu.Scheme != "tls") || pu.Host == "" {
-				bad("--bus %q: want nats://HOST:PORT (or tls://…, comma-separated for a cluster) or empty for the in-process bus", c.Bus)
-				break
-			}
-		}
+	if c.Bus != "" && !validBusURL(c.Bus) {
+		bad("--bus %q: want nats://HOST:PORT (or tls://…, comma-separated for a cluster), redis://HOST:PORT[/DB] (or rediss://…), or empty for the in-process bus", c.Bus)
 	}
 	if c.Files != "" {
 		bad("--files %q: only disk storage in the data dir is available in this version", c.Files)
@@ -471,4 +465,19 @@ func (u *uint8Value) Set(s string) error {
 	}
 	*u = uint8Value(v)
 	return nil
+}
+
+// validBusURL accepts one redis:// or rediss:// URL, or one or more
+// comma-separated nats:// or tls:// URLs (a NATS cluster).
+func validBusURL(s string) bool {
+	if pu, err := url.Parse(s); err == nil && (pu.Scheme == "redis" || pu.Scheme == "rediss") {
+		return pu.Host != "" && !strings.Contains(s, ",")
+	}
+	for _, u := range strings.Split(s, ",") {
+		pu, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || (pu.Scheme != "nats" && pu.Scheme != "tls") || pu.Host == "" {
+			return false
+		}
+	}
+	return true
 }

@@ -75,7 +75,7 @@ func TestEveryErrorAtOnce(t *testing.T) {
 		"UNHIDRA_REGISTRATION":  "sometimes",
 		"UNHIDRA_LOG_FORMAT":    "xml",
 		"UNHIDRA_DB":            "mysql://x",
-		"UNHIDRA_BUS":           "redis://127.0.0.1:6379",
+		"UNHIDRA_BUS":           "amqp://127.0.0.1:5672",
 		"UNHIDRA_PUBLIC_URL":    "chat.example",
 		"UNHIDRA_TLS_CERT":      "/nonexistent.pem",
 		"UNHIDRA_ARGON2_MEMORY": "1024",
@@ -91,7 +91,7 @@ func TestEveryErrorAtOnce(t *testing.T) {
 }
 
 func TestBusURL(t *testing.T) {
-	for _, u := range []string{"", "nats://127.0.0.1:4222", "nats://a:4222,nats://b:4222", "tls://nats.example:4222"} {
+	for _, u := range []string{"", "nats://127.0.0.1:4222", "nats://a:4222,nats://b:4222", "tls://nats.example:4222", "redis://127.0.0.1:6379", "rediss://cache.example:6380/2"} {
 		c, err := load(t, []string{"--bus", u}, nil)
 		if err != nil {
 			t.Errorf("--bus %q: %v", u, err)
@@ -99,7 +99,7 @@ func TestBusURL(t *testing.T) {
 			t.Errorf("--bus %q loaded as %q", u, c.Bus)
 		}
 	}
-	for _, u := range []string{"redis://127.0.0.1:6379", "127.0.0.1:4222", "nats://", "nats://a:4222,"} {
+	for _, u := range []string{"127.0.0.1:4222", "nats://", "nats://a:4222,", "redis://", "redis://a:6379,nats://b:4222", "http://x:1"} {
 		if _, err := load(t, []string{"--bus", u}, nil); err == nil || !strings.Contains(err.Error(), "--bus") {
 			t.Errorf("--bus %q: %v, want an error about --bus", u, err)
 		}

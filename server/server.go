@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ import (
 	"github.com/unhidra/unhidra/auth/token"
 	"github.com/unhidra/unhidra/bus"
 	"github.com/unhidra/unhidra/bus/natsbus"
+	"github.com/unhidra/unhidra/bus/redisbus"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/config"
@@ -178,7 +180,13 @@ func OpenBus(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prom
 		return bus.NewMemory(bus.MemoryOptions{}), nil
 	}
 	name, _ := os.Hostname()
-	b, err := natsbus.Open(ctx, cfg.Bus, natsbus.Options{Name: "unhidra " + name, Logger: log, Registry: reg})
+	var b bus.Bus
+	var err error
+	if strings.HasPrefix(cfg.Bus, "redis://") || strings.HasPrefix(cfg.Bus, "rediss://") {
+		b, err = redisbus.Open(ctx, cfg.Bus, redisbus.Options{Name: name, Logger: log, Registry: reg})
+	} else {
+		b, err = natsbus.Open(ctx, cfg.Bus, natsbus.Options{Name: "unhidra " + name, Logger: log, Registry: reg})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("event bus: %w", err)
 	}

@@ -241,3 +241,49 @@ func TestRollingRestart(t *testing.T) {
 	}
 	<-sent
 }
+
+// TestCrossNodeDeliveryRedis: the same across nodes on the Redis bus.
+func TestCrossNodeDeliveryRedis(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: "redis://127.0.0.1:6379/0"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice := account(t, ctx, c.Nodes[0], "alice", c.Token())
+	bob := account(t, ctx, c.Nodes[1], "bob", "")
+	ch, err := alice.CreateChannel(ctx, client.CreateChannelInput{Name: "cross", Kind: unhidra.ChannelPublic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	stream := bob.Stream(client.StreamOptions{})
+	defer stream.Close()
+	if f, err := stream.Next(ctx); err != nil || f.Type != "hello" {
+		t.Fatalf("first frame %v, %v", f, err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := alice.SendText(ctx, ch.ID, fmt.Sprintf("msg %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 20; {
+		f, err := stream.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", i, err)
+		}
+		if f.Type != "message" {
+			continue
+		}
+		var m struct {
+			Message unhidra.Message `json:"message"`
+		}
+		json.Unmarshal(f.Raw, &m)
+		if want := fmt.Sprintf("msg %d", i); m.Message.Body != want {
+			t.Fatalf("message %d on node 1: %q, want %q", i, m.Message.Body, want)
+		}
+		i++
+	}
+}
