@@ -28,10 +28,13 @@ import (
 
 // Config wires the REST transport.
 type Config struct {
-	Auth     *auth.Service
-	Chat     *chat.Service
-	Gateway  *gateway.Gateway // serves /api/v1/ws; nil answers 503
-	JWKS     func() []byte    // the public verification keys
+	Auth    *auth.Service
+	Chat    *chat.Service
+	Gateway *gateway.Gateway // serves /api/v1/ws; nil answers 503
+	JWKS    func() []byte    // the public verification keys
+	// BusPing reports whether the event bus is usable, for /readyz; nil
+	// skips the check.
+	BusPing  func(ctx context.Context) error
 	ClientIP *clientip.Resolver
 
 	RateLogin    ratelimit.Spec
@@ -336,6 +339,12 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.auth.Ready(ctx); err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "not ready", slog.Any("err", err))
 		return unhidra.Errorf(unhidra.EUnavailable, "the database does not answer")
+	}
+	if s.cfg.BusPing != nil {
+		if err := s.cfg.BusPing(ctx); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "not ready", slog.String("part", "bus"), slog.Any("err", err))
+			return unhidra.Errorf(unhidra.EUnavailable, "the event bus does not answer")
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil

@@ -250,6 +250,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		Chat:             n.Chat,
 		Gateway:          n.Gateway,
 		JWKS:             n.Keys.JWKS,
+		BusPing:          n.Bus.Ping,
 		Web:              client,
 		ClientIP:         clientip.New(cfg.TrustedProxies),
 		RateLogin:        cfg.RateLogin,
