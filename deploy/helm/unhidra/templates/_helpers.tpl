@@ -21,12 +21,19 @@
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Labels of every object. */}}
-{{- define "unhidra.labels" -}}
+{{/* Labels of every object but the component. */}}
+{{- define "unhidra.commonLabels" -}}
 helm.sh/chart: {{ include "unhidra.chart" . }}
-{{ include "unhidra.selectorLabels" . }}
+app.kubernetes.io/name: {{ include "unhidra.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels of the server's objects. */}}
+{{- define "unhidra.labels" -}}
+{{ include "unhidra.commonLabels" . }}
+app.kubernetes.io/component: server
 {{- end }}
 
 {{/* Labels selecting the server pods. */}}
@@ -100,7 +107,7 @@ app.kubernetes.io/component: server
 {{- fail "persistence is for a single node on SQLite; several nodes keep their state in PostgreSQL" }}
 {{- end }}
 {{- end }}
-{{- if eq (len .Values.signingKeys.files) 0 }}
+{{- if empty .Values.signingKeys.files }}
 {{- fail "signingKeys.files lists no key file" }}
 {{- end }}
 {{- end }}
