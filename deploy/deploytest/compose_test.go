@@ -159,7 +159,7 @@ func TestCompose(t *testing.T) {
 	// Grafana gets the provisioning and the dashboards that exist here.
 	graf := p.Services["grafana"]
 	for target, rel := range map[string]string{
-		"/etc/grafana/provisioning":  "deploy/grafana/provisioning",
+		"/etc/grafana/provisioning":   "deploy/grafana/provisioning",
 		"/var/lib/grafana/dashboards": "deploy/grafana/dashboards",
 	} {
 		if !slices.ContainsFunc(graf.Volumes, func(v types.ServiceVolumeConfig) bool {
