@@ -47,19 +47,21 @@ func migrateData(ctx context.Context, args []string, stdout, stderr io.Writer, l
 		return err
 	}
 	defer src.Close()
-	dst, err := store.Open(ctx, to, store.Options{Logger: log})
+	// No logger: an empty target's schema is behind this binary, as it
+	// should be, and CopyTo creates it.
+	dst, err := store.Open(ctx, to, store.Options{})
 	if err != nil {
 		return fmt.Errorf("open target: %w", err)
 	}
 	defer dst.Close()
 
-	fmt.Fprintf(stdout, "copying the %s into the %s\n", describeDB(cfg), describeDB(target))
-	fmt.Fprintln(stdout, "(a consistent snapshot: anything written after it is not copied, so stop the server first)")
+	fmt.Fprintf(stderr, "copying the %s into the %s\n", describeDB(cfg), describeDB(target))
+	fmt.Fprintln(stderr, "(one consistent snapshot: anything written after it is not copied, so stop the server first)")
 	counts, err := src.CopyTo(ctx, dst, func(table string, rows int64) {
 		if rows == 0 {
-			fmt.Fprintf(stdout, "  %s…\n", table)
+			fmt.Fprintf(stderr, "copying %s…\n", table)
 		} else {
-			fmt.Fprintf(stdout, "  %s: %d rows so far\n", table, rows)
+			fmt.Fprintf(stderr, "copying %s: %d rows so far\n", table, rows)
 		}
 	})
 	if err != nil {
@@ -69,6 +71,7 @@ func migrateData(ctx context.Context, args []string, stdout, stderr io.Writer, l
 		return fmt.Errorf("%w (nothing was written to the target)", err)
 	}
 	var total int64
+	fmt.Fprintf(stdout, "rows copied from the %s:\n", describeDB(cfg))
 	for _, c := range counts {
 		fmt.Fprintf(stdout, "  %-16s %d\n", c.Table, c.Rows)
 		total += c.Rows
