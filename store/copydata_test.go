@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -88,5 +89,59 @@ func TestCopyToChecksEnginesAndSkipsDerivedTables(t *testing.T) {
 	}
 	if !tables["messages"] || !tables["users"] {
 		t.Fatalf("tables to copy: %v", tables)
+	}
+}
+
+// A table of more rows than one progress step is copied whole, with
+// progress along the way, and the copy's checks pass on the target.
+func TestCopyToManyRows(t *testing.T) {
+	ctx := context.Background()
+	lite, err := Open(ctx, testenv.SQLiteURL(t), Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	const n = 2*copyProgressEvery + 123
+	err = lite.InTx(ctx, func(c Conn) error {
+		for i := range n {
+			id := fmt.Sprintf("u%05d", i)
+			if _, err := c.Exec(ctx, `INSERT INTO users (id, username, username_lower, role, disabled, password_hash, created_at, updated_at)
+				VALUES (?, ?, ?, 'member', ?, 'x', ?, ?)`, id, id, id, i%2, i, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := Open(ctx, testenv.PostgresURL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	var steps []int64
+	counts, err := lite.CopyTo(ctx, pg, func(table string, rows int64) {
+		if table == "users" {
+			steps = append(steps, rows)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(steps, []int64{0, copyProgressEvery, 2 * copyProgressEvery}) {
+		t.Fatalf("progress of users: %v", steps)
+	}
+	for _, c := range counts {
+		if want := map[string]int64{"users": n}[c.Table]; c.Rows != want {
+			t.Errorf("%s: %d rows copied, want %d", c.Table, c.Rows, want)
+		}
+	}
+	var disabled int
+	if err := pg.Read().QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE disabled`).Scan(&disabled); err != nil || disabled != n/2 {
+		t.Fatalf("disabled users on the target: %d %v", disabled, err)
+	}
+	if v, err := pg.SchemaVersion(ctx); err != nil || v != pg.latestVersion() {
+		t.Fatalf("target schema version %d %v", v, err)
 	}
 }
