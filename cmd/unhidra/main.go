@@ -30,10 +30,13 @@ Usage:
   unhidra serve [flags]              run the server (unhidra serve -h lists every flag)
   unhidra admin migrate [flags]      apply pending database migrations and exit
   unhidra admin create-admin --username NAME [--display-name NAME] [flags]
-  unhidra admin backup --to FILE [flags]      copy the SQLite database while the server runs
-  unhidra admin restore --from FILE [flags]   put a backup in place (the server stopped)
                                      create an admin account; the password is read
                                      from UNHIDRA_ADMIN_PASSWORD or standard input
+  unhidra admin backup --to FILE [flags]      copy the SQLite database while the server runs
+  unhidra admin restore --from FILE [flags]   put a backup in place (the server stopped)
+  unhidra admin migrate-data --to postgres://… [flags]
+                                     copy the SQLite database into an empty PostgreSQL
+                                     database (stop the server first)
   unhidra bench SCENARIO [flags]     load generator: sends, fanout, idle, all
   unhidra version                    print the version
 ` + clientUsage + `
@@ -137,7 +140,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, lookupEnv env) 
 
 func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv env) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: migrate, create-admin, backup or restore")
+		return errors.New("want a subcommand: migrate, create-admin, backup, restore or migrate-data")
 	}
 	switch args[0] {
 	case "migrate":
@@ -272,8 +275,10 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		}
 		fmt.Fprintf(stdout, "restored %s into %s; start the server\n", from, target)
 		return nil
+	case "migrate-data":
+		return migrateData(ctx, args[1:], stdout, stderr, lookupEnv)
 	}
-	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, backup or restore", args[0])
+	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, backup, restore or migrate-data", args[0])
 }
 
 // sqliteFile is the absolute path of cfg's database when it is SQLite (the
