@@ -55,7 +55,7 @@ func (b *Balancer) forward(in net.Conn) {
 	var out net.Conn
 	for i := 0; i < n && out == nil; i++ {
 		node := b.c.Nodes[(start+i)%n]
-		out, _ = net.Dial("tcp", node.Addr)
+		out, _ = net.Dial("tcp", node.address())
 	}
 	if out == nil {
 		in.Close()

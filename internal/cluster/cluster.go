@@ -123,7 +123,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 
 func (n *Node) args() []string {
 	a := []string{"serve",
-		"--addr", n.Addr, "--data", n.dataDir, "--db", n.c.DB, "--jwt-key-dir", n.c.KeyDir,
+		"--addr", n.address(), "--data", n.dataDir, "--db", n.c.DB, "--jwt-key-dir", n.c.KeyDir,
 		"--mqtt-addr=", "--log-format=json", "--log-level=info",
 		"--rate-login=0", "--rate-register=0", "--rate-ws-ip=0", "--rate-ws-user=0", "--shutdown-timeout=2s",
 	}
@@ -184,8 +184,10 @@ func (n *Node) start() error {
 	}()
 	select {
 	case addr := <-ready:
+		n.mu.Lock()
 		n.Addr = addr
 		n.URL = "http://" + addr
+		n.mu.Unlock()
 		return nil
 	case <-n.done:
 		return fmt.Errorf("exited before listening")
@@ -240,6 +242,13 @@ func (n *Node) Restart() {
 	if err := n.start(); err != nil {
 		n.c.t.Fatalf("cluster: restart node %d: %v\n%s", n.Index, err, n.Logs())
 	}
+}
+
+// address is where the node listens, safe to read while it restarts.
+func (n *Node) address() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.Addr
 }
 
 // Logs is everything the node has logged, across restarts.
