@@ -38,7 +38,7 @@ release:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-## services: make sure PostgreSQL (and later NATS, Redis, Mosquitto) are up
+## services: make sure PostgreSQL, NATS and Redis are up (Mosquitto joins with devices)
 services:
 	./scripts/services.sh
 
