@@ -65,25 +65,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 			}
 		}
 	}()
-	for i := 0; i < n; {
-		f, err := stream.Next(ctx)
-		if err != nil {
-			t.Fatalf("after %d messages: %v", i, err)
-		}
-		if f.Type != "message" {
-			continue
-		}
-		var m struct {
-			Message unhidra.Message `json:"message"`
-		}
-		if err := json.Unmarshal(f.Raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("msg %d", i); m.Message.Body != want {
-			t.Fatalf("message %d on node 1: %q, want %q", i, m.Message.Body, want)
-		}
-		i++
-	}
+	expectInOrder(t, ctx, stream, n, "msg %d", nil)
 }
 
 // TestKillNodeMidStream: a member's node is killed with SIGKILL while
@@ -132,31 +114,11 @@ func TestKillNodeMidStream(t *testing.T) {
 			acked <- body
 		}
 	}()
-	got := 0
-	killed := false
-	for got < total {
-		f, err := stream.Next(ctx)
-		if err != nil {
-			t.Fatalf("after %d messages: %v", got, err)
-		}
-		if f.Type != "message" {
-			continue
-		}
-		var m struct {
-			Message unhidra.Message `json:"message"`
-		}
-		if err := json.Unmarshal(f.Raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("msg %03d", got); m.Message.Body != want {
-			t.Fatalf("message %d: %q, want %q (a gap, a repeat or out of order)", got, m.Message.Body, want)
-		}
-		got++
-		if got == 100 && !killed {
-			killed = true
+	expectInOrder(t, ctx, stream, total, "msg %03d", func(got int) {
+		if got == 100 {
 			c.Nodes[1].Kill() // bob's node, with messages still flowing
 		}
-	}
+	})
 	n := 0
 	for range acked {
 		n++
@@ -220,25 +182,7 @@ func TestRollingRestart(t *testing.T) {
 			}
 		}
 	}()
-	for got := 0; got < total; {
-		f, err := stream.Next(ctx)
-		if err != nil {
-			t.Fatalf("after %d messages: %v", got, err)
-		}
-		if f.Type != "message" {
-			continue
-		}
-		var m struct {
-			Message unhidra.Message `json:"message"`
-		}
-		if err := json.Unmarshal(f.Raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("msg %03d", got); m.Message.Body != want {
-			t.Fatalf("message %d: %q, want %q (a gap, a repeat or out of order)", got, m.Message.Body, want)
-		}
-		got++
-	}
+	expectInOrder(t, ctx, stream, total, "msg %03d", nil)
 	<-sent
 }
 
@@ -269,10 +213,19 @@ func TestCrossNodeDeliveryRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := 0; i < 20; {
+	expectInOrder(t, ctx, stream, 20, "msg %d", nil)
+}
+
+// expectInOrder reads the stream until it has n message frames, which must
+// carry the bodies fmt.Sprintf(format, 0), …, (n-1) in that order: no gap, no
+// repeat. each, when set, is called after each message with how many have
+// arrived.
+func expectInOrder(t *testing.T, ctx context.Context, stream *client.Stream, n int, format string, each func(got int)) {
+	t.Helper()
+	for got := 0; got < n; {
 		f, err := stream.Next(ctx)
 		if err != nil {
-			t.Fatalf("after %d messages: %v", i, err)
+			t.Fatalf("after %d messages: %v", got, err)
 		}
 		if f.Type != "message" {
 			continue
@@ -280,10 +233,15 @@ func TestCrossNodeDeliveryRedis(t *testing.T) {
 		var m struct {
 			Message unhidra.Message `json:"message"`
 		}
-		json.Unmarshal(f.Raw, &m)
-		if want := fmt.Sprintf("msg %d", i); m.Message.Body != want {
-			t.Fatalf("message %d on node 1: %q, want %q", i, m.Message.Body, want)
+		if err := json.Unmarshal(f.Raw, &m); err != nil {
+			t.Fatal(err)
 		}
-		i++
+		if want := fmt.Sprintf(format, got); m.Message.Body != want {
+			t.Fatalf("message %d: %q, want %q (a gap, a repeat or out of order)", got, m.Message.Body, want)
+		}
+		got++
+		if each != nil {
+			each(got)
+		}
 	}
 }
