@@ -39,21 +39,12 @@ func NewMemory(opts MemoryOptions) *Memory {
 	return &Memory{subs: map[*memSub]struct{}{}, buffer: opts.Buffer}
 }
 
-type memMsg struct {
-	subject string
-	data    []byte
-}
-
 type memSub struct {
 	b       *Memory
 	pattern string
 	exact   bool
-	handler Handler
-	ch      chan memMsg
-	done    chan struct{}
+	q       *Queue
 	once    sync.Once
-	mu      sync.Mutex // held while the handler runs, so Close waits for it
-	stopped bool
 }
 
 // Publish delivers data to every matching subscription's queue.
@@ -70,9 +61,7 @@ func (b *Memory) Publish(ctx context.Context, subject string, data []byte) error
 		if s.exact && s.pattern != subject || !s.exact && !Match(s.pattern, subject) {
 			continue
 		}
-		select {
-		case s.ch <- memMsg{subject, data}:
-		default:
+		if !s.q.Offer(subject, data) {
 			b.dropped.Add(1)
 		}
 	}
@@ -84,35 +73,14 @@ func (b *Memory) Subscribe(pattern string, handler Handler) (Subscription, error
 	if pattern == "" || handler == nil {
 		return nil, errors.New("bus: subscribe needs a pattern and a handler")
 	}
-	s := &memSub{
-		b: b, pattern: pattern, handler: handler,
-		exact: !strings.ContainsAny(pattern, "*>"),
-		ch:    make(chan memMsg, b.buffer), done: make(chan struct{}),
-	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
-		b.mu.Unlock()
 		return nil, ErrClosed
 	}
+	s := &memSub{b: b, pattern: pattern, exact: !strings.ContainsAny(pattern, "*>"), q: NewQueue(b.buffer, handler)}
 	b.subs[s] = struct{}{}
-	b.mu.Unlock()
-	go s.run()
 	return s, nil
-}
-
-func (s *memSub) run() {
-	for {
-		select {
-		case <-s.done:
-			return
-		case m := <-s.ch:
-			s.mu.Lock()
-			if !s.stopped {
-				s.handler(m.subject, m.data)
-			}
-			s.mu.Unlock()
-		}
-	}
 }
 
 // Close stops the subscription; no handler call starts after it returns.
@@ -121,10 +89,7 @@ func (s *memSub) Close() error {
 		s.b.mu.Lock()
 		delete(s.b.subs, s)
 		s.b.mu.Unlock()
-		s.mu.Lock()
-		s.stopped = true
-		s.mu.Unlock()
-		close(s.done)
+		s.q.Stop()
 	})
 	return nil
 }

@@ -128,20 +128,11 @@ func Open(ctx context.Context, url string, opts Options) (*Bus, error) {
 	return b, nil
 }
 
-type msg struct {
-	subject string
-	data    []byte
-}
-
 type sub struct {
-	b       *Bus
-	ns      *nats.Subscription
-	handler bus.Handler
-	ch      chan msg
-	done    chan struct{}
-	once    sync.Once
-	mu      sync.Mutex // held while the handler runs, so Close waits for it
-	stopped bool
+	b    *Bus
+	ns   *nats.Subscription
+	q    *bus.Queue
+	once sync.Once
 }
 
 // Publish hands data to the NATS client, which sends it in order with this
@@ -167,31 +158,33 @@ func (b *Bus) Subscribe(pattern string, handler bus.Handler) (bus.Subscription, 
 	if pattern == "" || handler == nil {
 		return nil, errors.New("bus: subscribe needs a pattern and a handler")
 	}
-	s := &sub{b: b, handler: handler, ch: make(chan msg, b.buffer), done: make(chan struct{})}
+	s := &sub{b: b, q: bus.NewQueue(b.buffer, handler)}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
+		s.q.Stop()
 		return nil, bus.ErrClosed
 	}
 	ns, err := b.nc.Subscribe(pattern, s.enqueue)
 	if err != nil {
 		b.mu.Unlock()
+		s.q.Stop()
 		if errors.Is(err, nats.ErrConnectionClosed) {
 			return nil, bus.ErrClosed
 		}
 		return nil, fmt.Errorf("bus: subscribe %s: %w", pattern, err)
 	}
 	// The client's own queue only ever holds messages on their way to
-	// s.ch, which enqueue never blocks on.
+	// the subscription's queue, which enqueue never blocks on.
 	if err := ns.SetPendingLimits(-1, -1); err != nil {
 		b.mu.Unlock()
 		ns.Unsubscribe()
+		s.q.Stop()
 		return nil, fmt.Errorf("bus: subscribe %s: %w", pattern, err)
 	}
 	s.ns = ns
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	go s.run()
 	if b.nc.Status() == nats.CONNECTED {
 		// While reconnecting the client subscribes again by itself once
 		// it is back; there is nothing to wait for then.
@@ -205,26 +198,9 @@ func (b *Bus) Subscribe(pattern string, handler bus.Handler) (bus.Subscription, 
 
 // enqueue runs on the NATS client's delivery goroutine of the subscription.
 func (s *sub) enqueue(m *nats.Msg) {
-	select {
-	case s.ch <- msg{m.Subject, m.Data}:
-	default:
+	if !s.q.Offer(m.Subject, m.Data) {
 		s.b.dropped.Add(1)
 		s.b.dropMetric.Inc()
-	}
-}
-
-func (s *sub) run() {
-	for {
-		select {
-		case <-s.done:
-			return
-		case m := <-s.ch:
-			s.mu.Lock()
-			if !s.stopped {
-				s.handler(m.subject, m.data)
-			}
-			s.mu.Unlock()
-		}
 	}
 }
 
@@ -236,10 +212,7 @@ func (s *sub) Close() error {
 		s.b.mu.Unlock()
 		// After Close of the connection there is nothing to unsubscribe.
 		s.ns.Unsubscribe()
-		s.mu.Lock()
-		s.stopped = true
-		s.mu.Unlock()
-		close(s.done)
+		s.q.Stop()
 	})
 	return nil
 }

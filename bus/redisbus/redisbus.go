@@ -342,23 +342,14 @@ func (b *Bus) Close() error {
 // Dropped counts messages dropped because a subscription's queue was full.
 func (b *Bus) Dropped() int64 { return b.dropped.Load() }
 
-type msg struct {
-	subject string
-	data    []byte
-}
-
 type sub struct {
 	b       *Bus
 	pattern string
 	streams []string // keys read
 	group   string   // also the consumer's name
-	handler bus.Handler
-	ch      chan msg
-	done    chan struct{} // closed by Close
+	q       *bus.Queue
+	done    chan struct{} // closed by Close: ends the read loop
 	once    sync.Once
-
-	hmu     sync.Mutex // held while the handler runs, so Close waits for it
-	stopped bool
 
 	gmu sync.Mutex // serialises group (re)creation with Close's destruction
 }
@@ -374,9 +365,10 @@ func (b *Bus) Subscribe(pattern string, handler bus.Handler) (bus.Subscription, 
 		return nil, err
 	}
 	s := &sub{
-		b: b, pattern: pattern, handler: handler,
+		b: b, pattern: pattern,
 		group: b.opts.Name + "." + hex.EncodeToString(r[:]),
-		ch:    make(chan msg, b.opts.Buffer), done: make(chan struct{}),
+		q:     bus.NewQueue(b.opts.Buffer, handler),
+		done:  make(chan struct{}),
 	}
 	if first, _, _ := strings.Cut(pattern, "."); first == "*" || first == ">" {
 		s.streams = b.streams()
@@ -386,6 +378,7 @@ func (b *Bus) Subscribe(pattern string, handler bus.Handler) (bus.Subscription, 
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
+		s.q.Stop()
 		return nil, bus.ErrClosed
 	}
 	b.subs[s] = struct{}{}
@@ -399,7 +392,6 @@ func (b *Bus) Subscribe(pattern string, handler bus.Handler) (bus.Subscription, 
 		return nil, fmt.Errorf("redisbus: subscribe %q: %w", pattern, err)
 	}
 	go s.read()
-	go s.deliver()
 	return s, nil
 }
 
@@ -475,30 +467,13 @@ func (s *sub) read() {
 				if subject == "" || !bus.Match(s.pattern, subject) {
 					continue
 				}
-				select {
-				case s.ch <- msg{subject, []byte(data)}:
+				if s.q.Offer(subject, []byte(data)) {
 					s.b.m.received.Inc()
-				default:
+				} else {
 					s.b.dropped.Add(1)
 					s.b.m.dropped.Inc()
 				}
 			}
-		}
-	}
-}
-
-// deliver calls the handler for each queued message until Close.
-func (s *sub) deliver() {
-	for {
-		select {
-		case <-s.done:
-			return
-		case m := <-s.ch:
-			s.hmu.Lock()
-			if !s.stopped {
-				s.handler(m.subject, m.data)
-			}
-			s.hmu.Unlock()
 		}
 	}
 }
@@ -511,9 +486,7 @@ func (s *sub) Close() error {
 		s.b.mu.Lock()
 		delete(s.b.subs, s)
 		s.b.mu.Unlock()
-		s.hmu.Lock()
-		s.stopped = true
-		s.hmu.Unlock()
+		s.q.Stop()
 		close(s.done)
 
 		s.gmu.Lock()
