@@ -10,16 +10,7 @@ CHROMIUM=/usr/bin/chromium
 EMOJI_FONT=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 [ -x "$CHROMIUM" ] && [ -f "$EMOJI_FONT" ] && exit 0
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    echo "chromium: need root for: $*" >&2
-    return 1
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null

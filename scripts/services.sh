@@ -33,16 +33,7 @@ wait_for() { # port name
   return 1
 }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    echo "services: need root for: $*" >&2
-    return 1
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # accepts: the tests' own connection works (psql reads no password: -w).
 accepts() {

@@ -32,40 +32,44 @@ func account(t *testing.T, ctx context.Context, n *cluster.Node, name, setup str
 	return c
 }
 
-// TestCrossNodeDelivery: users on different nodes talk as if on one: every
-// message sent on node 0 reaches a member connected to node 1, once and in
-// order.
+// TestCrossNodeDelivery: users on different nodes talk as if on one, on
+// each networked bus: every message sent on node 0 reaches a member
+// connected to node 1, once and in order.
 func TestCrossNodeDelivery(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: natsURL})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := c.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
-	alice := account(t, ctx, c.Nodes[0], "alice", c.Token())
-	bob := account(t, ctx, c.Nodes[1], "bob", "")
-	ch, err := alice.CreateChannel(ctx, client.CreateChannelInput{Name: "cross", Kind: unhidra.ChannelPublic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.Join(ctx, ch.ID); err != nil {
-		t.Fatal(err)
-	}
-	stream := bob.Stream(client.StreamOptions{})
-	defer stream.Close()
-	if f, err := stream.Next(ctx); err != nil || f.Type != "hello" {
-		t.Fatalf("first frame %v, %v", f, err)
-	}
-	const n = 50
-	go func() {
-		for i := 0; i < n; i++ {
-			if _, err := alice.SendText(ctx, ch.ID, fmt.Sprintf("msg %d", i)); err != nil {
-				t.Errorf("send %d: %v", i, err)
-				return
+	for name, url := range map[string]string{"nats": natsURL, "redis": "redis://127.0.0.1:6379/0"} {
+		t.Run(name, func(t *testing.T) {
+			c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: url})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if err := c.Ready(ctx); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}()
-	expectInOrder(t, ctx, stream, n, "msg %d", nil)
+			alice := account(t, ctx, c.Nodes[0], "alice", c.Token())
+			bob := account(t, ctx, c.Nodes[1], "bob", "")
+			ch, err := alice.CreateChannel(ctx, client.CreateChannelInput{Name: "cross", Kind: unhidra.ChannelPublic})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.Join(ctx, ch.ID); err != nil {
+				t.Fatal(err)
+			}
+			stream := bob.Stream(client.StreamOptions{})
+			defer stream.Close()
+			if f, err := stream.Next(ctx); err != nil || f.Type != "hello" {
+				t.Fatalf("first frame %v, %v", f, err)
+			}
+			const n = 50
+			go func() {
+				for i := 0; i < n; i++ {
+					if _, err := alice.SendText(ctx, ch.ID, fmt.Sprintf("msg %d", i)); err != nil {
+						t.Errorf("send %d: %v", i, err)
+						return
+					}
+				}
+			}()
+			expectInOrder(t, ctx, stream, n, "msg %d", nil)
+		})
+	}
 }
 
 // TestKillNodeMidStream: a member's node is killed with SIGKILL while
@@ -184,36 +188,6 @@ func TestRollingRestart(t *testing.T) {
 	}()
 	expectInOrder(t, ctx, stream, total, "msg %03d", nil)
 	<-sent
-}
-
-// TestCrossNodeDeliveryRedis: the same across nodes on the Redis bus.
-func TestCrossNodeDeliveryRedis(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: "redis://127.0.0.1:6379/0"})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := c.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
-	alice := account(t, ctx, c.Nodes[0], "alice", c.Token())
-	bob := account(t, ctx, c.Nodes[1], "bob", "")
-	ch, err := alice.CreateChannel(ctx, client.CreateChannelInput{Name: "cross", Kind: unhidra.ChannelPublic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.Join(ctx, ch.ID); err != nil {
-		t.Fatal(err)
-	}
-	stream := bob.Stream(client.StreamOptions{})
-	defer stream.Close()
-	if f, err := stream.Next(ctx); err != nil || f.Type != "hello" {
-		t.Fatalf("first frame %v, %v", f, err)
-	}
-	for i := 0; i < 20; i++ {
-		if _, err := alice.SendText(ctx, ch.ID, fmt.Sprintf("msg %d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	expectInOrder(t, ctx, stream, 20, "msg %d", nil)
 }
 
 // expectInOrder reads the stream until it has n message frames, which must
