@@ -59,7 +59,9 @@ func TestCrossNodeDelivery(t *testing.T) {
 				t.Fatalf("first frame %v, %v", f, err)
 			}
 			const n = 50
+			sent := make(chan struct{})
 			go func() {
+				defer close(sent)
 				for i := 0; i < n; i++ {
 					if _, err := alice.SendText(ctx, ch.ID, fmt.Sprintf("msg %d", i)); err != nil {
 						t.Errorf("send %d: %v", i, err)
@@ -68,6 +70,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 				}
 			}()
 			expectInOrder(t, ctx, stream, n, "msg %d", nil)
+			<-sent // the last answer may come after its message frame
 		})
 	}
 }
