@@ -38,6 +38,7 @@ import (
 	"github.com/unhidra/unhidra/store/authstore"
 	"github.com/unhidra/unhidra/store/chatstore"
 	"github.com/unhidra/unhidra/web"
+	"github.com/unhidra/unhidra/wire"
 )
 
 // Audience is the JWT audience of access tokens.
@@ -173,6 +174,13 @@ func LoadKeys(cfg config.Config) (*token.KeySet, error) {
 	return token.LoadOrCreate(cfg.KeyDir(), time.Now(), token.KeyOptions{RetainFor: cfg.AccessTTL + time.Hour})
 }
 
+// ControlStream is the JetStream stream of the control messages on
+// user.<id> (membership changes, session revocations): a node whose NATS
+// connection blinks must still close a revoked session and stop serving a
+// removed member, and these messages have no sequence by which it could
+// notice a gap. They hold ids only.
+var ControlStream = natsbus.Stream{Name: "UNHIDRA_CONTROL", Subjects: []string{wire.AllUsers}, MaxAge: natsbus.DefaultStreamMaxAge}
+
 // OpenBus returns the event bus cfg names: the in-process bus by default,
 // or a connection to NATS, which must answer before ctx ends.
 func OpenBus(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (bus.Bus, error) {
@@ -185,7 +193,8 @@ func OpenBus(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prom
 	if strings.HasPrefix(cfg.Bus, "redis://") || strings.HasPrefix(cfg.Bus, "rediss://") {
 		b, err = redisbus.Open(ctx, cfg.Bus, redisbus.Options{Name: name, Logger: log, Registry: reg})
 	} else {
-		b, err = natsbus.Open(ctx, cfg.Bus, natsbus.Options{Name: "unhidra " + name, Logger: log, Registry: reg})
+		b, err = natsbus.Open(ctx, cfg.Bus, natsbus.Options{Name: "unhidra " + name, Logger: log, Registry: reg,
+			Streams: []natsbus.Stream{ControlStream}})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("event bus: %w", err)

@@ -27,6 +27,31 @@ const (
 	prefixPresence      = "presence."
 )
 
+// Device subjects, reserved for the devices that join as participants:
+// device.<id>.status carries a device's connection status between the node
+// that holds its connection and the others, device.<id>.cmd a command on
+// its way to whichever node holds the device (JetStream, kept for the
+// command's TTL, so a command sent while the device is away waits for it),
+// device.<id>.ack the device's acknowledgement on its way back. Nothing
+// else may publish under "device.".
+const (
+	prefixDevice     = "device."
+	suffixDeviceStat = ".status"
+	suffixDeviceCmd  = ".cmd"
+	suffixDeviceAck  = ".ack"
+)
+
+// Device subject builders and wildcards.
+func DeviceStatusSubject(deviceID string) string  { return prefixDevice + deviceID + suffixDeviceStat }
+func DeviceCommandSubject(deviceID string) string { return prefixDevice + deviceID + suffixDeviceCmd }
+func DeviceAckSubject(deviceID string) string     { return prefixDevice + deviceID + suffixDeviceAck }
+
+const (
+	AllDeviceStatus   = prefixDevice + "*" + suffixDeviceStat
+	AllDeviceCommands = prefixDevice + "*" + suffixDeviceCmd
+	AllDeviceAcks     = prefixDevice + "*" + suffixDeviceAck
+)
+
 // Subject builders.
 func ChannelEventsSubject(channelID string) string    { return prefixChannelEvents + channelID }
 func ChannelEphemeralSubject(channelID string) string { return prefixEphemeral + channelID }

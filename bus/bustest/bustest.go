@@ -36,6 +36,13 @@ const wait = 30 * time.Second
 // called once per test; the bus it returns is closed by the test (closing
 // it again, for example from t.Cleanup, must be harmless).
 func Run(t *testing.T, open func(t *testing.T) bus.Bus) {
+	RunPrefixed(t, func(t *testing.T, _ string) bus.Bus { return open(t) })
+}
+
+// RunPrefixed is Run for buses that must know the test's subject prefix
+// when they open (for example to set up server-side state for exactly the
+// subjects the test uses).
+func RunPrefixed(t *testing.T, open func(t *testing.T, prefix string) bus.Bus) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, b bus.Bus, prefix string)
@@ -54,9 +61,10 @@ func Run(t *testing.T, open func(t *testing.T) bus.Bus) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := open(t)
+			prefix := Prefix(t)
+			b := open(t, prefix)
 			t.Cleanup(func() { b.Close() })
-			tc.fn(t, b, Prefix(t))
+			tc.fn(t, b, prefix)
 		})
 	}
 }

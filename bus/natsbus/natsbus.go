@@ -1,10 +1,12 @@
-// Package natsbus is a bus.Bus on core NATS, for nodes that share events.
+// Package natsbus is a bus.Bus on NATS, for nodes that share events.
 //
 // Bus subjects are NATS subjects as they are: both are dot-separated tokens,
 // and NATS reads "*" (one token) and a final ">" (one or more tokens) as
 // package bus does. Core NATS is at most once, which is the bus contract;
 // nothing is stored in NATS, and a node that misses a message repairs the
-// gap from the store.
+// gap from the store. Subjects that have no gap to repair (control
+// messages) can be carried by JetStream instead (Options.Streams, see
+// Stream), so that a reconnecting node still gets what it missed.
 //
 // Each subscription has its own bounded queue and goroutine, as in the
 // in-process bus: the NATS client's reader only appends to the queue, and
@@ -41,6 +43,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Buffer is each subscription's queue length (default 65536).
 	Buffer int
+	// Streams are the subjects carried by JetStream rather than core NATS
+	// (see Stream); Open creates or updates them. None by default.
+	Streams []Stream
 }
 
 // Bus is a bus.Bus on one NATS connection.
@@ -48,6 +53,10 @@ type Bus struct {
 	nc     *nats.Conn
 	log    *slog.Logger
 	buffer int
+	// js and streams are set by Open when Options.Streams is not empty,
+	// and not changed afterwards.
+	js      nats.JetStreamContext
+	streams []Stream
 
 	mu     sync.Mutex
 	subs   map[*sub]struct{}
@@ -124,6 +133,10 @@ func Open(ctx context.Context, url string, opts Options) (*Bus, error) {
 			}
 		}
 	}
+	if err := b.setUpStreams(ctx, opts.Streams); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	log.Info("bus: connected to NATS", slog.String("server", nc.ConnectedUrlRedacted()))
 	return b, nil
 }
@@ -141,6 +154,9 @@ type sub struct {
 func (b *Bus) Publish(ctx context.Context, subject string, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if _, ok := b.streamFor(subject); ok {
+		return b.publishStream(ctx, subject, data)
 	}
 	if err := b.nc.Publish(subject, data); err != nil {
 		if errors.Is(err, nats.ErrConnectionClosed) {
@@ -165,7 +181,13 @@ func (b *Bus) Subscribe(pattern string, handler bus.Handler) (bus.Subscription, 
 		s.q.Stop()
 		return nil, bus.ErrClosed
 	}
-	ns, err := b.nc.Subscribe(pattern, s.enqueue)
+	var ns *nats.Subscription
+	var err error
+	if stream, ok := b.streamFor(pattern); ok {
+		ns, err = b.subscribeStream(s, stream, pattern)
+	} else {
+		ns, err = b.nc.Subscribe(pattern, s.enqueue)
+	}
 	if err != nil {
 		b.mu.Unlock()
 		s.q.Stop()
