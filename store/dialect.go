@@ -30,6 +30,10 @@ type dialect struct {
 	createMigrationsTable string
 	// hasMigrationsTable returns one row if schema_migrations exists.
 	hasMigrationsTable string
+	// createFloorTable creates schema_floor (the rollout rule's floor, one
+	// row per contract migration applied) if it is missing;
+	// hasFloorTable returns one row if it exists.
+	createFloorTable, hasFloorTable string
 	// migrationLock, when set, runs first in every migration transaction so
 	// that two nodes starting at once against one database apply each
 	// migration once. SQLite needs none: the writer's BEGIN IMMEDIATE already
@@ -63,6 +67,8 @@ func sqliteDialect() *dialect {
 		migrationsDir:         "migrations/sqlite",
 		createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
 		hasMigrationsTable:    `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
+		createFloorTable:      `CREATE TABLE IF NOT EXISTS schema_floor (oldest_binary INTEGER NOT NULL, applied_at INTEGER NOT NULL) STRICT`,
+		hasFloorTable:         `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_floor'`,
 		matchPhrases:          fts5Phrases,
 		countPhrases:          fts5Count,
 		matchPhrasesIn:        fts5PhrasesIn,
@@ -77,6 +83,8 @@ func postgresDialect() *dialect {
 		migrationsDir:         "migrations/postgres",
 		createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)`,
 		hasMigrationsTable:    `SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`,
+		createFloorTable:      `CREATE TABLE IF NOT EXISTS schema_floor (oldest_binary INTEGER NOT NULL, applied_at BIGINT NOT NULL)`,
+		hasFloorTable:         `SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_floor'`,
 		// An arbitrary constant key ("unhidra" in ASCII) shared by every node.
 		migrationLock:  `SELECT pg_advisory_xact_lock(33053966998991457)`,
 		lockTable:      `LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE`,

@@ -222,12 +222,34 @@ func TestMigrations(t *testing.T) {
 				}
 			})
 
-			t.Run("a newer schema refuses to open", func(t *testing.T) {
+			t.Run("a newer schema opens unless contracted past this binary", func(t *testing.T) {
 				db, err := Open(ctx, u, Options{Migrate: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = db.Write().Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, db.latestVersion()+1)
+				next := db.latestVersion() + 1
+				_, err = db.Write().Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, next)
+				db.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Only expand migrations since: a rolling upgrade, run on it.
+				for _, migrate := range []bool{false, true} {
+					db, err := Open(ctx, u, Options{Migrate: migrate})
+					if err != nil {
+						t.Fatalf("Open(Migrate: %v) of a newer, expanded schema: %v", migrate, err)
+					}
+					db.Close()
+				}
+				// A contract that needs code this binary does not have.
+				db, err = Open(ctx, u, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := db.Write()
+				if _, err = w.Exec(ctx, w.d.createFloorTable); err == nil {
+					_, err = w.Exec(ctx, `INSERT INTO schema_floor (oldest_binary, applied_at) VALUES (?, 0)`, next)
+				}
 				db.Close()
 				if err != nil {
 					t.Fatal(err)
@@ -236,9 +258,9 @@ func TestMigrations(t *testing.T) {
 					db, err := Open(ctx, u, Options{Migrate: migrate})
 					if err == nil {
 						db.Close()
-						t.Fatalf("Open(Migrate: %v) of a newer schema succeeded", migrate)
+						t.Fatalf("Open(Migrate: %v) of a schema contracted past this binary succeeded", migrate)
 					}
-					if !strings.Contains(err.Error(), "newer") {
+					if !strings.Contains(err.Error(), "needs a binary that knows migration") {
 						t.Fatalf("Open(Migrate: %v) = %v, want a schema-too-new error", migrate, err)
 					}
 				}

@@ -125,9 +125,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	// write into a schema it does not know.
 	version, err := db.SchemaVersion(ctx)
 	if err == nil {
-		err = db.checkVersion(version)
+		err = db.checkVersion(ctx, db.Read(), version)
 	}
-	if err == nil && opts.Migrate {
+	if err == nil && version > db.latestVersion() {
+		logger.Warn("database schema is newer than this binary (a rolling upgrade under way?); running on it without migrating",
+			"engine", engine, "version", version, "latest", db.latestVersion())
+	} else if err == nil && opts.Migrate {
 		_, err = db.Migrate(ctx)
 	} else if err == nil && version < db.latestVersion() {
 		logger.Warn("database schema is behind this binary; run migrations",

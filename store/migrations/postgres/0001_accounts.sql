@@ -1,3 +1,4 @@
+-- rollout: expand
 -- Accounts: users, sessions (refresh-token families), refresh tokens, invites.
 -- Times are unix microseconds UTC in BIGINT columns, as on SQLite, so both
 -- engines share one conversion.

@@ -1,3 +1,4 @@
+-- rollout: expand
 -- Chat: channels, members, the per-channel event log, messages and what
 -- hangs off them (edits, reactions, mentions, thread follows), and the
 -- full-text index over message bodies (a generated tsvector with GIN).

@@ -1,3 +1,4 @@
+-- rollout: expand
 -- Deletion that deletes. A channel event no longer stores message content:
 -- a message's body, ciphertext, mentions, edit time and attachments live in
 -- its row alone, and an event is read back joined to that row as it now is

@@ -1,3 +1,4 @@
+-- rollout: expand
 -- Accounts: users, sessions (refresh-token families), refresh tokens, invites.
 -- Times are unix microseconds UTC; booleans are 0/1. STRICT makes SQLite
 -- reject a value of the wrong type instead of storing it silently.

@@ -1,3 +1,4 @@
+-- rollout: expand
 -- Chat: channels, members, the per-channel event log, messages and what
 -- hangs off them (edits, reactions, mentions, thread follows), and the FTS5
 -- index over message bodies. Times are unix microseconds UTC; booleans 0/1.

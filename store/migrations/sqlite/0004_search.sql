@@ -1,3 +1,4 @@
+-- rollout: expand
 -- Search walks messages newest first and stops after a page (see
 -- chatstore/search.go and "Search" in docs/architecture.md): one index per
 -- walk, in (created_at, id) order, holding only live messages (a tombstone
