@@ -385,7 +385,6 @@ func (g *Gateway) open(s *session, token string, reserved bool) {
 		s.closeWith(closeCodeFor(err), "could not load the account")
 		return
 	}
-	s.enqueue(wire.NewHello(s.id, s.principal().SessionID, u), 0)
 	// A logout between the first Authenticate and g.users.add would have
 	// been announced before this session could hear it: check once more
 	// now that it can.
@@ -393,11 +392,17 @@ func (g *Gateway) open(s *session, token string, reserved bool) {
 		s.closeWith(closeCodeFor(err), "the session has ended")
 		return
 	}
+	// The channels are read before the hello goes out, so that a client
+	// that has its hello hears every membership change made after it: a
+	// removal committed after this read reaches the subscription made
+	// below (its member_left comes from the store if not live), while one
+	// committed between hello and the read would have gone unheard.
 	chans, err := g.cfg.Chat.MemberChannels(ctx)
 	if err != nil {
 		s.closeWith(closeCodeFor(err), "could not load channels")
 		return
 	}
+	s.enqueue(wire.NewHello(s.id, s.principal().SessionID, u), 0)
 	ids := make([]string, 0, len(chans))
 	for ch, last := range chans {
 		g.subscribe(s, ch, last, true)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/unhidra/unhidra/bench"
@@ -19,6 +21,9 @@ Scenarios:
   idle     server memory per idle authenticated WebSocket (--conns, --users, --procs)
   storm    a mass connect of one channel's members (--members, --procs) while messages are
            sent at --rate: how long presence traffic lasts, frames per member, delivery
+  cluster  fanout over several nodes on one PostgreSQL and one bus (--nodes 1,2,3, --db,
+           --bus): deliveries/s per node count, and same-node against cross-node
+           send→receive latency measured on the same messages
   all      sends, fanout and idle, in that order
 
 Without --server the bench starts its own server (this binary, temporary data dir,
@@ -43,7 +48,10 @@ func benchCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	rate := fs.Float64("rate", 20, "fanout, storm: messages per second")
 	conns := fs.Int("conns", 10000, "idle: connections")
 	users := fs.Int("users", 100, "idle: users the connections are spread over")
-	procs := fs.Int("procs", 4, "fanout, idle, storm: worker processes holding the sockets")
+	procs := fs.Int("procs", 4, "fanout, idle, storm, cluster: worker processes holding the sockets")
+	nodes := fs.String("nodes", "1,2,3", "cluster: comma-separated node counts to run, one after the other")
+	db := fs.String("db", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "cluster: PostgreSQL `URL` whose user may create databases")
+	busURL := fs.String("bus", "nats://127.0.0.1:4222", "cluster: the nodes' bus `URL` (nats:// or redis://)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -62,6 +70,18 @@ func benchCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		}
 		o.Server, o.PID = s.URL, s.PID
 		return s.Close, nil
+	}
+	if args[0] == "cluster" {
+		for _, f := range strings.Split(*nodes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n > 16 {
+				return usageError{fmt.Sprintf("--nodes: %q is not a node count from 1 to 16", f)}
+			}
+			if _, err := bench.Cluster(ctx, o, bench.ClusterOptions{DB: *db, Bus: *busURL}, n, *members, *procs, *rate); err != nil {
+				return fmt.Errorf("cluster of %d: %w", n, err)
+			}
+		}
+		return nil
 	}
 	scenario := func(name string) error {
 		stop, err := start() // a fresh server per scenario: no scenario sees another's state

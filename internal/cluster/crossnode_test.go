@@ -138,12 +138,12 @@ func TestKillNodeMidStream(t *testing.T) {
 	}
 }
 
-// TestRollingRestart: every node is restarted in turn (SIGTERM, start
-// again) while a sender and a reader, both behind the load balancer, keep
+// TestRollingRestart: each of three nodes is restarted in turn (SIGTERM,
+// start again) while a sender and a reader, both behind the load balancer, keep
 // going; the sender retries a send that failed with the same client_msg_id.
 // The reader receives every message once and in order.
 func TestRollingRestart(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: natsURL})
+	c := cluster.Start(t, cluster.Options{Nodes: 3, Bus: natsURL})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	if err := c.Ready(ctx); err != nil {
@@ -163,17 +163,39 @@ func TestRollingRestart(t *testing.T) {
 	if _, err := bob.Join(ctx, ch.ID); err != nil {
 		t.Fatal(err)
 	}
-	stream := bob.Stream(client.StreamOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	var drops atomic.Int32
+	stream := bob.Stream(client.StreamOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+		OnDisconnect: func(error, time.Duration) { drops.Add(1) }})
 	defer stream.Close()
 	if f, err := stream.Next(ctx); err != nil || f.Type != "hello" {
 		t.Fatalf("first frame %v, %v", f, err)
 	}
 
-	const total = 300
-	sent := make(chan struct{})
+	// The operator restarts one node at a time, each once the one before
+	// is back, starting while messages flow: the first after 40 sends,
+	// the next no earlier than 80 sends later.
+	const total, every = 300, 80
+	var sent atomic.Int32
+	restarted := make([]chan struct{}, len(c.Nodes))
+	for k := range restarted {
+		restarted[k] = make(chan struct{})
+	}
 	go func() {
-		defer close(sent)
+		for k, n := range c.Nodes {
+			for int(sent.Load()) < 40+every*k && ctx.Err() == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
+			n.Restart()
+			close(restarted[k])
+		}
+	}()
+	sending := make(chan struct{})
+	go func() {
+		defer close(sending)
 		for i := 0; i < total; i++ {
+			if k := i/every - 1; i%every == 40 && k >= 0 && k < len(restarted) {
+				<-restarted[k] // a rolling restart: the previous node is back first
+			}
 			in := &unhidra.SendInput{ChannelID: ch.ID, Body: fmt.Sprintf("msg %03d", i)}
 			for {
 				if _, err := alice.Send(ctx, in); err == nil {
@@ -184,13 +206,17 @@ func TestRollingRestart(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond) // a node going away: retry, same client_msg_id
 			}
-			if i == 60 || i == 180 {
-				go c.Nodes[i/120].Restart() // node 0, then node 1
-			}
+			sent.Add(1)
 		}
 	}()
 	expectInOrder(t, ctx, stream, total, "msg %03d", nil)
-	<-sent
+	<-sending
+	for _, r := range restarted {
+		<-r
+	}
+	if drops.Load() == 0 {
+		t.Fatal("the reader's connection never dropped: no restart hit its node")
+	}
 }
 
 // expectInOrder reads the stream until it has n message frames, which must

@@ -30,15 +30,21 @@ const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 const startHint = "run ./scripts/services.sh (it installs, starts and sets up the local PostgreSQL on Debian)" +
 	" or point " + PostgresEnv + " at a server whose user may CREATE DATABASE"
 
+// PostgresAdminURL is the server the tests create their databases on:
+// $UNHIDRA_TEST_POSTGRES, or DefaultPostgresURL.
+func PostgresAdminURL() string {
+	if admin := os.Getenv(PostgresEnv); admin != "" {
+		return admin
+	}
+	return DefaultPostgresURL
+}
+
 // PostgresURL creates an empty database with a unique name on the server at
 // $UNHIDRA_TEST_POSTGRES and returns its URL. The database is dropped, even
 // with connections still open to it, when t ends.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv(PostgresEnv)
-	if admin == "" {
-		admin = DefaultPostgresURL
-	}
+	admin := PostgresAdminURL()
 	u, err := url.Parse(admin)
 	if err != nil {
 		// Not echoing the URL: it may carry a password.
