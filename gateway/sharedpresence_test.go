@@ -254,4 +254,3 @@ func FuzzParseNodePresence(f *testing.F) {
 		}
 	})
 }
-
