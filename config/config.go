@@ -25,6 +25,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/bus"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/ratelimit"
 )
@@ -64,8 +65,13 @@ type Config struct {
 	RateWSIP           ratelimit.Spec
 	RateWSUser         ratelimit.Spec
 	RateWSMsg          ratelimit.Spec
-	// WSMaxPerUser caps one user's open WebSockets on a node (0: no cap).
+	// WSMaxPerUser caps one user's open WebSockets across the nodes (0: no cap).
 	WSMaxPerUser int
+	// PresenceTTL is how long a node's presence entries live in the shared
+	// bus KV without a heartbeat (TTL/3); PresenceBucket names the KV
+	// bucket (NATS) or key infix (Redis) the nodes of an install share.
+	PresenceTTL    time.Duration
+	PresenceBucket string
 
 	MaxBodyBytes    int64
 	MaxFileSize     int64
@@ -116,6 +122,8 @@ func Default() Config {
 		RateWSUser:         must("30/min"),
 		RateWSMsg:          must("50/s"),
 		WSMaxPerUser:       200,
+		PresenceTTL:        30 * time.Second,
+		PresenceBucket:     "unhidra_presence",
 		MaxBodyBytes:       1 << 20,
 		MaxFileSize:        100 << 20,
 		ShutdownTimeout:    15 * time.Second,
@@ -155,7 +163,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(&c.RateWSIP, "rate-ws-ip", "new WebSocket connections per client IP")
 	fs.Var(&c.RateWSUser, "rate-ws-user", "new WebSocket connections per user")
 	fs.Var(&c.RateWSMsg, "rate-ws-msg", "WebSocket frames per connection")
-	fs.IntVar(&c.WSMaxPerUser, "ws-max-per-user", c.WSMaxPerUser, "most open WebSockets of one user on this node (`N`, 0 disables); one more is refused with 429")
+	fs.IntVar(&c.WSMaxPerUser, "ws-max-per-user", c.WSMaxPerUser, "most open WebSockets of one user across the nodes (`N`, 0 disables); one more is refused with 429")
+	fs.DurationVar(&c.PresenceTTL, "presence-ttl", c.PresenceTTL, "how long a node's presence entries outlive its last heartbeat (every TTL/3): a node killed without a goodbye shows its users for up to TTL*4/3; the same on every node")
+	fs.StringVar(&c.PresenceBucket, "presence-bucket", c.PresenceBucket, "`NAME` of the presence KV bucket on the bus (letters, digits, - and _), the same on every node of an install")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`; "+notActive("file uploads"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
@@ -294,6 +304,12 @@ func (c *Config) Validate() error {
 	}
 	if c.WSMaxPerUser < 0 {
 		bad("--ws-max-per-user %d: want 0 (no cap) or more", c.WSMaxPerUser)
+	}
+	if c.PresenceTTL < time.Second || c.PresenceTTL > 10*time.Minute {
+		bad("--presence-ttl %s: want 1s to 10m", c.PresenceTTL)
+	}
+	if err := bus.CheckKVOptions(bus.KVOptions{Name: c.PresenceBucket, TTL: time.Second}); err != nil {
+		bad("--presence-bucket %q: want 1 to 64 letters, digits, '-' or '_'", c.PresenceBucket)
 	}
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite://") {
 		bad("--db %q: want postgres://…, sqlite://… or empty for SQLite in the data dir", c.DB)

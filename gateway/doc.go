@@ -86,8 +86,26 @@
 //     closes; it is kept as counts per kind of socket, so no event looks at
 //     every socket of a user who holds many, and published on the bus in
 //     the order it was computed without a lock held across the
-//     publication. Across nodes the last published status wins:
-//     approximate when one user is connected to several nodes at once.
+//     publication.
+//   - Across nodes presence is shared (Config.Presence, a bus.KV): each
+//     node keeps one entry per user with sockets on it, (user id, node
+//     id) → its status and socket counts (ids and counts only), written
+//     when they change and every TTL/3 (default TTL 30 s). What a node
+//     publishes for a user is the merge over every node's entry (dnd >
+//     online > away > offline), and Statuses (REST presence) answers the
+//     same merge on any node. Two nodes changing one user's status within
+//     the bus's delivery latency may each publish a merge without the
+//     other's change; the next change, and Statuses at any time, give the
+//     current merge.
+//   - A node shutting down deletes its entries and publishes its users'
+//     merge without it (offline unless they are connected elsewhere), so a
+//     rolling restart shows its users offline until their clients
+//     reconnect. A node that dies without a goodbye stops writing: its
+//     entries expire after the TTL, and the next sweep (every TTL/3) of a
+//     surviving node publishes those users' merge: they go offline within
+//     TTL × 4/3 plus a presence batch. The sweep hands each expiry to one
+//     node (Redis, in-process) or to every node (NATS): a repeated
+//     announcement carries the same status.
 //   - Presence goes to sockets of users who share a channel, batched: a
 //     status change is added to each of the user's channels that has local
 //     sockets (the user's channel list comes from a cache filled at hello or
@@ -122,9 +140,13 @@
 //     the socket is closed with 4008.
 //   - New connections are limited per IP (RateIP, before authenticating)
 //     and per user (RateUser); both complete the handshake and close with
-//     4008, so a browser can tell why. A user's open sockets on a node are
-//     capped (MaxPerUser): one more is refused with HTTP 429 before the
-//     upgrade. A frame over MaxFrameBytes (64 KiB) closes the socket with
+//     4008, so a browser can tell why. A user's open sockets across the
+//     nodes are capped (MaxPerUser, counted from this node's memory and the
+//     other nodes' presence entries): one more is refused with HTTP 429
+//     before the upgrade. Best effort: nodes admitting one user's sockets
+//     at the same moment see each other's as of their last entry, so the
+//     cap can be exceeded by what the other nodes admitted meanwhile; if
+//     the KV cannot be read, the cap counts this node's sockets only. A frame over MaxFrameBytes (64 KiB) closes the socket with
 //     1009; malformed, unknown and binary frames get error invalid_argument
 //     (binary: close 1003). Each is counted in the gateway_* metrics and
 //     touches no other socket.

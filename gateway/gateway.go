@@ -42,9 +42,15 @@ type Config struct {
 	RateIP   ratelimit.Spec // new connections per client IP (/64 for IPv6)
 	RateUser ratelimit.Spec // new connections per user
 	RateMsg  ratelimit.Spec // client frames per connection
-	// MaxPerUser caps one user's open sockets on this node; an upgrade
-	// over it is refused with 429. 0: no cap.
+	// MaxPerUser caps one user's open sockets across the nodes (counted
+	// from the shared presence entries); an upgrade over it is refused
+	// with 429. 0: no cap.
 	MaxPerUser int
+	// Presence is the KV the nodes share presence in (bus.KV; its TTL sets
+	// the heartbeat, TTL/3). Nil: an in-process one with PresenceTTL, for
+	// a single node. The gateway does not close a KV it was given.
+	Presence    bus.KV
+	PresenceTTL time.Duration // TTL of the in-process KV; DefaultPresenceTTL
 
 	MaxFrameBytes int64         // largest client frame; 64 KiB
 	QueueFrames   int           // per-socket send queue, in frames; 256
@@ -111,6 +117,7 @@ func (c *Config) defaults() {
 	setD(&c.PresenceEvery, 250*time.Millisecond)
 	setI(&c.PresenceChannelScale, 500)
 	setD(&c.CallTimeout, 10*time.Second)
+	setD(&c.PresenceTTL, DefaultPresenceTTL)
 	setI(&c.FanoutWorkers, 16)
 	setI(&c.FanoutQueue, 4096)
 	setI(&c.MemberCacheSize, 100_000)
@@ -136,6 +143,11 @@ type Gateway struct {
 	members memberCache
 	batcher presenceBatcher
 	origins map[string]bool
+	// nodeID names this process in the shared presence KV: random at
+	// each start, so a restarted node never takes over a dead one's entries.
+	nodeID string
+	kv     bus.KV
+	ownKV  bool
 
 	ipLimit, userLimit *ratelimit.Limiter
 	frameRate          ratelimit.Rate // per socket
@@ -167,6 +179,11 @@ func New(cfg Config) (*Gateway, error) {
 		userLimit: ratelimit.New(cfg.RateUser, ratelimit.Options{}),
 		frameRate: ratelimit.NewRate(cfg.RateMsg, 0),
 		stop:      make(chan struct{}),
+		nodeID:    uuid.NewString(),
+		kv:        cfg.Presence,
+	}
+	if g.kv == nil {
+		g.kv, g.ownKV = bus.NewMemoryKV(cfg.PresenceTTL, nil), true
 	}
 	g.hub.init()
 	g.users.init()
@@ -199,6 +216,7 @@ func New(cfg Config) (*Gateway, error) {
 		g.subs = append(g.subs, sub)
 	}
 	go g.idleSweeper()
+	go g.presenceKeeper()
 	return g, nil
 }
 
@@ -331,10 +349,10 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
 	} else if ok, _ := g.userLimit.Allow(pr.UserID); !ok {
 		g.m.rateLimitHits.WithLabelValues("user").Inc()
 		code, reason, result = wire.CloseRateLimited, "too many new connections for this user", "rate_limited"
-	} else if !g.users.reserve(pr.UserID, g.cfg.MaxPerUser) {
+	} else if !g.reserve(r.Context(), pr.UserID) {
 		g.m.connections.WithLabelValues("over_user_cap").Inc()
 		return &unhidra.Error{Code: unhidra.ERateLimited, RetryAfterSeconds: 10,
-			Message: fmt.Sprintf("this user has %d open connections on this server, the most allowed; close one first", g.cfg.MaxPerUser)}
+			Message: fmt.Sprintf("this user has %d open connections, the most allowed; close one first", g.cfg.MaxPerUser)}
 	} else {
 		p = pr
 	}
@@ -415,6 +433,22 @@ func (g *Gateway) open(s *session, token string, reserved bool) {
 	g.users.changed(s)
 }
 
+// reserve admits one more socket of userID under MaxPerUser, counting
+// the user's sockets on every node: this node's from memory, the others'
+// from their presence entries. Best effort: upgrades racing on k nodes
+// each count the others' sockets as of their last entry, so the cap can
+// be exceeded by the sockets other nodes admitted meanwhile (at most
+// k-1 per round of racing connects).
+func (g *Gateway) reserve(ctx context.Context, userID string) bool {
+	remote := 0
+	if g.cfg.MaxPerUser > 0 {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		remote = g.remoteSockets(ctx, userID)
+		cancel()
+	}
+	return g.users.reserve(userID, g.cfg.MaxPerUser, remote)
+}
+
 // admit counts a new session unless the gateway is shutting down.
 func (g *Gateway) admit() bool {
 	g.admitMu.Lock()
@@ -450,12 +484,24 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { g.sessions.Wait(); close(done) }()
 	defer g.cancel()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	// Even past ctx, briefly: entries left behind would show the users
+	// for a TTL longer.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ctx.Err() == nil {
+		lctx = ctx
+	}
+	g.leave(lctx)
+	if g.ownKV {
+		g.kv.Close()
+	}
+	return err
 }
 
 // ConnectionInfo describes one live socket for operators.

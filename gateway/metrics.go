@@ -13,6 +13,9 @@ type metrics struct {
 	slowConsumers  prometheus.Counter
 	badBusMessages *prometheus.CounterVec
 	storeReads     prometheus.Counter
+	// Shared presence (sharedpresence.go).
+	presenceEntries prometheus.Gauge
+	presenceExpired prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -43,13 +46,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "gateway_slow_consumers_total", Help: "Sockets closed with 4009 because their send queue filled.",
 		}),
 		badBusMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_bad_bus_messages_total", Help: "Bus messages the gateway could not decode, by kind (channel_event, ephemeral, control, presence).",
+			Name: "gateway_bad_bus_messages_total", Help: "Bus messages the gateway could not decode, by kind (channel_event, ephemeral, control, presence, presence_entry).",
 		}, []string{"kind"}),
 		storeReads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gateway_store_reads_total", Help: "Pages of channel events read from the store for gap fills and catch-ups (one read shared by every subscriber that needs it).",
 		}),
+		presenceEntries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gateway_presence_entries", Help: "Users whose presence entry this node keeps alive in the shared KV (as of the last heartbeat).",
+		}),
+		presenceExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gateway_presence_expired_total", Help: "Presence entries of other nodes found expired (a node gone without a goodbye) and announced by this node.",
+		}),
 	}
 	reg.MustRegister(m.connections, m.active, m.messages, m.latency, m.rateLimitHits, m.badFrames, m.closes, m.slowConsumers,
-		m.badBusMessages, m.storeReads)
+		m.badBusMessages, m.storeReads, m.presenceEntries, m.presenceExpired)
 	return m
 }

@@ -65,6 +65,21 @@ type userEntry struct {
 	// the publication.
 	published, want string
 	publishing      bool
+	// kvSent is the entry last written to the shared presence KV (nil:
+	// none, or deleted); kvRefresh asks the publishing turn to write it
+	// again (the heartbeat).
+	kvSent    *nodePresence
+	kvRefresh bool
+}
+
+// kvValue is the entry this node should hold for the user, or keep false
+// if it should hold none.
+func (e *userEntry) kvValue() (v nodePresence, keep bool) {
+	v = nodePresence{
+		Status: e.want, DND: e.counts[kindDND], Online: e.counts[kindOnline], Away: e.counts[kindAway],
+		Sockets: len(e.sessions) + e.reserved,
+	}
+	return v, v.Status != wire.StatusOffline || v.Sockets > 0
 }
 
 func (e *userEntry) status() string {
@@ -81,7 +96,8 @@ func (e *userEntry) status() string {
 
 // idle reports whether the entry says nothing any more and may be dropped.
 func (e *userEntry) idle() bool {
-	return len(e.sessions) == 0 && e.reserved == 0 && e.offline == nil && !e.publishing && e.published == wire.StatusOffline
+	return len(e.sessions) == 0 && e.reserved == 0 && e.offline == nil && !e.publishing && e.published == wire.StatusOffline &&
+		e.kvSent == nil
 }
 
 func (u *userIndex) init() {
@@ -105,14 +121,14 @@ func (sh *userShard) entry(userID string) *userEntry {
 }
 
 // reserve admits one more socket for userID unless it has max already (0:
-// no cap). An admitted reservation ends with add (reserved true) or
-// unreserve.
-func (u *userIndex) reserve(userID string, max int) bool {
+// no cap), counting remote sockets on other nodes. An admitted reservation
+// ends with add (reserved true) or unreserve.
+func (u *userIndex) reserve(userID string, max, remote int) bool {
 	sh := u.shard(userID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := sh.entry(userID)
-	if max > 0 && len(e.sessions)+e.reserved >= max {
+	if max > 0 && len(e.sessions)+e.reserved+remote >= max {
 		if e.idle() {
 			delete(sh.m, userID)
 		}
@@ -216,11 +232,17 @@ func (u *userIndex) goOffline(userID string) {
 // Precedence: dnd (an explicit wish not to be disturbed, whichever device
 // set it) > online (one active socket is enough) > away (idle or chosen) >
 // offline (no socket for OfflineGrace).
+//
+// One goroutine at a time (e.publishing) brings the user's entry in the
+// shared presence KV up to date and, when this node's status for the user
+// changed, publishes the user's status merged over every node's entry; it
+// goes round until nothing changed meanwhile. After Shutdown began it does
+// nothing: leave deletes the entries and announces the users.
 func (u *userIndex) publishLocked(sh *userShard, userID string, e *userEntry) {
 	if e.offline == nil || len(e.sessions) > 0 {
 		e.want = e.status()
 	}
-	if e.publishing {
+	if e.publishing || u.g.closing.Load() {
 		// The goroutine publishing for this user publishes want next.
 		sh.mu.Unlock()
 		return
@@ -228,7 +250,9 @@ func (u *userIndex) publishLocked(sh *userShard, userID string, e *userEntry) {
 	e.publishing = true
 	for {
 		st := e.want
-		if st == e.published {
+		v, keep := e.kvValue()
+		writeKV := e.kvRefresh || keep != (e.kvSent != nil) || keep && *e.kvSent != v
+		if (st == e.published && !writeKV) || u.g.closing.Load() {
 			e.publishing = false
 			if e.idle() {
 				delete(sh.m, userID)
@@ -236,12 +260,33 @@ func (u *userIndex) publishLocked(sh *userShard, userID string, e *userEntry) {
 			sh.mu.Unlock()
 			return
 		}
+		changed := st != e.published
 		e.published = st
-		sh.mu.Unlock()
-		b := wire.PresenceUpdate{UserID: userID, Status: st}.Encode()
-		if err := u.g.cfg.Bus.Publish(u.g.ctx, wire.PresenceSubject(userID), b); err != nil && u.g.ctx.Err() == nil {
-			u.g.log.Warn("gateway: publish presence", slog.String("user_id", userID), slog.Any("err", err))
+		e.kvRefresh = false
+		// Recorded before the write: a failed write is not retried at
+		// once (the heartbeat writes again; a failed delete expires).
+		if keep {
+			e.kvSent = &v
+		} else {
+			e.kvSent = nil
 		}
+		sh.mu.Unlock()
+		ctx, cancel := context.WithTimeout(u.g.ctx, u.g.cfg.CallTimeout)
+		if writeKV {
+			var err error
+			if keep {
+				err = u.g.kv.Put(ctx, u.g.ownKey(userID), v.encode())
+			} else {
+				err = u.g.kv.Delete(ctx, u.g.ownKey(userID))
+			}
+			if err != nil && u.g.ctx.Err() == nil {
+				u.g.log.Warn("gateway: write shared presence", slog.String("user_id", userID), slog.Any("err", err))
+			}
+		}
+		if changed {
+			u.g.publishStatus(userID, u.g.mergedStatus(ctx, userID, st))
+		}
+		cancel()
 		sh.mu.Lock()
 	}
 }
@@ -485,23 +530,4 @@ func encodePresence(buf *[]byte, batch map[string]string) [][]byte {
 		flush()
 	}
 	return frames
-}
-
-// Statuses returns the presence of the given users as this node knows it:
-// the status each one's sockets on this node last published (idle and
-// offline grace included). A user with no socket here is left out, which a
-// caller reads as offline. With one node that is everyone's presence; a
-// cluster-wide view needs the shared presence store of a scaled-out bus.
-// The caller decides who may ask about whom.
-func (g *Gateway) Statuses(userIDs []string) map[string]string {
-	out := make(map[string]string)
-	for _, id := range userIDs {
-		sh := g.users.shard(id)
-		sh.mu.Lock()
-		if e := sh.m[id]; e != nil && e.published != wire.StatusOffline {
-			out[id] = e.published
-		}
-		sh.mu.Unlock()
-	}
-	return out
 }

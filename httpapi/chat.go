@@ -303,7 +303,11 @@ func (s *Server) handleChannelPresence(w http.ResponseWriter, r *http.Request) e
 	for i, m := range ms {
 		ids[i] = m.UserID
 	}
-	resp := presenceResponse{Presence: s.cfg.Gateway.Statuses(ids)}
+	st, err := s.cfg.Gateway.Statuses(r.Context(), ids)
+	if err != nil {
+		return err // the shared presence store failed: logged, answered 500
+	}
+	resp := presenceResponse{Presence: st}
 	if len(ms) == limit {
 		resp.NextCursor = ms[len(ms)-1].UserID
 	}

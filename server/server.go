@@ -56,6 +56,8 @@ type Node struct {
 	API     *httpapi.Server
 	Keys    *token.KeySet
 	Bus     bus.Bus
+	// Presence is the KV the gateways of the install share presence in.
+	Presence bus.KV
 
 	http *http.Server
 	ln   net.Listener
@@ -221,6 +223,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}
 	n := &Node{cfg: cfg, log: log, Store: db, Bus: b}
 	fail := func(err error) (*Node, error) {
+		if n.Presence != nil {
+			n.Presence.Close()
+		}
 		n.Bus.Close()
 		db.Close()
 		return nil, err
@@ -236,6 +241,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return fail(err)
 	}
 	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg})
+	if n.Presence, err = OpenPresence(ctx, cfg, n.Bus); err != nil {
+		return fail(err)
+	}
 	n.Gateway, err = gateway.New(gateway.Config{
 		Auth:           n.Auth,
 		Chat:           n.Chat,
@@ -248,6 +256,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		RateUser:       cfg.RateWSUser,
 		RateMsg:        cfg.RateWSMsg,
 		MaxPerUser:     cfg.WSMaxPerUser,
+		Presence:       n.Presence,
 		Registry:       reg,
 		Logger:         log,
 	})
@@ -410,6 +419,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.metrics != nil {
 		n.metrics.Close()
 	}
+	n.Presence.Close()
 	n.Bus.Close()
 	if err := n.Store.Close(); err != nil {
 		n.log.Warn("close database", slog.Any("err", err))
