@@ -1,3 +1,4 @@
+-- rollout: expand
 -- Rate limits and login backoffs that every node enforces together
 -- (store/ratestore): the state lives here rather than in each node's memory,
 -- so N nodes allow the limit once, not N times, and a restart forgets
