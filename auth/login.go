@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -101,11 +102,27 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 // flow and why). A try from a known device uses only the device's key; any
 // other try uses its network's key and the account-wide key.
 type loginTry struct {
-	s               *Service
-	netKey, account string
-	devKey          string // set when the try is from a known device
-	network, global bool   // which of the network and account keys hold a reservation
-	done            bool
+	s *Service
+	// ctx reports the outcome. It outlives the request on purpose: a client
+	// that hangs up once its password has been checked must not thereby
+	// keep its failure from being counted.
+	ctx                     context.Context
+	netKey, account         string
+	devKey                  string // set when the try is from a known device
+	device, network, global bool   // which of the device, network and account keys hold a reservation
+	done                    bool
+}
+
+// reportTimeout bounds each write that reports a try's outcome.
+const reportTimeout = 5 * time.Second
+
+// backoffUnavailable is the answer when a backoff cannot be checked: the
+// login is refused rather than let through unchecked.
+func backoffUnavailable(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &unhidra.Error{Code: unhidra.EUnavailable, Message: "failed-login limits cannot be checked right now; try again shortly", Err: err}
 }
 
 // reserveTry admits a login attempt or refuses it with rate_limited. The
@@ -120,21 +137,38 @@ func (s *Service) reserveTry(ctx context.Context, account string, meta ClientMet
 			RetryAfterSeconds: ratelimit.RetryAfterSeconds(d),
 		}
 	}
-	t := &loginTry{s: s, account: account, netKey: account + "|" + meta.NetworkKey}
+	t := &loginTry{s: s, ctx: context.WithoutCancel(ctx), account: account, netKey: account + "|" + meta.NetworkKey}
+	refuse := func(err error) (*loginTry, error) {
+		t.release()
+		return nil, err
+	}
 	if id := s.deviceID(account, meta.DeviceToken); id != "" {
 		t.devKey = account + "|device:" + id
 		if b := s.cfg.DeviceBackoff; b != nil {
-			if d := b.Reserve(t.devKey); d > 0 {
-				return nil, limited(d)
+			d, err := b.Reserve(ctx, t.devKey)
+			if err != nil {
+				return refuse(backoffUnavailable(err))
 			}
+			if d > 0 {
+				return refuse(limited(d))
+			}
+			t.device = true
 		}
 		return t, nil
 	}
 	clean := true
 	if b := s.cfg.AccountBackoff; b != nil {
-		clean = b.Failures(t.netKey) == 0
-		if d := b.Reserve(t.netKey); d > 0 {
-			return nil, limited(d)
+		n, err := b.Failures(ctx, t.netKey)
+		if err != nil {
+			return refuse(backoffUnavailable(err))
+		}
+		clean = n == 0
+		d, err := b.Reserve(ctx, t.netKey)
+		if err != nil {
+			return refuse(backoffUnavailable(err))
+		}
+		if d > 0 {
+			return refuse(limited(d))
 		}
 		t.network = true
 	}
@@ -145,36 +179,55 @@ func (s *Service) reserveTry(ctx context.Context, account string, meta ClientMet
 	if !clean {
 		// This network has failed against the account itself: while the
 		// account is under attack it waits its turn like any attacker.
-		if d := b.Reserve(account); d > 0 {
-			t.release()
-			return nil, limited(d)
+		d, err := b.Reserve(ctx, account)
+		if err != nil {
+			return refuse(backoffUnavailable(err))
+		}
+		if d > 0 {
+			return refuse(limited(d))
 		}
 		t.global = true
 		return t, nil
 	}
+	d, err := b.Admit(ctx, account)
+	if err != nil {
+		return refuse(backoffUnavailable(err))
+	}
 	t.global = true
-	if d := min(b.Admit(account), s.cfg.MaxAccountDelay); d > 0 {
+	if d = min(d, s.cfg.MaxAccountDelay); d > 0 {
 		if err := s.wait(ctx, d); err != nil {
-			t.release()
-			return nil, err
+			return refuse(err)
 		}
 	}
 	return t, nil
 }
 
+// report runs one outcome write; one that fails is logged, and leaves the
+// try's reservation to lapse on its own (it counts as a failure until then).
+func (t *loginTry) report(what string, fn func(ctx context.Context, key string) error, key string) {
+	ctx, cancel := context.WithTimeout(t.ctx, reportTimeout)
+	defer cancel()
+	if err := fn(ctx, key); err != nil {
+		t.s.log.LogAttrs(t.ctx, slog.LevelWarn, "login backoff not updated", slog.String("op", what), slog.Any("err", err))
+	}
+}
+
 func (t *loginTry) fail() {
+	if t.done {
+		return
+	}
 	t.done = true
 	if t.devKey != "" {
-		if b := t.s.cfg.DeviceBackoff; b != nil {
-			b.Fail(t.devKey)
+		if t.device {
+			t.report("fail", t.s.cfg.DeviceBackoff.Fail, t.devKey)
 		}
 		return
 	}
 	if t.network {
-		t.s.cfg.AccountBackoff.Fail(t.netKey)
+		t.report("fail", t.s.cfg.AccountBackoff.Fail, t.netKey)
 	}
 	if t.global {
-		t.s.cfg.GlobalBackoff.Fail(t.account)
+		t.report("fail", t.s.cfg.GlobalBackoff.Fail, t.account)
 	}
 }
 
@@ -182,18 +235,21 @@ func (t *loginTry) fail() {
 // only released, so a distributed attacker does not get fresh free tries
 // after every legitimate login.
 func (t *loginTry) succeed() {
+	if t.done {
+		return
+	}
 	t.done = true
 	if t.devKey != "" {
-		if b := t.s.cfg.DeviceBackoff; b != nil {
-			b.Succeed(t.devKey)
+		if t.device {
+			t.report("succeed", t.s.cfg.DeviceBackoff.Succeed, t.devKey)
 		}
 		return
 	}
 	if t.network {
-		t.s.cfg.AccountBackoff.Succeed(t.netKey)
+		t.report("succeed", t.s.cfg.AccountBackoff.Succeed, t.netKey)
 	}
 	if t.global {
-		t.s.cfg.GlobalBackoff.Release(t.account)
+		t.report("release", t.s.cfg.GlobalBackoff.Release, t.account)
 	}
 }
 
@@ -203,16 +259,16 @@ func (t *loginTry) release() {
 	}
 	t.done = true
 	if t.devKey != "" {
-		if b := t.s.cfg.DeviceBackoff; b != nil {
-			b.Release(t.devKey)
+		if t.device {
+			t.report("release", t.s.cfg.DeviceBackoff.Release, t.devKey)
 		}
 		return
 	}
 	if t.network {
-		t.s.cfg.AccountBackoff.Release(t.netKey)
+		t.report("release", t.s.cfg.AccountBackoff.Release, t.netKey)
 	}
 	if t.global {
-		t.s.cfg.GlobalBackoff.Release(t.account)
+		t.report("release", t.s.cfg.GlobalBackoff.Release, t.account)
 	}
 }
 

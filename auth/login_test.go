@@ -15,6 +15,7 @@ import (
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/authstore"
+	"github.com/unhidra/unhidra/store/ratestore"
 )
 
 const (
@@ -69,11 +70,14 @@ func newService(t *testing.T, engine string, now func() time.Time, w *waits) *au
 		t.Fatal(err)
 	}
 	per := ratelimit.BackoffOptions{Max: 5 * time.Minute}
+	// The backoffs keep real time, as the server's do: now moves only the
+	// service's clock (token lifetimes), not the failures' memory.
+	rates := ratestore.New(db, ratestore.Options{})
 	s := auth.New(auth.Config{
 		Store: authstore.New(db), Hasher: h, Tokens: iss,
-		AccountBackoff: ratelimit.NewBackoff(per),
-		DeviceBackoff:  ratelimit.NewBackoff(per),
-		GlobalBackoff:  ratelimit.NewBackoff(ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
+		AccountBackoff: rates.Backoff("login-network", per),
+		DeviceBackoff:  rates.Backoff("login-device", per),
+		GlobalBackoff:  rates.Backoff("login-account", ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
 		DeviceKey:      []byte("0123456789abcdef0123456789abcdef"),
 		Now:            now,
 		Wait:           w.wait,
@@ -111,9 +115,9 @@ func attack(t *testing.T, s *auth.Service, n int) {
 // own, and waits at most 1 s per attempt there; with a device token they
 // are neither refused nor delayed, even from a network that failed; a
 // network that failed, without a device token, is refused. The delays are
-// recorded, not slept. The backoffs live in memory, so one engine suffices
-// here; httpapi's TestNoLockoutFromManyNetworks runs the same attack end to
-// end on both.
+// recorded, not slept. One engine suffices here (store/ratestore's tests
+// hold both to the same backoff decisions); httpapi's
+// TestNoLockoutFromManyNetworks runs the same attack end to end on both.
 func TestLoginUnderDistributedAttack(t *testing.T) {
 	for _, engine := range []string{"sqlite"} {
 		t.Run(engine, func(t *testing.T) {

@@ -36,7 +36,6 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth/password"
 	"github.com/unhidra/unhidra/auth/token"
-	"github.com/unhidra/unhidra/ratelimit"
 )
 
 // Config wires a Service. Store, Hasher and Tokens are required.
@@ -57,9 +56,12 @@ type Config struct {
 	// against the account; any other try it makes wait at most
 	// MaxAccountDelay (1 s if zero), and tries from a known device never see
 	// it, so an attacker can slow the real user down but never lock them out.
-	AccountBackoff  *ratelimit.Backoff
-	DeviceBackoff   *ratelimit.Backoff
-	GlobalBackoff   *ratelimit.Backoff
+	//
+	// Each is a Backoff: the in-memory ratelimit.Backoff (WithContext) for
+	// one node, or ratestore.Backoff, which every node shares.
+	AccountBackoff  Backoff
+	DeviceBackoff   Backoff
+	GlobalBackoff   Backoff
 	MaxAccountDelay time.Duration
 
 	// DeviceKey is the HMAC key of device tokens (device.go); nil issues
@@ -77,6 +79,21 @@ type Config struct {
 
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// Backoff is a failed-login backoff per key, with the methods and meaning
+// of ratelimit.Backoff; (*ratelimit.Backoff).WithContext and
+// *ratestore.Backoff both fit. An error from Failures, Reserve or Admit
+// means no decision: the login is refused with unavailable, never let
+// through unchecked. An error from Fail, Succeed or Release is logged; the
+// reservation it could not end keeps counting as a failure until it lapses.
+type Backoff interface {
+	Failures(ctx context.Context, key string) (int, error)
+	Reserve(ctx context.Context, key string) (time.Duration, error)
+	Admit(ctx context.Context, key string) (time.Duration, error)
+	Fail(ctx context.Context, key string) error
+	Succeed(ctx context.Context, key string) error
+	Release(ctx context.Context, key string) error
 }
 
 // Publisher is the part of the event bus the auth service uses.

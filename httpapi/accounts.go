@@ -29,7 +29,7 @@ type userResponse struct {
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
-	if err := s.allow(r, s.register, "register"); err != nil {
+	if err := s.allow(r, s.register); err != nil {
 		return err
 	}
 	var req registerRequest
@@ -69,7 +69,7 @@ type tokenResponse struct {
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
-	if err := s.allow(r, s.login, "login"); err != nil {
+	if err := s.allow(r, s.login); err != nil {
 		return err
 	}
 	var req loginRequest

@@ -37,8 +37,16 @@ type Config struct {
 	BusPing  func(ctx context.Context) error
 	ClientIP *clientip.Resolver
 
-	RateLogin    ratelimit.Spec
-	RateRegister ratelimit.Spec
+	// RateLogin and RateRegister are the per-client-IP limits of login and
+	// registration, enforced by this node in memory. LoginLimit and
+	// RegisterLimit, when set, are the same limits shared by every node
+	// (store/ratestore): the in-memory one then stays in front as a cheap
+	// first filter, and an event it admits is decided by the shared one.
+	// See Limiter.
+	RateLogin     ratelimit.Spec
+	RateRegister  ratelimit.Spec
+	LoginLimit    Limiter
+	RegisterLimit Limiter
 
 	// Web serves the browser client on every path outside the API and
 	// operations (web.Reserved), with its own caching and security
@@ -64,8 +72,8 @@ type Server struct {
 	auth     *auth.Service
 	log      *slog.Logger
 	metrics  *metrics
-	login    *ratelimit.Limiter
-	register *ratelimit.Limiter
+	login    limit
+	register limit
 	routes   []route
 	mux      *http.ServeMux
 
@@ -123,8 +131,8 @@ func New(cfg Config) *Server {
 		auth:     cfg.Auth,
 		log:      cfg.Logger,
 		metrics:  newMetrics(cfg.Registry),
-		login:    ratelimit.New(cfg.RateLogin, ratelimit.Options{Now: cfg.Now}),
-		register: ratelimit.New(cfg.RateRegister, ratelimit.Options{Now: cfg.Now}),
+		login:    limit{"login", ratelimit.New(cfg.RateLogin, ratelimit.Options{Now: cfg.Now}).WithContext(), cfg.LoginLimit},
+		register: limit{"register", ratelimit.New(cfg.RateRegister, ratelimit.Options{Now: cfg.Now}).WithContext(), cfg.RegisterLimit},
 	}
 	s.routes = s.routeTable()
 	s.mux = http.NewServeMux()
@@ -313,13 +321,52 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, unhidra.Errorf(unhidra.ENotFound, "no such endpoint: %s %s", r.Method, logField(r.URL.Path, maxLogPath)))
 }
 
+// Limiter is a rate limit per key, shared by the nodes or not:
+// (*ratelimit.Limiter).WithContext and *ratestore.Limiter both fit. An
+// error means no decision, and the request is refused with unavailable:
+// a limit that cannot be checked must not turn into no limit.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
+// limit is one per-client-IP limit: the node's own, then the shared one if
+// any.
+//
+// The node-local filter is the same Spec: a client refused by it is over
+// the limit on this node alone, so over it in total too, and its request
+// costs no database round trip. Under a flood from one address each node
+// then sends the database about one decision per admitted event, not one
+// per request. (It is no help against a flood of distinct addresses, whose
+// every first request passes it; those reach the database, as they would
+// reach the password hash.) The one way it can be stricter than the shared
+// limit: a request it admitted but the shared limit refused still counts
+// here, so a client that keeps hammering one node after a refusal waits
+// there for its own attempts, which is what a limit on attempts means.
+type limit struct {
+	name   string
+	local  Limiter
+	shared Limiter // nil: node-local only
+}
+
 // allow applies a per-client-IP rate limit.
-func (s *Server) allow(r *http.Request, l *ratelimit.Limiter, name string) error {
-	ok, wait := l.Allow(clientip.LimitKey(s.cfg.ClientIP.ClientIP(r)))
+func (s *Server) allow(r *http.Request, l limit) error {
+	key := clientip.LimitKey(s.cfg.ClientIP.ClientIP(r))
+	ok, wait, err := l.local.Allow(r.Context(), key)
+	if err == nil && ok && l.shared != nil {
+		ok, wait, err = l.shared.Allow(r.Context(), key)
+	}
+	if err != nil {
+		if r.Context().Err() != nil {
+			return r.Context().Err()
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "rate limit unavailable: request refused",
+			slog.String("limit", l.name), slog.String("request_id", requestID(r.Context())), slog.String("err", logField(err.Error(), maxLogError)))
+		return &unhidra.Error{Code: unhidra.EUnavailable, Message: "the " + l.name + " rate limit cannot be checked right now; try again shortly", Err: err}
+	}
 	if ok {
 		return nil
 	}
-	s.metrics.rateLimitHits.WithLabelValues(name).Inc()
+	s.metrics.rateLimitHits.WithLabelValues(l.name).Inc()
 	return &unhidra.Error{Code: unhidra.ERateLimited, Message: "too many requests; slow down", RetryAfterSeconds: ratelimit.RetryAfterSeconds(wait)}
 }
 

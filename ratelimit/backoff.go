@@ -35,21 +35,33 @@ type BackoffOptions struct {
 // and so on up to Max, counted from the latest failure. See the package
 // documentation for how the auth service combines two of them.
 type Backoff struct {
+	rules BackoffRules
+	clk   clock
+	t     *table[BackoffState]
+}
+
+// BackoffState is one key's record. Tries that Reserve admitted and that
+// have not yet been reported count like failures, so that parallel tries
+// cannot all slip through the moment a wait ends. Instants are nanoseconds
+// on any one scale; the zero state is a key never seen.
+//
+// The in-memory Backoff keeps one per key in a table; store/ratestore keeps
+// one per database row, so that several nodes share it. Both change it only
+// through BackoffRules, which is where the arithmetic lives.
+type BackoffState struct {
+	Fails    int   // failures since the last one was forgotten
+	LastFail int64 // when the latest failure was recorded
+	Held     int   // tries admitted by Reserve and not yet reported
+	HeldAt   int64 // when the latest of them was admitted
+}
+
+// BackoffRules are the parameters of a Backoff, defaults filled in, and the
+// transitions of a BackoffState under them. The methods take the instant
+// now and leave locking, storage and clocks to the caller.
+type BackoffRules struct {
 	free         int
 	base, max    int64
 	forget, hold int64
-	clk          clock
-	t            *table[backoffState]
-}
-
-// backoffState is one key's record. Tries that Reserve admitted and that
-// have not yet been reported count like failures, so that parallel tries
-// cannot all slip through the moment a wait ends.
-type backoffState struct {
-	fails    int   // failures since the last one was forgotten
-	lastFail int64 // when the latest failure was recorded
-	held     int   // tries admitted by Reserve and not yet reported
-	heldAt   int64 // when the latest of them was admitted
 }
 
 // NewBackoff returns a Backoff with opts, defaults filled in.
@@ -58,86 +70,156 @@ func NewBackoff(opts BackoffOptions) *Backoff {
 }
 
 func newBackoff(opts BackoffOptions, shards int) *Backoff {
-	b := &Backoff{
+	b := &Backoff{rules: NewBackoffRules(opts), clk: newClock(opts.Now)}
+	maxKeys := opts.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	b.t = newTable(maxKeys, shards, b.rules.Empty)
+	return b
+}
+
+// NewBackoffRules returns the rules of opts, defaults filled in (Now and
+// MaxKeys play no part).
+func NewBackoffRules(opts BackoffOptions) BackoffRules {
+	r := BackoffRules{
 		free:   opts.Free,
 		base:   int64(opts.Base),
 		max:    int64(opts.Max),
 		forget: int64(opts.Forget),
 		hold:   int64(opts.Hold),
-		clk:    newClock(opts.Now),
 	}
 	switch {
-	case b.free == 0:
-		b.free = 5
-	case b.free < 0:
-		b.free = 0
+	case r.free == 0:
+		r.free = 5
+	case r.free < 0:
+		r.free = 0
 	}
-	if b.base <= 0 {
-		b.base = int64(time.Second)
+	if r.base <= 0 {
+		r.base = int64(time.Second)
 	}
-	if b.max <= 0 {
-		b.max = int64(5 * time.Minute)
+	if r.max <= 0 {
+		r.max = int64(5 * time.Minute)
 	}
-	b.base = min(b.base, b.max)
-	if b.forget <= 0 {
-		b.forget = int64(15 * time.Minute)
+	r.base = min(r.base, r.max)
+	if r.forget <= 0 {
+		r.forget = int64(15 * time.Minute)
 	}
-	b.forget = max(b.forget, b.max)
-	if b.hold <= 0 {
-		b.hold = int64(30 * time.Second)
+	r.forget = max(r.forget, r.max)
+	if r.hold <= 0 {
+		r.hold = int64(30 * time.Second)
 	}
-	maxKeys := opts.MaxKeys
-	if maxKeys <= 0 {
-		maxKeys = DefaultMaxKeys
-	}
-	b.t = newTable(maxKeys, shards, b.empty)
-	return b
+	return r
 }
 
 // expire drops what has aged out of st at now.
-func (b *Backoff) expire(st *backoffState, now int64) {
-	if st.fails > 0 && now-st.lastFail >= b.forget {
-		st.fails = 0
+func (r BackoffRules) expire(st *BackoffState, now int64) {
+	if st.Fails > 0 && now-st.LastFail >= r.forget {
+		st.Fails = 0
 	}
-	if st.held > 0 && now-st.heldAt >= b.hold {
-		st.held = 0
+	if st.Held > 0 && now-st.HeldAt >= r.hold {
+		st.Held = 0
 	}
 }
 
-// empty reports whether st, once aged, says nothing: its key can be dropped.
-func (b *Backoff) empty(st *backoffState, now int64) bool {
+// Empty reports whether st, once aged, says nothing at now: its key can be
+// dropped as if never seen.
+func (r BackoffRules) Empty(st *BackoffState, now int64) bool {
 	a := *st
-	b.expire(&a, now)
-	return a.fails == 0 && a.held == 0
+	r.expire(&a, now)
+	return a.Fails == 0 && a.Held == 0
 }
 
-// wait returns how long from now the next try on st must wait.
-func (b *Backoff) wait(st *backoffState, now int64) time.Duration {
-	n := st.fails + st.held
-	if n <= b.free {
+// EmptyAt is the instant from which st, left alone, is Empty: when its
+// latest failure is forgotten and its latest reservation has lapsed. A
+// store deletes the rows whose EmptyAt has passed.
+func (r BackoffRules) EmptyAt(st *BackoffState) int64 {
+	var at int64 = math.MinInt64
+	if st.Fails > 0 {
+		at = st.LastFail + r.forget
+	}
+	if st.Held > 0 {
+		at = max(at, st.HeldAt+r.hold)
+	}
+	return at
+}
+
+// wait returns how long from now the next try on st must wait; st must be
+// expired at now.
+func (r BackoffRules) wait(st *BackoffState, now int64) time.Duration {
+	n := st.Fails + st.Held
+	if n <= r.free {
 		return 0
 	}
 	var since int64 = math.MinInt64
-	if st.fails > 0 {
-		since = st.lastFail
+	if st.Fails > 0 {
+		since = st.LastFail
 	}
-	if st.held > 0 {
-		since = max(since, st.heldAt)
+	if st.Held > 0 {
+		since = max(since, st.HeldAt)
 	}
-	return time.Duration(max(since+b.delay(n-b.free)-now, 0))
+	return time.Duration(max(since+r.delay(n-r.free)-now, 0))
 }
 
 // delay returns the wait after the k-th failure beyond the free ones (k ≥ 1):
 // Base × 2^(k-1), capped at Max.
-func (b *Backoff) delay(k int) int64 {
-	d := b.base // ≤ max, see newBackoff
+func (r BackoffRules) delay(k int) int64 {
+	d := r.base // ≤ max, see NewBackoffRules
 	for ; k > 1; k-- {
-		if d > b.max/2 {
-			return b.max
+		if d > r.max/2 {
+			return r.max
 		}
 		d *= 2
 	}
 	return d
+}
+
+// Check ages st to now and returns the wait due before a try (Backoff.Check).
+func (r BackoffRules) Check(st *BackoffState, now int64) time.Duration {
+	r.expire(st, now)
+	return r.wait(st, now)
+}
+
+// Failures ages st to now and returns its failures (Backoff.Failures).
+func (r BackoffRules) Failures(st *BackoffState, now int64) int {
+	r.expire(st, now)
+	return st.Fails
+}
+
+// Reserve ages st to now and returns the wait due; when there is none, or
+// with always set whatever it is, it reserves a try (Backoff.Reserve and
+// Admit). It reports whether it reserved.
+func (r BackoffRules) Reserve(st *BackoffState, now int64, always bool) (wait time.Duration, reserved bool) {
+	r.expire(st, now)
+	wait = r.wait(st, now)
+	if wait > 0 && !always {
+		return wait, false
+	}
+	st.Held++
+	st.HeldAt = now
+	return wait, true
+}
+
+// Fail ages st to now, records a failure and ends one reservation if there
+// is one (Backoff.Fail).
+func (r BackoffRules) Fail(st *BackoffState, now int64) {
+	r.expire(st, now)
+	if st.Fails < math.MaxInt32 { // the wait is capped; only the count could overflow
+		st.Fails++
+	}
+	st.LastFail = now
+	if st.Held > 0 {
+		st.Held--
+	}
+}
+
+// Release ages st to now and ends one reservation without a failure
+// (Backoff.Release).
+func (r BackoffRules) Release(st *BackoffState, now int64) {
+	r.expire(st, now)
+	if st.Held > 0 {
+		st.Held--
+	}
 }
 
 // Check returns how long the caller must wait before a try on key (0: it may
@@ -154,8 +236,7 @@ func (b *Backoff) Check(key string) (retryAfter time.Duration) {
 	if e == nil {
 		return 0
 	}
-	b.expire(&e.val, now)
-	return b.wait(&e.val, now)
+	return b.rules.Check(&e.val, now)
 }
 
 // Reserve is Check that also reserves the try it admits: until Fail, Succeed
@@ -188,26 +269,23 @@ func (b *Backoff) reserve(key string, always bool) time.Duration {
 	defer s.mu.Unlock()
 
 	e := s.get(key)
-	var st backoffState
+	var st BackoffState
 	if e != nil {
 		st = e.val
-		b.expire(&st, now)
 	}
-	wait := b.wait(&st, now)
-	if wait > 0 && !always {
+	wait, reserved := b.rules.Reserve(&st, now, always)
+	if !reserved {
 		if e != nil {
 			e.val = st
 		}
 		return wait
 	}
-	st.held++
-	st.heldAt = now
 	if e == nil {
 		s.add(key, st)
 	} else {
 		e.val = st
 	}
-	s.trim(b.empty, now, trimPerCall)
+	s.trim(b.rules.Empty, now, trimPerCall)
 	return wait
 }
 
@@ -223,8 +301,7 @@ func (b *Backoff) Failures(key string) int {
 		return 0
 	}
 	st := e.val
-	b.expire(&st, now)
-	return st.fails
+	return b.rules.Failures(&st, now)
 }
 
 // Fail records a failed try on key, and ends the reservation of one try
@@ -236,24 +313,17 @@ func (b *Backoff) Fail(key string) {
 	defer s.mu.Unlock()
 
 	e := s.get(key)
-	var st backoffState
+	var st BackoffState
 	if e != nil {
 		st = e.val
-		b.expire(&st, now)
 	}
-	if st.fails < math.MaxInt32 { // the wait is capped; only the count could overflow
-		st.fails++
-	}
-	st.lastFail = now
-	if st.held > 0 {
-		st.held--
-	}
+	b.rules.Fail(&st, now)
 	if e == nil {
 		s.add(key, st)
 	} else {
 		e.val = st
 	}
-	s.trim(b.empty, now, trimPerCall)
+	s.trim(b.rules.Empty, now, trimPerCall)
 }
 
 // Succeed forgets key's failures and reservations: the caller proved it
@@ -280,11 +350,8 @@ func (b *Backoff) Release(key string) {
 	if e == nil {
 		return
 	}
-	b.expire(&e.val, now)
-	if e.val.held > 0 {
-		e.val.held--
-	}
-	if e.val.fails == 0 && e.val.held == 0 {
+	b.rules.Release(&e.val, now)
+	if e.val.Fails == 0 && e.val.Held == 0 {
 		s.remove(e)
 	}
 }

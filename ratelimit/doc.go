@@ -1,7 +1,9 @@
 // Package ratelimit provides the server's abuse limits: [Spec], the "N/s",
 // "N/min", "N/h" or "0" form the --rate-* flags take; [Limiter], a keyed
 // token bucket for per-IP, per-user and per-connection limits; and
-// [Backoff], the per-account delay after failed logins.
+// [Backoff], the per-account delay after failed logins. [Rate] and
+// [BackoffRules] are their arithmetic, which store/ratestore applies to
+// database rows for the limits that every node shares.
 //
 // # Guarantees
 //
@@ -19,6 +21,27 @@
 //     victim's state early.
 //   - Every method is safe for concurrent use, and nothing is package-level
 //     state: each Limiter and Backoff owns its clock, seed and table.
+//
+// # Limits across nodes
+//
+// A Limiter or Backoff holds its state in one process: several `unhidra
+// serve` nodes behind a load balancer would each allow the limit, three
+// nodes three times the logins. Limits that must hold for the cluster
+// (login and registration per client IP, the failed-login backoffs, device
+// registration next) therefore keep their state in the database, through
+// store/ratestore, which applies this package's arithmetic (Rate.Ceiling
+// and Rate.Next, BackoffRules) to rows, so that its decisions are exactly
+// these types' decisions. The database rather than the bus or a cache:
+// every node always has it, whichever bus it runs (in-process, NATS or
+// Redis); it is one code path for one node (SQLite) and many (PostgreSQL);
+// it survives restarts; and logins and registrations already cost an
+// Argon2 hash, beside which a row write is cheap. The consumers take small
+// interfaces of the database's shape (a context in, an error out: a limit
+// that cannot be checked refuses, it never admits), which WithContext gives
+// the in-memory types too. The in-memory Limiter stays in front of the
+// shared one as a cheap node-local first filter (httpapi explains why);
+// limits that only guard one node's resources (per WebSocket connection,
+// per frame) stay in memory alone.
 //
 // # Limiter
 //

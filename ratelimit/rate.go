@@ -46,16 +46,37 @@ func (r Rate) Disabled() bool { return r.interval == 0 }
 // the bucket stored as *fullAt, the instant it will be full again (zero for
 // a fresh bucket), and counts it. A refused event leaves the bucket alone
 // and says how long until one would be admitted.
+//
+// It is Ceiling and Next applied to a variable; a bucket kept elsewhere (a
+// database row, store/ratestore) applies the same two to its column, so
+// that both make the same decisions.
 func (r Rate) Allow(fullAt *int64, now int64) (ok bool, retryAfter time.Duration) {
 	if r.interval == 0 {
 		return true, 0
 	}
-	next := max(*fullAt, now) + r.interval
-	if over := next - now - r.tolerance; over > 0 {
+	if over := *fullAt - r.Ceiling(now); over > 0 {
 		// A client hammering a limit is not pushed further out, and one
 		// that waits retryAfter gets in.
 		return false, time.Duration(over)
 	}
-	*fullAt = next
+	*fullAt = r.Next(*fullAt, now)
 	return true, 0
 }
+
+// Ceiling is the latest full-again instant of a bucket that still admits an
+// event at now: now + burst×interval − interval, never less than now. A
+// bucket full again later than that refuses the event, and the difference
+// is its retry-after. Only for an enabled Rate.
+//
+// (Admitting moves the instant to max(fullAt, now) + interval, which must
+// stay within tolerance of now; for fullAt ≤ now that always holds, since
+// the burst is at least one.)
+func (r Rate) Ceiling(now int64) int64 { return now + r.tolerance - r.interval }
+
+// Next is the full-again instant after an admitted event at now on a bucket
+// full again at fullAt.
+func (r Rate) Next(fullAt, now int64) int64 { return max(fullAt, now) + r.interval }
+
+// Interval is the time one token takes to refill, in nanoseconds (0 for a
+// disabled Rate).
+func (r Rate) Interval() int64 { return r.interval }

@@ -37,6 +37,7 @@ import (
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/authstore"
 	"github.com/unhidra/unhidra/store/chatstore"
+	"github.com/unhidra/unhidra/store/ratestore"
 	"github.com/unhidra/unhidra/web"
 	"github.com/unhidra/unhidra/wire"
 )
@@ -58,6 +59,10 @@ type Node struct {
 	Bus     bus.Bus
 	// Presence is the KV the gateways of the install share presence in.
 	Presence bus.KV
+
+	// rates holds the limits every node shares (login, registration); Run
+	// sweeps its spent rows.
+	rates *ratestore.Store
 
 	http *http.Server
 	ln   net.Listener
@@ -105,6 +110,9 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 	if err != nil {
 		return nil, err
 	}
+	// The login backoffs live in the database, so that every node behind a
+	// load balancer counts the same failures (store/ratestore).
+	rates := ratestore.New(db, ratestore.Options{Logger: log})
 	loginBackoff := ratelimit.BackoffOptions{Max: 5 * time.Minute}
 	return auth.New(auth.Config{
 		Store:          authstore.New(db),
@@ -114,9 +122,9 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 		Registration:   cfg.Registration,
 		RefreshGrace:   cfg.RefreshGrace,
 		SessionTTL:     cfg.SessionTTL,
-		AccountBackoff: ratelimit.NewBackoff(loginBackoff),
-		DeviceBackoff:  ratelimit.NewBackoff(loginBackoff),
-		GlobalBackoff:  ratelimit.NewBackoff(ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
+		AccountBackoff: rates.Backoff("login-network", loginBackoff),
+		DeviceBackoff:  rates.Backoff("login-device", loginBackoff),
+		GlobalBackoff:  rates.Backoff("login-account", ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
 		DeviceKey:      deviceKey,
 		Events:         events,
 		Logger:         log,
@@ -221,7 +229,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		db.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, Store: db, Bus: b}
+	n := &Node{cfg: cfg, log: log, Store: db, Bus: b, rates: ratestore.New(db, ratestore.Options{Logger: log})}
 	fail := func(err error) (*Node, error) {
 		if n.Presence != nil {
 			n.Presence.Close()
@@ -273,6 +281,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		ClientIP:         clientip.New(cfg.TrustedProxies),
 		RateLogin:        cfg.RateLogin,
 		RateRegister:     cfg.RateRegister,
+		LoginLimit:       n.rates.Limiter("login", cfg.RateLogin, 0),
+		RegisterLimit:    n.rates.Limiter("register", cfg.RateRegister, 0),
 		MetricsElsewhere: cfg.MetricsAddr != "",
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		SecureCookies:    cfg.SecureCookies(),
@@ -381,6 +391,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("unhidra listening", slog.String("addr", n.Addr()), slog.String("url", n.URL()),
 		slog.String("version", unhidra.Version), slog.String("db", n.Store.Engine()))
 	go n.rotateKeys(ctx)
+	go n.rates.Run(ctx)
 	if n.cfg.DebugAddr != "" {
 		go n.serveDebug(ctx)
 	}

@@ -8,11 +8,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/client"
 	"github.com/unhidra/unhidra/internal/testenv"
 	"github.com/unhidra/unhidra/internal/testserver"
+	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
 )
 
@@ -141,6 +143,9 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	if code := run(ctx, []string{"admin", "create-admin", "--data", cfg.DataDir, "--username", "root"}, strings.NewReader(rootPW+"\n"), &out, &errb, envOf(nil)); code != 0 {
 		t.Fatalf("create-admin: %d %s", code, errb.String())
 	}
+	// A login limit on, so that rate_limits has rows to copy; slow enough
+	// that they outlive the test (a bucket full again is swept).
+	cfg.RateLogin = ratelimit.Spec{N: 50, Per: time.Hour}
 	n := testserver.Start(t, cfg)
 	rootUser := migrateUser(t, n.URL, "root", rootPW, false)
 	alice := migrateUser(t, n.URL, "alice", alicePW, true)
