@@ -312,7 +312,7 @@ func TestRotateIfDue(t *testing.T) {
 	opts := KeyOptions{RotateEvery: time.Hour, RetainFor: 30 * time.Minute}
 	ks, _ := newKeySet(t, t0, opts)
 	first := ks.ActiveKeyID()
-	if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(59 * time.Minute)); err != nil || rotated {
+	if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(59*time.Minute)); err != nil || rotated {
 		t.Fatalf("RotateIfDue before due = %v, %v", rotated, err)
 	}
 	if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(time.Hour)); err != nil || !rotated || ks.ActiveKeyID() == first {
@@ -321,7 +321,7 @@ func TestRotateIfDue(t *testing.T) {
 
 	t.Run("disabled", func(t *testing.T) {
 		ks, _ := newKeySet(t, t0, KeyOptions{RotateEvery: -1})
-		if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(10 * 365 * 24 * time.Hour)); err != nil || rotated {
+		if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(10*365*24*time.Hour)); err != nil || rotated {
 			t.Errorf("RotateIfDue with rotation disabled = %v, %v", rotated, err)
 		}
 	})
@@ -362,7 +362,7 @@ func TestLoadFiles(t *testing.T) {
 	if err := nodeA.Rotate(t.Context(), t0); !errors.Is(err, ErrOperatorManaged) {
 		t.Errorf("Rotate on operator keys = %v", err)
 	}
-	if rotated, err := nodeA.RotateIfDue(t.Context(), t0.Add(1000 * time.Hour)); rotated || err != nil {
+	if rotated, err := nodeA.RotateIfDue(t.Context(), t0.Add(1000*time.Hour)); rotated || err != nil {
 		t.Errorf("RotateIfDue on operator keys = %v, %v", rotated, err)
 	}
 
@@ -434,7 +434,7 @@ func TestConcurrentRotation(t *testing.T) {
 		}()
 	}
 	for i := range 3 {
-		if err := ks.Rotate(t.Context(), t0.Add(time.Duration(i+1) * time.Second)); err != nil {
+		if err := ks.Rotate(t.Context(), t0.Add(time.Duration(i+1)*time.Second)); err != nil {
 			t.Error(err)
 		}
 	}
