@@ -33,7 +33,7 @@ const kekFile = "kek"
 // kekHint is the end of every error about a key-encryption key that does
 // not open what the database holds.
 const kekHint = "give every node the same key-encryption key, in " + config.KeyEncryptionKeyEnv +
-	" or a file named by --key-encryption-key-file (the first node generated its key as " + kekFile + " in its key dir, DATA/keys by default)"
+	" or a file named by --key-encryption-key-file (a node given neither generated its own as " + kekFile + " in its key dir, DATA/keys by default: give the others that one)"
 
 // loadKEK returns the key-encryption key: UNHIDRA_KEY_ENCRYPTION_KEY, the
 // --key-encryption-key-file, or else (generate true) the kek file of the
