@@ -7,13 +7,21 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/unhidra/unhidra"
 )
 
+// setupTokenOverlap is how long a setup token stays usable after another
+// node issues a newer one: nodes of a cluster starting together each log a
+// token and every one of them works, while a node restarted later replaces
+// the older tokens, as a restart of a single node always has.
+const setupTokenOverlap = 15 * time.Minute
+
 // Bootstrap prepares the first-admin setup: when no admin exists it returns a
 // fresh one-time setup token (and needed = true), which the operator finds in
-// the log. Registering with it makes that user the admin.
+// the log. Only its SHA-256 hash is stored, in the database, so that any node
+// accepts it; registering with it on any node makes that user the admin.
 func (s *Service) Bootstrap(ctx context.Context) (setupToken string, needed bool, err error) {
 	n, err := s.cfg.Store.CountAdmins(ctx)
 	if err != nil {
@@ -24,9 +32,10 @@ func (s *Service) Bootstrap(ctx context.Context) (setupToken string, needed bool
 	}
 	tok := randomToken("uhs_")
 	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	s.setupHash = h[:]
-	s.mu.Unlock()
+	now := s.now().UTC()
+	if err := s.cfg.Store.AddSetupToken(ctx, h[:], now, now.Add(-setupTokenOverlap)); err != nil {
+		return "", false, fmt.Errorf("store setup token: %w", err)
+	}
 	return tok, true, nil
 }
 
@@ -72,11 +81,16 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 	opts := CreateUserOptions{Now: now}
 	switch {
 	case in.SetupToken != "":
-		if !s.checkSetupToken(in.SetupToken) {
-			return nil, unhidra.Errorf(unhidra.EPermission, "the setup token is not valid (it is printed in the server log while no admin exists)")
+		hash, err := s.matchSetupToken(ctx, in.SetupToken)
+		if err != nil {
+			return nil, err
+		}
+		if hash == nil {
+			return nil, errBadSetupToken()
 		}
 		u.Role = unhidra.RoleAdmin
 		opts.RequireNoAdmin = true
+		opts.SetupTokenHash = hash
 	case s.cfg.Registration == unhidra.RegistrationClosed:
 		return nil, unhidra.Errorf(unhidra.EPermission, "registration is closed on this server")
 	case s.cfg.Registration == unhidra.RegistrationInvite:
@@ -105,17 +119,22 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 		case unhidra.ErrorCode(err) == unhidra.EConflict && opts.RequireNoAdmin:
 			n, cerr := s.cfg.Store.CountAdmins(ctx)
 			if cerr == nil && n > 0 {
-				s.clearSetupToken()
 				return nil, unhidra.Errorf(unhidra.EConflict, "an admin exists already; the setup token is spent")
 			}
 			return nil, unhidra.Errorf(unhidra.EConflict, "username %q is taken", in.Username)
 		case unhidra.ErrorCode(err) == unhidra.EConflict:
 			return nil, unhidra.Errorf(unhidra.EConflict, "username %q is taken", in.Username)
+		case unhidra.ErrorCode(err) == unhidra.ENotFound && opts.SetupTokenHash != nil:
+			// Another registration consumed it in the meantime, or a newer
+			// node start replaced it.
+			if n, cerr := s.cfg.Store.CountAdmins(ctx); cerr == nil && n > 0 {
+				return nil, unhidra.Errorf(unhidra.EConflict, "an admin exists already; the setup token is spent")
+			}
+			return nil, errBadSetupToken()
 		}
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	if u.Role == unhidra.RoleAdmin {
-		s.clearSetupToken()
 		s.log.LogAttrs(ctx, slog.LevelInfo, "admin created with the setup token", slog.String("user_id", u.ID), slog.String("username", u.Username))
 	}
 	return u, nil
@@ -149,35 +168,43 @@ func (s *Service) CreateAdmin(ctx context.Context, username, plain, displayName 
 		}
 		return nil, fmt.Errorf("create admin: %w", err)
 	}
-	s.clearSetupToken()
 	return u, nil
 }
 
-func (s *Service) checkSetupToken(tok string) bool {
-	h := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.setupHash != nil && subtle.ConstantTimeCompare(h[:], s.setupHash) == 1
+func errBadSetupToken() error {
+	return unhidra.Errorf(unhidra.EPermission, "the setup token is not valid (it is printed in the server log while no admin exists)")
 }
 
-func (s *Service) clearSetupToken() {
-	s.mu.Lock()
-	s.setupHash = nil
-	s.mu.Unlock()
+// matchSetupToken returns the stored hash that tok hashes to, or nil. Every
+// stored hash is compared, in constant time, whichever matches.
+func (s *Service) matchSetupToken(ctx context.Context, tok string) ([]byte, error) {
+	h := sha256.Sum256([]byte(tok))
+	stored, err := s.cfg.Store.SetupTokens(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("setup tokens: %w", err)
+	}
+	var match []byte
+	for _, sh := range stored {
+		if subtle.ConstantTimeCompare(h[:], sh) == 1 {
+			match = sh
+		}
+	}
+	return match, nil
 }
 
 // Registration is the server's registration mode (unhidra.Registration*).
 func (s *Service) Registration() string { return s.cfg.Registration }
 
 // NeedsSetup reports whether the server still waits for its first admin:
-// the setup token of Bootstrap is live and no admin exists yet (one made
-// meanwhile from the shell, `unhidra admin create-admin`, counts). Anyone
-// may ask; the answer never carries the token.
+// a setup token of Bootstrap (on any node) is live and no admin exists yet
+// (one made meanwhile from the shell, `unhidra admin create-admin`,
+// counts). Anyone may ask; the answer never carries the token.
 func (s *Service) NeedsSetup(ctx context.Context) (bool, error) {
-	s.mu.Lock()
-	live := s.setupHash != nil
-	s.mu.Unlock()
-	if !live {
+	live, err := s.cfg.Store.SetupTokens(ctx)
+	if err != nil {
+		return false, fmt.Errorf("setup tokens: %w", err)
+	}
+	if len(live) == 0 {
 		return false, nil
 	}
 	n, err := s.cfg.Store.CountAdmins(ctx)

@@ -27,7 +27,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"log/slog"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -107,9 +106,6 @@ type Service struct {
 	cfg Config
 	now func() time.Time
 	log *slog.Logger
-
-	mu        sync.Mutex
-	setupHash []byte // SHA-256 of the one-time setup token; nil once used or not needed
 }
 
 // New returns a Service with defaults filled in.

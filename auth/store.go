@@ -40,6 +40,13 @@ type Store interface {
 	// CountAdmins counts users with the admin role that are not disabled.
 	CountAdmins(ctx context.Context) (int, error)
 
+	// AddSetupToken stores the SHA-256 hash of a newly issued setup token,
+	// created at at, and deletes the stored ones created before
+	// dropBefore, in one transaction.
+	AddSetupToken(ctx context.Context, hash []byte, at, dropBefore time.Time) error
+	// SetupTokens returns the hashes of the stored setup tokens.
+	SetupTokens(ctx context.Context) ([][]byte, error)
+
 	// CreateSession inserts s and its first refresh token (by hash).
 	CreateSession(ctx context.Context, s *unhidra.Session, refreshHash []byte) error
 	// SessionByID returns the session (revoked or not) or ENotFound.
@@ -78,6 +85,8 @@ type Store interface {
 type CreateUserOptions struct {
 	InviteCode     string
 	RequireNoAdmin bool
+	// SetupTokenHash is the hash of the setup token to consume.
+	SetupTokenHash []byte
 	Now            time.Time
 }
 

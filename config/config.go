@@ -9,6 +9,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,6 +54,14 @@ type Config struct {
 
 	JWTKeyDir   string   // where generated signing keys live; default DataDir/keys
 	JWTKeyFiles []string // operator-managed PEM keys (first is active); overrides JWTKeyDir
+
+	// KeyEncryptionKey is UNHIDRA_KEY_ENCRYPTION_KEY, the base64 key that
+	// seals the keys kept in the database; deliberately no flag, so that it
+	// never shows in a process list. Secret keeps it out of printed configs.
+	KeyEncryptionKey Secret
+	// KeyEncryptionKeyFile is a file holding that key instead. With
+	// neither, the node generates one in KeyDir (kek).
+	KeyEncryptionKeyFile string
 
 	Argon2Memory      uint32 // KiB
 	Argon2Iterations  uint32
@@ -151,8 +160,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AccessTTL, "access-ttl", c.AccessTTL, "lifetime of an access token")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "a session ends after this long without a refresh")
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", c.RefreshGrace, "window in which repeating a refresh is not reuse (0 disables)")
-	fs.StringVar(&c.JWTKeyDir, "jwt-key-dir", c.JWTKeyDir, "`DIR` of generated token signing keys (default DATA/keys)")
+	fs.StringVar(&c.JWTKeyDir, "jwt-key-dir", c.JWTKeyDir, "`DIR` of the generated key-encryption key and of signing keys from before they moved into the database (default DATA/keys)")
 	fs.Var((*listValue)(&c.JWTKeyFiles), "jwt-key-files", "comma-separated PEM private key `FILES` (first signs); overrides --jwt-key-dir")
+	fs.StringVar(&c.KeyEncryptionKeyFile, "key-encryption-key-file", c.KeyEncryptionKeyFile, "`FILE` (0600) with the base64 key that seals the keys kept in the database, the same on every node; or set "+KeyEncryptionKeyEnv+" (default: generated as kek in the key dir)")
 	fs.Var((*uint32Value)(&c.Argon2Memory), "argon2-memory", "Argon2id memory in `KiB`")
 	fs.Var((*uint32Value)(&c.Argon2Iterations), "argon2-iterations", "Argon2id iterations")
 	fs.Var((*uint8Value)(&c.Argon2Parallelism), "argon2-parallelism", "Argon2id parallelism")
@@ -226,6 +236,9 @@ func Load(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)
 			}
 		}
 	})
+	if v, ok := lookupEnv(KeyEncryptionKeyEnv); ok {
+		c.KeyEncryptionKey = Secret(v)
+	}
 	if len(errs) == 0 {
 		if err := c.Validate(); err != nil {
 			errs = append(errs, err)
@@ -341,6 +354,20 @@ func (c *Config) Validate() error {
 			bad("--jwt-key-files: %v", err)
 		}
 	}
+	if c.KeyEncryptionKey != "" && c.KeyEncryptionKeyFile != "" {
+		bad("%s and --key-encryption-key-file are both set: give the key one way", KeyEncryptionKeyEnv)
+	}
+	if c.KeyEncryptionKey != "" {
+		// The value is never echoed: it is a key.
+		if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(c.KeyEncryptionKey))); err != nil || len(raw) != 32 {
+			bad("%s: want 32 random bytes in base64 (make them with `openssl rand -base64 32`)", KeyEncryptionKeyEnv)
+		}
+	}
+	if c.KeyEncryptionKeyFile != "" {
+		if _, err := os.Stat(c.KeyEncryptionKeyFile); err != nil {
+			bad("--key-encryption-key-file: %v", err)
+		}
+	}
 	for _, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
 		if o == "*" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
@@ -407,7 +434,27 @@ func (c *Config) DatabaseURL() string {
 	return "sqlite://" + abs
 }
 
-// KeyDir is where generated token signing keys are kept.
+// KeyEncryptionKeyEnv is the environment variable of the key-encryption
+// key (Config.KeyEncryptionKey).
+const KeyEncryptionKeyEnv = "UNHIDRA_KEY_ENCRYPTION_KEY"
+
+// Secret is a configuration value that must not be printed: fmt shows it
+// as [redacted].
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v too.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// KeyDir is where generated token signing keys (of a single node, or of an
+// earlier version) and the generated key-encryption key are kept.
 func (c *Config) KeyDir() string {
 	if c.JWTKeyDir != "" {
 		return c.JWTKeyDir

@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -143,5 +144,50 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if _, err := load(t, []string{"--metrics-addr", "nope"}, nil); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
 		t.Fatalf("bad --metrics-addr: %v", err)
+	}
+}
+
+// TestKeyEncryptionKey: the key comes from UNHIDRA_KEY_ENCRYPTION_KEY or a
+// file, not both; a bad value is refused without being echoed; a printed
+// config never shows it.
+func TestKeyEncryptionKey(t *testing.T) {
+	good := "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=" // 32 bytes
+	c, err := load(t, nil, map[string]string{KeyEncryptionKeyEnv: good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.KeyEncryptionKey) != good {
+		t.Fatalf("KeyEncryptionKey not read from %s", KeyEncryptionKeyEnv)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(verb, c); strings.Contains(out, good) {
+			t.Errorf("%s of the config shows the key", verb)
+		}
+	}
+
+	bad := "c2VjcmV0LWJ1dC1zaG9ydA=="
+	_, err = load(t, nil, map[string]string{KeyEncryptionKeyEnv: bad})
+	if err == nil || !strings.Contains(err.Error(), KeyEncryptionKeyEnv) {
+		t.Fatalf("a 17-byte key: %v", err)
+	}
+	if strings.Contains(err.Error(), bad) {
+		t.Errorf("the error echoes the key: %v", err)
+	}
+
+	file := filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = load(t, []string{"--key-encryption-key-file", file}, nil)
+	if err != nil || c.KeyEncryptionKeyFile != file {
+		t.Fatalf("--key-encryption-key-file: %v", err)
+	}
+	_, err = load(t, []string{"--key-encryption-key-file", file}, map[string]string{KeyEncryptionKeyEnv: good})
+	if err == nil || !strings.Contains(err.Error(), "both set") {
+		t.Fatalf("both given: %v", err)
+	}
+	_, err = load(t, []string{"--key-encryption-key-file", file + ".missing"}, nil)
+	if err == nil {
+		t.Fatal("a missing key file was accepted")
 	}
 }

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -93,8 +92,8 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 }
 
 // NewAuth builds the account service over db with the configured password
-// and token settings.
-func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Publisher, log *slog.Logger) (*auth.Service, error) {
+// and token settings and the keys of LoadKeys.
+func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher, log *slog.Logger) (*auth.Service, error) {
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = cfg.Argon2Memory, cfg.Argon2Iterations, cfg.Argon2Parallelism
 	hasher, err := password.New(password.Config{Params: params})
@@ -102,13 +101,9 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 		return nil, fmt.Errorf("password hasher: %w", err)
 	}
 	policy := password.Policy{MinLength: cfg.PasswordMinLength}
-	issuer, err := token.NewIssuer(token.Config{Keys: keys, Issuer: cfg.Issuer(), Audience: Audience, TTL: cfg.AccessTTL})
+	issuer, err := token.NewIssuer(token.Config{Keys: keys.Signing, Issuer: cfg.Issuer(), Audience: Audience, TTL: cfg.AccessTTL})
 	if err != nil {
 		return nil, fmt.Errorf("token issuer: %w", err)
-	}
-	deviceKey, err := loadDeviceKey(cfg.KeyDir())
-	if err != nil {
-		return nil, err
 	}
 	// The login backoffs live in the database, so that every node behind a
 	// load balancer counts the same failures (store/ratestore).
@@ -125,63 +120,10 @@ func NewAuth(cfg config.Config, db *store.DB, keys *token.KeySet, events auth.Pu
 		AccountBackoff: rates.Backoff("login-network", loginBackoff),
 		DeviceBackoff:  rates.Backoff("login-device", loginBackoff),
 		GlobalBackoff:  rates.Backoff("login-account", ratelimit.BackoffOptions{Free: 20, Max: 30 * time.Second}),
-		DeviceKey:      deviceKey,
+		DeviceKey:      keys.DeviceKey,
 		Events:         events,
 		Logger:         log,
 	}), nil
-}
-
-// deviceKeyFile is the HMAC key of login device tokens, in the key dir.
-// Nodes that share the key dir share device tokens; a node with another key
-// treats the tokens of the others as absent (network rules apply).
-const deviceKeyFile = "device-token.key"
-
-// loadDeviceKey reads the device-token key from dir, creating it (32 random
-// bytes, owner-only) on first use.
-func loadDeviceKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, deviceKeyFile)
-	if b, err := os.ReadFile(path); err == nil {
-		if len(b) < 32 {
-			return nil, fmt.Errorf("device token key %s: %d bytes, want at least 32 (delete it to make a new one)", path, len(b))
-		}
-		return b, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("device token key: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("device token key: %w", err)
-	}
-	key := make([]byte, 32)
-	rand.Read(key) // never fails since Go 1.24
-	// Written aside and linked into place, so that a racing process sees
-	// either no file or the whole key.
-	tmp, err := os.CreateTemp(dir, ".device-token-*") // mode 0600
-	if err != nil {
-		return nil, fmt.Errorf("device token key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(key); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("device token key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("device token key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
-		return loadDeviceKey(dir) // another process made it first
-	} else if err != nil {
-		return nil, fmt.Errorf("device token key: %w", err)
-	}
-	return key, nil
-}
-
-// LoadKeys loads the token signing keys: operator-managed files, or keys
-// generated and rotated in the key directory.
-func LoadKeys(cfg config.Config) (*token.KeySet, error) {
-	if len(cfg.JWTKeyFiles) > 0 {
-		return token.LoadFiles(cfg.JWTKeyFiles)
-	}
-	return token.LoadOrCreate(cfg.KeyDir(), time.Now(), token.KeyOptions{RetainFor: cfg.AccessTTL + time.Hour})
 }
 
 // ControlStream is the JetStream stream of the control messages on
@@ -242,10 +184,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return fail(err)
 	}
-	if n.Keys, err = LoadKeys(cfg); err != nil {
-		return fail(fmt.Errorf("signing keys: %w", err))
+	keys, err := LoadKeys(ctx, cfg, db, log)
+	if err != nil {
+		return fail(err)
 	}
-	if n.Auth, err = NewAuth(cfg, db, n.Keys, n.Bus, log); err != nil {
+	n.Keys = keys.Signing
+	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, log); err != nil {
 		return fail(err)
 	}
 	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg})
@@ -443,19 +387,27 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 // rotateKeys rotates the token signing key when it is due, checking hourly,
-// so a long-running node does not keep one key forever.
+// so a long-running node does not keep one key forever. Every node does
+// it: of nodes rotating at once, one new key wins. In between, the node
+// reloads the keys from the database, to sign with another node's new key.
 func (n *Node) rotateKeys(ctx context.Context) {
 	if len(n.cfg.JWTKeyFiles) > 0 {
 		return // operator-managed keys are rotated by the operator
 	}
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
+	rotate := time.NewTicker(time.Hour)
+	defer rotate.Stop()
+	refresh := time.NewTicker(n.Keys.RefreshInterval())
+	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if rotated, err := n.Keys.RotateIfDue(now); err != nil {
+		case <-refresh.C:
+			if err := n.Keys.Refresh(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("reload signing keys", slog.Any("err", err))
+			}
+		case now := <-rotate.C:
+			if rotated, err := n.Keys.RotateIfDue(ctx, now); err != nil {
 				n.log.Error("rotate signing key", slog.Any("err", err))
 			} else if rotated {
 				n.log.Info("signing key rotated", slog.String("kid", n.Keys.ActiveKeyID()))

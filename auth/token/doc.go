@@ -36,4 +36,14 @@
 // rotation is a single atomic file creation and a crash can never leave the
 // metadata and the key disagreeing. The kid is the RFC 7638 thumbprint of the
 // public key, so every node that loads the same key derives the same kid.
+//
+// A cluster shares one key set through the database ([OpenDB]): each key is
+// a row (kid, generation, creation time, the PKCS#8 key sealed under the
+// key-encryption key with package auth/seal, bound to its kid). The
+// generation is unique, so when several nodes rotate at once exactly one new
+// key is stored and the others adopt it. Every node reloads the set
+// periodically ([KeySet.Refresh]) and, at most once a second, when Verify
+// meets an unknown kid, so a key another node has just made verifies at
+// once. Until its next refresh a node may still sign with the key another
+// node retired; Verify allows for that interval on top of the leeway.
 package token

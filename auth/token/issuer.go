@@ -96,9 +96,9 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if ks := cfg.Keys; ks.dir != "" && ks.opts.RetainFor < cfg.TTL+cfg.Leeway {
+	if ks := cfg.Keys; ks.backend != nil && ks.opts.RetainFor < cfg.TTL+cfg.Leeway+ks.staleness {
 		return nil, fmt.Errorf("token: keys are retained for %v after rotation, less than the token TTL plus leeway (%v)",
-			ks.opts.RetainFor, cfg.TTL+cfg.Leeway)
+			ks.opts.RetainFor, cfg.TTL+cfg.Leeway+ks.staleness)
 	}
 	return &Issuer{
 		keys:     cfg.Keys,
@@ -194,6 +194,10 @@ func (is *Issuer) Verify(token string) (*Claims, error) {
 		}
 		k := is.keys.ring.Load().byID[kid]
 		if k == nil {
+			// Another node may have rotated a moment ago.
+			k = is.keys.lookupFresh(kid)
+		}
+		if k == nil {
 			return nil, fmt.Errorf("unknown kid %q", logSafe(kid))
 		}
 		// Pruning runs only now and then; this makes a retired key stop
@@ -208,8 +212,9 @@ func (is *Issuer) Verify(token string) (*Claims, error) {
 		return nil, invalid(err)
 	}
 	// Our issuer never signs with a retired key, so a newer token under one
-	// can only come from a leaked old key.
-	if !used.retired.IsZero() && c.IssuedAt.After(used.retired.Add(is.leeway)) {
+	// can only come from a leaked old key. In a shared set a node may sign
+	// with its predecessor until its next refresh: that is allowed for.
+	if !used.retired.IsZero() && c.IssuedAt.After(used.retired.Add(is.leeway+is.keys.staleness)) {
 		return nil, invalid(fmt.Errorf("issued after key %s was retired", used.id))
 	}
 	return &Claims{

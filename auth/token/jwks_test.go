@@ -61,7 +61,7 @@ func TestJWKSVerifiesTokens(t *testing.T) {
 	clk := newClock(t0)
 	is := newIssuer(t, ks, clk)
 	oldTok := issue(t, is, testClaims)
-	if err := ks.Rotate(t0.Add(time.Minute)); err != nil {
+	if err := ks.Rotate(t.Context(), t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	newTok := issue(t, is, testClaims)

@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -96,13 +97,44 @@ type KeyInfo struct {
 
 // KeySet is the signing key and the verification keys of an Issuer. It is
 // safe for concurrent use: readers see an immutable snapshot, so a rotation
-// never blocks Issue or Verify. Create it with LoadOrCreate or LoadFiles.
+// never blocks Issue or Verify. Create it with LoadOrCreate (a key
+// directory), OpenDB (keys shared by every node through the database) or
+// LoadFiles (operator-managed files).
 type KeySet struct {
-	dir  string // "" for LoadFiles: nothing is ever written or pruned
-	opts KeyOptions
+	// backend keeps the keys; nil for LoadFiles: nothing is ever written,
+	// rotated or pruned then.
+	backend backend
+	opts    KeyOptions
+	// staleness is how long this node may go on signing with a key that
+	// another node has already retired: the refresh interval of a shared
+	// key set, 0 otherwise. Verify and NewIssuer allow for it.
+	staleness time.Duration
 
-	mu   sync.Mutex // serialises rotations and their file writes
+	mu   sync.Mutex // serialises rotations, reloads and their writes
 	ring atomic.Pointer[keyring]
+
+	// refreshMu and lastRefresh rate-limit the reloads that Verify starts
+	// when it meets an unknown kid (see lookupFresh).
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+}
+
+// backend is where a KeySet keeps its keys: a key directory or the
+// database. The ring logic (which key is active, when one retires, what is
+// pruned) is the KeySet's, the same for both.
+type backend interface {
+	// load returns every stored key, in any order. known holds keys already
+	// decoded, which it may reuse.
+	load(ctx context.Context, known map[string]*key) ([]*key, error)
+	// add stores k, generated as the successor of prev (nil for the first
+	// key). It returns false, and no error, when another process stored a
+	// successor of prev first: the caller reloads and uses that one.
+	add(ctx context.Context, k, prev *key) (bool, error)
+	// remove deletes keys past their retention.
+	remove(ctx context.Context, keys []*key) error
+	// shared reports whether other processes change the keys too, so that
+	// a rotation must start from what is stored rather than from memory.
+	shared() bool
 }
 
 // key is immutable once it is part of a keyring.
@@ -112,7 +144,10 @@ type key struct {
 	private *rsa.PrivateKey // nil for a verification-only public key file
 	created time.Time       // zero when unknown (LoadFiles)
 	retired time.Time       // zero for the active key or when unknown
-	path    string
+	// gen orders the keys of a database-backed set (1, 2, …; unique among
+	// the stored keys); 0 in a key directory, where created orders them.
+	gen  int64
+	path string // the file of a key directory key
 }
 
 // keyring is one immutable state of a KeySet.
@@ -131,7 +166,7 @@ func (r *keyring) active() *key { return r.keys[0] }
 // It refuses private key files that group or others may read or write, and a
 // directory that group or others may write (anyone who can write there could
 // plant a signing key). Only one process should manage a directory; nodes that
-// share keys use LoadFiles.
+// share keys use OpenDB or LoadFiles.
 func LoadOrCreate(dir string, now time.Time, opts KeyOptions) (*KeySet, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -150,17 +185,16 @@ func LoadOrCreate(dir string, now time.Time, opts KeyOptions) (*KeySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	ks := &KeySet{dir: dir, opts: opts}
+	ks := &KeySet{backend: dirBackend{dir: dir}, opts: opts}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	ctx := context.Background() // a directory does no network I/O
 	if len(keys) == 0 || ks.due(newest(keys), now) {
-		k, err := ks.generate(keys, now)
-		if err != nil {
+		if keys, _, err = ks.addNew(ctx, keys, now); err != nil {
 			return nil, err
 		}
-		keys = append(keys, k)
 	}
-	return ks, ks.install(keys, now)
+	return ks, ks.install(ctx, keys, now)
 }
 
 // LoadFiles builds an operator-managed key set from PEM files: paths[0] is
@@ -196,42 +230,124 @@ func LoadFiles(paths []string) (*KeySet, error) {
 
 // Rotate makes a freshly generated key the active one. The previous keys keep
 // verifying until opts.RetainFor after their retirement; those past it are
-// pruned. If err reports a failed removal of an old file, the rotation itself
-// has still taken effect.
-func (ks *KeySet) Rotate(now time.Time) error {
-	if ks.dir == "" {
+// pruned. If err reports a failed removal of an old key, the rotation itself
+// has still taken effect. In a shared set, if another node rotated at the
+// same moment, its key is the new active one instead.
+func (ks *KeySet) Rotate(ctx context.Context, now time.Time) error {
+	if ks.backend == nil {
 		return ErrOperatorManaged
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	keys := ks.ring.Load().keys
-	k, err := ks.generate(keys, now)
+	keys, err := ks.current(ctx)
 	if err != nil {
 		return err
 	}
-	return ks.install(append(slices.Clone(keys), k), now)
+	if keys, _, err = ks.addNew(ctx, keys, now); err != nil {
+		return err
+	}
+	return ks.install(ctx, keys, now)
 }
 
 // RotateIfDue rotates when the active key is older than opts.RotateEvery and
 // prunes keys past their retention either way. A long-running server calls it
 // periodically (say hourly); it is cheap when there is nothing to do. For an
-// operator-managed set it does nothing.
-func (ks *KeySet) RotateIfDue(now time.Time) (rotated bool, err error) {
-	if ks.dir == "" {
+// operator-managed set it does nothing. Every node of a shared set may call
+// it: when several find the key due at once, one new key wins and the
+// others adopt it (rotated is true only on the winner).
+func (ks *KeySet) RotateIfDue(ctx context.Context, now time.Time) (rotated bool, err error) {
+	if ks.backend == nil {
 		return false, nil
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	keys := slices.Clone(ks.ring.Load().keys)
-	if ks.due(keys[0], now) {
-		k, err := ks.generate(keys, now)
-		if err != nil {
+	keys, err := ks.current(ctx)
+	if err != nil {
+		return false, err
+	}
+	if ks.due(newest(keys), now) {
+		if keys, rotated, err = ks.addNew(ctx, keys, now); err != nil {
 			return false, err
 		}
-		keys = append(keys, k)
-		rotated = true
 	}
-	return rotated, ks.install(keys, now)
+	return rotated, ks.install(ctx, keys, now)
+}
+
+// Refresh reloads a shared key set from the database, so that a rotation
+// done by another node is seen here: its new key verifies, and this node
+// signs with it. A node calls it periodically (DBOptions.RefreshEvery);
+// Verify also calls it, rate-limited, when it meets an unknown kid. For
+// other sets it does nothing. On error the keys in use stay as they were.
+func (ks *KeySet) Refresh(ctx context.Context) error {
+	if ks.backend == nil || !ks.backend.shared() {
+		return nil
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	keys, err := ks.backend.load(ctx, ks.ring.Load().byID)
+	if err != nil {
+		return err
+	}
+	// Nothing is pruned here: that is RotateIfDue's, with its clock, and
+	// Verify refuses a key past its retention anyway.
+	kept, _ := ks.arrange(keys, time.Time{})
+	r, err := newKeyring(kept)
+	if err != nil {
+		return err
+	}
+	ks.ring.Store(r)
+	return nil
+}
+
+// RefreshInterval is how often a node should call Refresh: 0 for a set
+// that is not shared.
+func (ks *KeySet) RefreshInterval() time.Duration { return ks.staleness }
+
+// minUnknownKidRefresh is the least time between two reloads started by
+// unknown kids: a stream of tokens with made-up kids costs the database at
+// most one small query a second.
+const minUnknownKidRefresh = time.Second
+
+// lookupFresh is Verify's second chance for a kid it does not know: in a
+// shared set, another node may have rotated a moment ago. Concurrent
+// callers share one reload. The rate limit uses the wall clock: it paces
+// database load and decides nothing about a token.
+func (ks *KeySet) lookupFresh(kid string) *key {
+	if ks.backend == nil || !ks.backend.shared() {
+		return nil
+	}
+	ks.refreshMu.Lock()
+	defer ks.refreshMu.Unlock()
+	if k := ks.ring.Load().byID[kid]; k != nil {
+		return k // found by the reload of a caller before us
+	}
+	if time.Since(ks.lastRefresh) < minUnknownKidRefresh {
+		return nil
+	}
+	ks.lastRefresh = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ks.Refresh(ctx); err != nil {
+		return nil // the periodic refresh reports errors; here the token simply fails
+	}
+	return ks.ring.Load().byID[kid]
+}
+
+// current returns the keys a rotation starts from: what is stored, for a
+// shared set (another node may have rotated), or else the ring in memory.
+func (ks *KeySet) current(ctx context.Context) ([]*key, error) {
+	r := ks.ring.Load()
+	if !ks.backend.shared() {
+		return slices.Clone(r.keys), nil
+	}
+	keys, err := ks.backend.load(ctx, r.byID)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("token: the database holds no signing keys any more")
+	}
+	return keys, nil
 }
 
 // JWKS returns the JSON Web Key Set of every verification key, active key
@@ -257,65 +373,116 @@ func (ks *KeySet) due(active *key, now time.Time) bool {
 	return ks.opts.RotateEvery > 0 && now.Sub(active.created) >= ks.opts.RotateEvery
 }
 
-// generate creates a key, writes it to the directory and returns it. Its
-// creation time is kept strictly after every existing key's, even if the clock
-// went backwards, because the newest key is by definition the active one.
-func (ks *KeySet) generate(existing []*key, now time.Time) (*key, error) {
+// addNew generates a key, stores it as the successor of the newest of keys
+// and returns keys with it. When another process stored a successor first
+// (a shared set), it returns what is stored now instead, with added false.
+func (ks *KeySet) addNew(ctx context.Context, keys []*key, now time.Time) (_ []*key, added bool, err error) {
+	var prev *key
+	if len(keys) > 0 {
+		prev = newest(keys)
+	}
+	k, err := ks.generate(prev, now)
+	if err != nil {
+		return nil, false, err
+	}
+	if added, err = ks.backend.add(ctx, k, prev); err != nil {
+		return nil, false, err
+	}
+	if added {
+		return append(keys, k), true, nil
+	}
+	known := make(map[string]*key, len(keys))
+	for _, k := range keys {
+		known[k.id] = k
+	}
+	if keys, err = ks.backend.load(ctx, known); err != nil {
+		return nil, false, err
+	}
+	if len(keys) == 0 {
+		return nil, false, errors.New("token: another node stored a signing key, and it is gone again")
+	}
+	return keys, false, nil
+}
+
+// generate creates a key as the successor of prev (nil for the first). Its
+// creation time is kept strictly after prev's, even if the clock went
+// backwards (or another node's clock is ahead), because the newest key is
+// by definition the active one.
+func (ks *KeySet) generate(prev *key, now time.Time) (*key, error) {
 	created := now.UTC().Round(0)
-	if len(existing) > 0 {
-		if last := newest(existing).created; !created.After(last) {
-			created = last.Add(time.Nanosecond)
-		}
+	if prev != nil && !created.After(prev.created) {
+		created = prev.created.Add(time.Nanosecond)
 	}
 	priv, err := rsa.GenerateKey(rand.Reader, ks.opts.Bits)
 	if err != nil {
 		return nil, fmt.Errorf("token: generate key: %w", err)
 	}
-	k := &key{id: thumbprint(&priv.PublicKey), public: &priv.PublicKey, private: priv, created: created}
-	k.path = filepath.Join(ks.dir, created.Format(fileTimeLayout)+"_"+k.id+".pem")
-	if err := writeKeyFile(k.path, priv); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return &key{id: thumbprint(&priv.PublicKey), public: &priv.PublicKey, private: priv, created: created}, nil
 }
 
-// install derives retirement times from creation order, drops keys past their
-// retention, publishes the result and then deletes the dropped files.
-// Deleting last means a failed removal never leaves the set without its new
-// key; Verify refuses such a key anyway once its retention has run out.
-func (ks *KeySet) install(keys []*key, now time.Time) error {
+// arrange orders keys, derives retirement times from that order and,
+// unless now is zero, splits off the keys past their retention at now.
+func (ks *KeySet) arrange(keys []*key, now time.Time) (kept, pruned []*key) {
 	sorted := slices.Clone(keys)
 	slices.SortFunc(sorted, func(a, b *key) int {
-		return cmp.Or(a.created.Compare(b.created), strings.Compare(a.id, b.id))
+		return cmp.Or(cmp.Compare(a.gen, b.gen), a.created.Compare(b.created), strings.Compare(a.id, b.id))
 	})
-	kept := make([]*key, 0, len(sorted))
-	var pruned []*key
+	kept = make([]*key, 0, len(sorted))
 	for i := len(sorted) - 1; i >= 0; i-- {
 		k := *sorted[i] // copy: keys of the published ring must not change
 		k.retired = time.Time{}
 		if i < len(sorted)-1 {
 			k.retired = sorted[i+1].created
-			if !now.Before(k.retired.Add(ks.opts.RetainFor)) {
+			if !now.IsZero() && !now.Before(k.retired.Add(ks.opts.RetainFor)) {
 				pruned = append(pruned, &k)
 				continue
 			}
 		}
 		kept = append(kept, &k)
 	}
+	return kept, pruned
+}
+
+// install arranges keys, drops those past their retention, publishes the
+// result and then deletes the dropped ones from the backend. Deleting last
+// means a failed removal never leaves the set without its new key; Verify
+// refuses such a key anyway once its retention has run out.
+func (ks *KeySet) install(ctx context.Context, keys []*key, now time.Time) error {
+	kept, pruned := ks.arrange(keys, now)
 	r, err := newKeyring(kept)
 	if err != nil {
 		return err
 	}
 	ks.ring.Store(r)
+	if len(pruned) == 0 {
+		return nil
+	}
+	return ks.backend.remove(ctx, pruned)
+}
+
+// dirBackend keeps keys as files in a directory (LoadOrCreate).
+type dirBackend struct{ dir string }
+
+func (b dirBackend) shared() bool { return false }
+
+func (b dirBackend) load(context.Context, map[string]*key) ([]*key, error) { return loadDir(b.dir) }
+
+func (b dirBackend) add(_ context.Context, k, _ *key) (bool, error) {
+	k.path = filepath.Join(b.dir, k.created.Format(fileTimeLayout)+"_"+k.id+".pem")
+	if err := writeKeyFile(k.path, k.private); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (b dirBackend) remove(_ context.Context, keys []*key) error {
 	var errs []error
-	for _, k := range pruned {
+	for _, k := range keys {
 		if err := os.Remove(k.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("token: prune retired key %s: %w", k.id, err))
 		}
 	}
-	if len(pruned) > 0 {
-		syncDir(ks.dir)
-	}
+	syncDir(b.dir)
 	return errors.Join(errs...)
 }
 

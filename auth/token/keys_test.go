@@ -195,7 +195,7 @@ func TestRotation(t *testing.T) {
 
 	rotatedAt := t0.Add(5 * time.Minute)
 	clk.Set(rotatedAt)
-	if err := ks.Rotate(rotatedAt); err != nil {
+	if err := ks.Rotate(t.Context(), rotatedAt); err != nil {
 		t.Fatal(err)
 	}
 	if ks.ActiveKeyID() == first.id {
@@ -244,7 +244,7 @@ func TestRotation(t *testing.T) {
 	t.Run("pruned_key_rejected", func(t *testing.T) {
 		now := rotatedAt.Add(retain)
 		clk.Set(now)
-		rotated, err := ks.RotateIfDue(now)
+		rotated, err := ks.RotateIfDue(t.Context(), now)
 		if err != nil || rotated {
 			t.Fatalf("RotateIfDue = %v, %v; want a prune without rotation", rotated, err)
 		}
@@ -312,16 +312,16 @@ func TestRotateIfDue(t *testing.T) {
 	opts := KeyOptions{RotateEvery: time.Hour, RetainFor: 30 * time.Minute}
 	ks, _ := newKeySet(t, t0, opts)
 	first := ks.ActiveKeyID()
-	if rotated, err := ks.RotateIfDue(t0.Add(59 * time.Minute)); err != nil || rotated {
+	if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(59*time.Minute)); err != nil || rotated {
 		t.Fatalf("RotateIfDue before due = %v, %v", rotated, err)
 	}
-	if rotated, err := ks.RotateIfDue(t0.Add(time.Hour)); err != nil || !rotated || ks.ActiveKeyID() == first {
+	if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(time.Hour)); err != nil || !rotated || ks.ActiveKeyID() == first {
 		t.Fatalf("RotateIfDue when due = %v, %v", rotated, err)
 	}
 
 	t.Run("disabled", func(t *testing.T) {
 		ks, _ := newKeySet(t, t0, KeyOptions{RotateEvery: -1})
-		if rotated, err := ks.RotateIfDue(t0.Add(10 * 365 * 24 * time.Hour)); err != nil || rotated {
+		if rotated, err := ks.RotateIfDue(t.Context(), t0.Add(10*365*24*time.Hour)); err != nil || rotated {
 			t.Errorf("RotateIfDue with rotation disabled = %v, %v", rotated, err)
 		}
 	})
@@ -330,7 +330,7 @@ func TestRotateIfDue(t *testing.T) {
 func TestRotateWithClockGoingBack(t *testing.T) {
 	ks, dir := newKeySet(t, t0, KeyOptions{})
 	first := ks.ActiveKeyID()
-	if err := ks.Rotate(t0.Add(-time.Hour)); err != nil {
+	if err := ks.Rotate(t.Context(), t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	second := ks.ActiveKeyID()
@@ -359,10 +359,10 @@ func TestLoadFiles(t *testing.T) {
 	if nodeA.ActiveKeyID() != thumbprint(&a.PublicKey) || len(nodeA.Keys()) != 3 {
 		t.Fatalf("keys %+v", nodeA.Keys())
 	}
-	if err := nodeA.Rotate(t0); !errors.Is(err, ErrOperatorManaged) {
+	if err := nodeA.Rotate(t.Context(), t0); !errors.Is(err, ErrOperatorManaged) {
 		t.Errorf("Rotate on operator keys = %v", err)
 	}
-	if rotated, err := nodeA.RotateIfDue(t0.Add(1000 * time.Hour)); rotated || err != nil {
+	if rotated, err := nodeA.RotateIfDue(t.Context(), t0.Add(1000*time.Hour)); rotated || err != nil {
 		t.Errorf("RotateIfDue on operator keys = %v, %v", rotated, err)
 	}
 
@@ -434,7 +434,7 @@ func TestConcurrentRotation(t *testing.T) {
 		}()
 	}
 	for i := range 3 {
-		if err := ks.Rotate(t0.Add(time.Duration(i+1) * time.Second)); err != nil {
+		if err := ks.Rotate(t.Context(), t0.Add(time.Duration(i+1)*time.Second)); err != nil {
 			t.Error(err)
 		}
 	}

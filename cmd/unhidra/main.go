@@ -211,7 +211,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if _, err := db.Migrate(ctx); err != nil {
 			return err
 		}
-		keys, err := server.LoadKeys(cfg)
+		keys, err := server.LoadKeys(ctx, cfg, db, log)
 		if err != nil {
 			return err
 		}
@@ -253,7 +253,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			}
 			return err
 		}
-		fmt.Fprintf(stdout, "backed up the %s to %s (also keep the signing keys in the data directory's keys/)\n", describeDB(cfg), to)
+		fmt.Fprintf(stdout, "backed up the %s to %s (also keep the key-encryption key, keys/kek in the data directory unless you set it yourself: the database's keys are sealed with it)\n", describeDB(cfg), to)
 		return nil
 	case "restore":
 		var from string

@@ -77,6 +77,6 @@ func migrateData(ctx context.Context, args []string, stdout, stderr io.Writer, l
 		total += c.Rows
 	}
 	fmt.Fprintf(stdout, "copied %d rows into the %s; start the server with --db pointing at it "+
-		"and the same data directory (its keys/ sign the sessions)\n", total, describeDB(target))
+		"and the same data directory (its keys/kek unseals the signing keys)\n", total, describeDB(target))
 	return nil
 }

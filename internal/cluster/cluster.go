@@ -11,6 +11,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -75,13 +77,17 @@ type Options struct {
 	Args []string
 }
 
-// Cluster is N nodes on one database and one bus.
+// Cluster is N nodes on one database and one bus. They share no
+// directory: the signing keys and other secrets are in the database,
+// sealed with the key-encryption key every node is given.
 type Cluster struct {
-	t      testing.TB
-	DB     string // the PostgreSQL URL every node uses
-	KeyDir string // the token signing keys every node shares
-	Nodes  []*Node
-	opts   Options
+	t  testing.TB
+	DB string // the PostgreSQL URL every node uses
+	// KEK is the key-encryption key (base64, random per cluster) every
+	// node gets in UNHIDRA_KEY_ENCRYPTION_KEY.
+	KEK   string
+	Nodes []*Node
+	opts  Options
 }
 
 // Node is one `unhidra serve` process.
@@ -91,6 +97,7 @@ type Node struct {
 	Addr    string // host:port, kept across restarts
 	URL     string // http://Addr
 	dataDir string
+	kek     string
 	cmd     *exec.Cmd
 	done    chan struct{}
 	mu      sync.Mutex
@@ -100,8 +107,8 @@ type Node struct {
 }
 
 // Start starts the nodes one after the other (the first creates the
-// schema and the signing keys the others then share) and stops them all
-// when t ends.
+// schema and the signing keys the others then load from the database) and
+// stops them all when t ends.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if binary == "" {
@@ -113,10 +120,12 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.Nodes <= 0 {
 		opts.Nodes = 2
 	}
-	c := &Cluster{t: t, DB: testenv.PostgresURL(t), KeyDir: t.TempDir(), opts: opts}
+	kek := make([]byte, 32)
+	rand.Read(kek) // never fails since Go 1.24
+	c := &Cluster{t: t, DB: testenv.PostgresURL(t), KEK: base64.StdEncoding.EncodeToString(kek), opts: opts}
 	t.Cleanup(c.stopAll)
 	for i := 0; i < opts.Nodes; i++ {
-		n := &Node{c: c, Index: i, Addr: "127.0.0.1:0", dataDir: t.TempDir()}
+		n := &Node{c: c, Index: i, Addr: "127.0.0.1:0", dataDir: c.t.TempDir(), kek: c.KEK}
 		c.Nodes = append(c.Nodes, n)
 		if err := n.start(); err != nil {
 			t.Fatalf("cluster: node %d: %v\n%s", i, err, n.Logs())
@@ -125,9 +134,25 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
+// TryStart starts one more node with key-encryption key kek (base64;
+// empty for the cluster's) and returns it, with an error if it exited or
+// hung before listening: tests of what a misconfigured node does read its
+// Logs. A node that started is added to Nodes.
+func (c *Cluster) TryStart(kek string) (*Node, error) {
+	if kek == "" {
+		kek = c.KEK
+	}
+	n := &Node{c: c, Index: len(c.Nodes), Addr: "127.0.0.1:0", dataDir: c.t.TempDir(), kek: kek}
+	if err := n.start(); err != nil {
+		return n, err
+	}
+	c.Nodes = append(c.Nodes, n)
+	return n, nil
+}
+
 func (n *Node) args() []string {
 	a := []string{"serve",
-		"--addr", n.address(), "--data", n.dataDir, "--db", n.c.DB, "--jwt-key-dir", n.c.KeyDir,
+		"--addr", n.address(), "--data", n.dataDir, "--db", n.c.DB,
 		"--mqtt-addr=", "--log-format=json", "--log-level=info",
 		"--rate-login=0", "--rate-register=0", "--rate-ws-ip=0", "--rate-ws-user=0", "--shutdown-timeout=2s",
 	}
@@ -141,7 +166,7 @@ func (n *Node) args() []string {
 // learns the address the kernel chose, which restarts keep).
 func (n *Node) start() error {
 	cmd := exec.Command(binary, n.args()...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), "UNHIDRA_KEY_ENCRYPTION_KEY="+n.kek)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -202,7 +227,8 @@ func (n *Node) start() error {
 }
 
 // cleanEnv passes the environment without UNHIDRA_ settings, so a
-// developer's shell cannot change what the nodes run with.
+// developer's shell cannot change what the nodes run with (start adds the
+// key-encryption key).
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {

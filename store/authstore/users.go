@@ -67,6 +67,23 @@ func (st *Store) CreateUser(ctx context.Context, u *unhidra.User, passwordHash s
 				return unhidra.Errorf(unhidra.ENotFound, "invite not found, expired or used up")
 			}
 		}
+		if opts.SetupTokenHash != nil {
+			// After the admin check, which holds the users lock: of two
+			// registrations with one token, the second finds the admin.
+			n, err := c.ExecN(ctx, `DELETE FROM setup_tokens WHERE hash = ?`, opts.SetupTokenHash)
+			if err != nil {
+				return fmt.Errorf("consume setup token: %w", err)
+			}
+			if n != 1 {
+				return unhidra.Errorf(unhidra.ENotFound, "setup token not found")
+			}
+		}
+		if u.Role == unhidra.RoleAdmin {
+			// The first admin ends the setup: no other token stays usable.
+			if _, err := c.Exec(ctx, `DELETE FROM setup_tokens`); err != nil {
+				return fmt.Errorf("delete setup tokens: %w", err)
+			}
+		}
 		_, err := c.Exec(ctx, `INSERT INTO users (id, username, username_lower, display_name, display_name_lower,
 				status_text, role, disabled, password_hash, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -51,6 +51,9 @@ func Accounts(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RefreshTokens/MarkUsedConcurrent", testMarkUsedConcurrent},
 		{"RefreshTokens/AddSuccessor", testAddRefreshToken},
 		{"Invites/CreateListDelete", testInvites},
+		{"SetupTokens/AddAndDrop", testSetupTokensAddDrop},
+		{"SetupTokens/ConsumedByFirstAdmin", testSetupTokenConsumed},
+		{"SetupTokens/ConcurrentUse", testSetupTokenConcurrent},
 		{"NotFound", testNotFound},
 	}
 	for _, c := range cases {
