@@ -93,7 +93,7 @@ func TestCompose(t *testing.T) {
 		if !strings.HasPrefix(env["UNHIDRA_BUS"], "nats://nats:") {
 			t.Errorf("%s: UNHIDRA_BUS=%q, want the nats service", name, env["UNHIDRA_BUS"])
 		}
-		keyFile := env["UNHIDRA_JWT_KEY_FILES"]
+		keyFile := env["UNHIDRA_KEY_ENCRYPTION_KEY_FILE"]
 		if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
 			return v.Source == "keys" && v.ReadOnly && strings.HasPrefix(keyFile, v.Target+"/")
 		}) {

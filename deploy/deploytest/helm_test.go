@@ -3,6 +3,7 @@ package deploytest
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -370,8 +371,11 @@ func checkChart(t *testing.T, sc scenario, m *manifests) {
 	if got := env["UNHIDRA_JWT_KEY_FILES"]; got != strings.Join(want, ",") {
 		t.Errorf("UNHIDRA_JWT_KEY_FILES=%q, want %q", got, strings.Join(want, ","))
 	}
+	if got := env["UNHIDRA_KEY_ENCRYPTION_KEY_FILE"]; got != "/keys/kek" {
+		t.Errorf("UNHIDRA_KEY_ENCRYPTION_KEY_FILE=%q, want /keys/kek", got)
+	}
 	init := container(t, pod.Spec.InitContainers, "signing-keys")
-	for _, f := range sc.keyFiles {
+	for _, f := range append(slices.Clone(sc.keyFiles), "kek") {
 		if !strings.Contains(strings.Join(init.Command, " "), f) {
 			t.Errorf("the signing-keys init container does not copy %s: %q", f, init.Command)
 		}
@@ -390,6 +394,9 @@ func checkChart(t *testing.T, sc scenario, m *manifests) {
 			t.Fatalf("keys volume from Secret %q, which the chart does not render", keysSecret)
 		}
 		checkGeneratedKey(t, s.Data[sc.keyFiles[0]])
+		if kek, err := base64.StdEncoding.DecodeString(string(s.Data["kek"])); err != nil || len(kek) != 32 {
+			t.Errorf("the generated key-encryption key is not 32 bytes in base64: %q", s.Data["kek"])
+		}
 	}
 	for _, v := range pod.Spec.Volumes {
 		if v.Name == "keys" && (v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory) {
