@@ -25,6 +25,7 @@ type groupCommitter struct {
 	max     int
 	jobs    chan *commitJob
 	stop    chan struct{}
+	exited  chan struct{} // closed when run has returned
 	once    sync.Once
 	stopped sync.WaitGroup
 
@@ -44,7 +45,7 @@ type commitJob struct {
 }
 
 func newGroupCommitter(db *sql.DB, d *dialect, stmts *stmtCache, maxBatch int, er *eraser) *groupCommitter {
-	g := &groupCommitter{db: db, d: d, stmts: stmts, max: maxBatch, jobs: make(chan *commitJob, 4*maxBatch), stop: make(chan struct{}), eraser: er}
+	g := &groupCommitter{db: db, d: d, stmts: stmts, max: maxBatch, jobs: make(chan *commitJob, 4*maxBatch), stop: make(chan struct{}), exited: make(chan struct{}), eraser: er}
 	g.stopped.Add(1)
 	go g.run()
 	return g
@@ -54,6 +55,11 @@ func newGroupCommitter(db *sql.DB, d *dialect, stmts *stmtCache, maxBatch int, e
 func (g *groupCommitter) do(ctx context.Context, fn func(c Conn) error) error {
 	j := &commitJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
+	case <-g.stop:
+		return sql.ErrConnDone
+	default:
+	}
+	select {
 	case g.jobs <- j:
 	case <-ctx.Done():
 		return ctx.Err()
@@ -61,8 +67,21 @@ func (g *groupCommitter) do(ctx context.Context, fn func(c Conn) error) error {
 		return sql.ErrConnDone
 	}
 	// Once queued the job is not abandoned: it may already be part of a
-	// batch, and its caller must learn whether it committed.
-	return <-j.done
+	// batch, and its caller must learn whether it committed. A job queued
+	// as the writer stopped (select picks among ready cases at random) is
+	// answered by nobody: once the writer has exited, an unanswered job
+	// never ran.
+	select {
+	case err := <-j.done:
+		return err
+	case <-g.exited:
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return sql.ErrConnDone
+		}
+	}
 }
 
 func (g *groupCommitter) close() {
@@ -72,6 +91,7 @@ func (g *groupCommitter) close() {
 
 func (g *groupCommitter) run() {
 	defer g.stopped.Done()
+	defer close(g.exited)
 	batch := make([]*commitJob, 0, g.max)
 	for {
 		batch = batch[:0]

@@ -83,3 +83,19 @@ func TestGroupCommitCancelledCaller(t *testing.T) {
 		t.Fatalf("cancelled caller: %v", err)
 	}
 }
+
+// TestGroupCommitAfterClose: a write after Close fails at once, never
+// hangs, however the race between queueing and stopping falls.
+func TestGroupCommitAfterClose(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir()+"/c.db", Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for range 1000 {
+		if err := db.InTx(ctx, func(Conn) error { return nil }); err == nil {
+			t.Fatal("InTx after Close succeeded")
+		}
+	}
+}
