@@ -26,7 +26,7 @@ test:
 bench:
 	./scripts/services.sh
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./...
-	$(GO) run ./cmd/unhidra bench cluster --nodes 1,2,3 --members 1000 --rate 50 --procs 3
+	$(GO) run ./cmd/unhidra bench cluster --nodes 1,2,3 --members 500 --rate 20 --procs 3
 	./scripts/web.sh && ./scripts/chromium.sh && cd web && npm run --silent bench
 	UNHIDRA_BENCH_SEARCH_MESSAGES=10000000 $(GO) test -run '^$$' -bench 'Search/sqlite' -benchtime 100x -count 1 -v -timeout 3h ./store/chatstore
 
