@@ -78,7 +78,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 // TestKillNodeMidStream: a member's node is killed with SIGKILL while
 // messages flow; the member's client reconnects through the load balancer
 // to the other node and resumes: every acknowledged message arrives once
-// and in order.
+// and in order, at that member and at one on the surviving node.
 func TestKillNodeMidStream(t *testing.T) {
 	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: natsURL})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -107,6 +107,16 @@ func TestKillNodeMidStream(t *testing.T) {
 		t.Fatalf("first frame %v, %v", f, err)
 	}
 	lb.Prefer.Store(-1)
+	// Carol stays on node 0, which survives: both members get everything.
+	carol := account(t, ctx, c.Nodes[0], "carol", "")
+	if _, err := carol.Join(ctx, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	carolStream := carol.Stream(client.StreamOptions{})
+	defer carolStream.Close()
+	if f, err := carolStream.Next(ctx); err != nil || f.Type != "hello" {
+		t.Fatalf("carol's first frame %v, %v", f, err)
+	}
 
 	const total = 300
 	acked := make(chan string, total)
@@ -126,6 +136,7 @@ func TestKillNodeMidStream(t *testing.T) {
 			c.Nodes[1].Kill() // bob's node, with messages still flowing
 		}
 	})
+	expectInOrder(t, ctx, carolStream, total, "msg %03d", nil)
 	n := 0
 	for range acked {
 		n++
