@@ -88,6 +88,11 @@ type Config struct {
 	// EraseDelay is how soon after a deletion SQLite's write-ahead log is
 	// checkpointed and truncated, so that deleted content leaves the disk.
 	EraseDelay time.Duration
+	// RetentionDays is how long messages are kept in channels without a
+	// retention of their own (0: forever); RetentionEvery how often each
+	// node sweeps expired messages.
+	RetentionDays  int
+	RetentionEvery time.Duration
 
 	// DebugAddr, when set, serves Go's pprof profiles on a separate
 	// listener (keep it on loopback: profiles reveal internals).
@@ -137,6 +142,7 @@ func Default() Config {
 		MaxFileSize:        100 << 20,
 		ShutdownTimeout:    15 * time.Second,
 		EraseDelay:         5 * time.Second,
+		RetentionEvery:     time.Hour,
 		LogFormat:          "text",
 		LogLevel:           "info",
 	}
@@ -179,6 +185,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`; "+notActive("file uploads"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	fs.IntVar(&c.RetentionDays, "retention-days", c.RetentionDays, "delete messages older than this many `DAYS` in channels without a retention of their own (0: keep forever)")
+	fs.DurationVar(&c.RetentionEvery, "retention-every", c.RetentionEvery, "how often each node deletes expired messages")
 	fs.DurationVar(&c.EraseDelay, "erase-delay", c.EraseDelay, "SQLite: how soon after a deletion the write-ahead log is checkpointed and truncated, so deleted content leaves the disk")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics only on this `HOST:PORT` instead of the main listener, where it is public; empty serves it on the main listener")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")
@@ -311,6 +319,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("--data must not be empty")
+	}
+	if c.RetentionDays < 0 || c.RetentionDays > 36500 {
+		bad("--retention-days %d: want 0 (keep forever) to 36500", c.RetentionDays)
+	}
+	if c.RetentionEvery < time.Second || c.RetentionEvery > 24*time.Hour {
+		bad("--retention-every %s: want 1s to 24h", c.RetentionEvery)
 	}
 	if c.EraseDelay <= 0 || c.EraseDelay > 30*time.Second {
 		bad("--erase-delay %s: want more than 0 and at most 30s (deleted content must leave the disk within a minute)", c.EraseDelay)

@@ -176,7 +176,7 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
-	}...), append(s.chatRoutes(), s.gatewayRoutes()...)...)
+	}...), append(append(s.chatRoutes(), s.gatewayRoutes()...), s.retentionRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

@@ -96,6 +96,16 @@ export interface Edit {
   ciphertext?: string
 }
 
+/** Hold is a legal hold on a user or a channel. */
+export interface Hold {
+  /** user or channel */
+  kind: string
+  target_id: string
+  reason: string
+  created_by: string
+  created_at: string
+}
+
 /** Invite lets someone register on a server whose registration is "invite". */
 export interface Invite {
   code: string
@@ -530,6 +540,14 @@ export interface HistoryResponse {
   edits: Edit[]
 }
 
+export interface HoldResponse {
+  hold: Hold
+}
+
+export interface HoldsResponse {
+  holds: Hold[]
+}
+
 export interface InviteResponse {
   invite: Invite
 }
@@ -572,6 +590,10 @@ export interface MessagesResponse {
   has_more: boolean
 }
 
+export interface PlaceHoldRequest {
+  reason?: string
+}
+
 export interface PrefsRequest {
   muted?: boolean
   notify?: string
@@ -603,6 +625,13 @@ export interface RegisterRequest {
   display_name?: string
   setup_token?: string
   invite?: string
+}
+
+export interface RetentionResponse {
+  /** the channel's own retention in days (0: forever); absent when it follows the server's */
+  days?: number
+  /** the server's --retention-days (0: forever) */
+  server_days: number
 }
 
 export interface RevokedResponse {
@@ -645,8 +674,18 @@ export interface SetMemberRequest {
   role: ChannelRole
 }
 
+export interface SetRetentionRequest {
+  /** days to keep messages, 0 for forever */
+  days: number
+}
+
 export interface StatusResponse {
   status: string
+}
+
+export interface SweepResponse {
+  /** messages deleted by this sweep */
+  deleted: number
 }
 
 export interface TokenResponse {
@@ -739,4 +778,12 @@ export interface Endpoints {
   'GET /api/v1/admin/connections': { request: undefined; response: ConnectionsResponse }
   'DELETE /api/v1/admin/connections/{id}': { request: undefined; response: undefined }
   'DELETE /api/v1/admin/users/{id}/connections': { request: undefined; response: ClosedResponse }
+  'GET /api/v1/admin/channels/{id}/retention': { request: undefined; response: RetentionResponse }
+  'PUT /api/v1/admin/channels/{id}/retention': { request: SetRetentionRequest; response: RetentionResponse }
+  'DELETE /api/v1/admin/channels/{id}/retention': { request: undefined; response: RetentionResponse }
+  'POST /api/v1/admin/retention/sweep': { request: undefined; response: SweepResponse }
+  'GET /api/v1/admin/legal-holds': { request: undefined; response: HoldsResponse }
+  'PUT /api/v1/admin/legal-holds/{kind}/{id}': { request: PlaceHoldRequest; response: HoldResponse }
+  'DELETE /api/v1/admin/legal-holds/{kind}/{id}': { request: undefined; response: undefined }
+  'GET /api/v1/admin/compliance/export': { request: undefined; response: undefined }
 }
