@@ -75,7 +75,9 @@ func TestRetention(t *testing.T) {
 			admins := login(t, n, "alice", adminPW).User
 			newCall(t, n, "PUT", "/api/v1/admin/legal-holds/user/"+admins.ID).bearer(admin).json(map[string]any{"reason": "case 7"}).expect(200, nil)
 			newCall(t, n, "PUT", "/api/v1/admin/legal-holds/channel/"+held).bearer(admin).json(map[string]any{}).expect(200, nil)
-			var holds struct{ Holds []struct{ Kind, TargetID string } }
+			var holds struct {
+				Holds []struct{ Kind, TargetID string }
+			}
 			newCall(t, n, "GET", "/api/v1/admin/legal-holds").bearer(admin).expect(200, &holds)
 			if len(holds.Holds) != 2 {
 				t.Fatalf("holds %+v", holds)
