@@ -8,6 +8,7 @@ import { me, rememberUsers, toast } from '../state/store'
 import { askNotificationPermission, notificationPermission, setSound, soundOn } from '../state/notify'
 import { fullTime } from './common'
 import { getTheme, setTheme, type Theme } from './theme'
+import { Compliance } from './Compliance'
 
 const TABS = [
   ['profile', 'Profile'],
@@ -15,11 +16,14 @@ const TABS = [
   ['sessions', 'Active sessions'],
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
+  ['compliance', 'Compliance'],
 ] as const
 
 export function Settings({ tab }: { tab?: string }) {
   const loc = useLocation()
-  const t = TABS.some(([k]) => k === tab) ? tab : 'profile'
+  const admin = me.value?.role === 'admin'
+  const tabs = TABS.filter(([k]) => k !== 'compliance' || admin)
+  const t = tabs.some(([k]) => k === tab) ? tab : 'profile'
   return (
     <div class="main">
       <header class="chan-head">
@@ -30,7 +34,7 @@ export function Settings({ tab }: { tab?: string }) {
       </header>
       <div class="settings">
         <nav aria-label="Settings sections">
-          {TABS.map(([k, label]) => (
+          {tabs.map(([k, label]) => (
             <a key={k} href={`/settings/${k}`} aria-current={k === t ? 'page' : undefined}>
               {label}
             </a>
@@ -42,6 +46,7 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'sessions' && <Sessions />}
           {t === 'appearance' && <Appearance />}
           {t === 'notifications' && <Notifications />}
+          {t === 'compliance' && <Compliance />}
         </section>
       </div>
     </div>
