@@ -80,6 +80,9 @@ type Reader interface {
 	// Search runs a parsed full-text query; see SearchQuery.
 	Search(ctx context.Context, q SearchQuery) ([]*unhidra.Message, error)
 
+	// SharesChannel reports whether two users are both members of some
+	// public or private channel (direct channels do not count).
+	SharesChannel(ctx context.Context, userA, userB string) (bool, error)
 	// RetentionTargets lists the channels whose messages expire: those
 	// whose retention (their own retention_days, else defaultDays) is above
 	// zero and that are not on legal hold, with that retention.

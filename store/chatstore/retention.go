@@ -129,3 +129,17 @@ func (t tx) DeleteHold(ctx context.Context, kind, targetID string) (bool, error)
 	}
 	return n > 0, nil
 }
+
+func (r reader) SharesChannel(ctx context.Context, userA, userB string) (bool, error) {
+	var one int
+	err := r.c.QueryRow(ctx, `SELECT 1 FROM channel_members a
+		JOIN channel_members b ON b.channel_id = a.channel_id AND b.user_id = ?
+		JOIN channels c ON c.id = a.channel_id AND c.kind <> 'direct'
+		WHERE a.user_id = ? LIMIT 1`, userB, userA).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("shares channel: %w", err)
+	}
+	return true, nil
+}

@@ -13,7 +13,7 @@
  */
 export type ErrorCode = 'invalid_argument' | 'unauthenticated' | 'permission_denied' | 'not_found' | 'conflict' | 'payload_too_large' | 'rate_limited' | 'internal' | 'unavailable'
 /** System roles. */
-export type UserRole = 'admin' | 'member'
+export type UserRole = 'admin' | 'member' | 'guest'
 /** Channel kinds. */
 export type ChannelKind = 'public' | 'private' | 'direct'
 /** Channel member roles, strongest first. */
