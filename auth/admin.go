@@ -76,3 +76,25 @@ func (s *Service) AdminListUsers(ctx context.Context, cursor string, limit int) 
 	}
 	return users, next, nil
 }
+
+// AdminRevokeSessions ends every session of a user (admins only): their
+// refresh tokens stop working and their sockets close with 4001 on every
+// node. The account stays enabled; they sign in again.
+func (s *Service) AdminRevokeSessions(ctx context.Context, id string) (int, error) {
+	p, err := requireAdmin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := unhidra.CheckID("user id", id); err != nil {
+		return 0, err
+	}
+	if _, err := s.cfg.Store.UserByID(ctx, id); err != nil {
+		return 0, err
+	}
+	n, err := s.revokeSessions(ctx, id, "", s.now().UTC())
+	if err != nil {
+		return 0, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "sessions reset by admin", slog.String("admin_id", p.UserID), slog.String("user_id", id), slog.Int("sessions", n))
+	return n, nil
+}

@@ -387,3 +387,12 @@ func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request) e
 	writeJSON(w, http.StatusOK, userResponse{User: u})
 	return nil
 }
+
+func (s *Server) handleAdminRevokeSessions(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.auth.AdminRevokeSessions(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, revokedResponse{Revoked: n})
+	return nil
+}
