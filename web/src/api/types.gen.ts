@@ -96,6 +96,18 @@ export interface Edit {
   ciphertext?: string
 }
 
+/** IdentityInfo is one of the caller's linked identities. */
+export interface IdentityInfo {
+  provider: string
+  /** the provider's button label; empty when the provider is no longer configured */
+  provider_name: string
+  /** the provider's id of the account */
+  subject: string
+  /** signing in with this identity created the account */
+  provisioned: boolean
+  created_at: string
+}
+
 /** Invite lets someone register on a server whose registration is "invite". */
 export interface Invite {
   code: string
@@ -140,6 +152,12 @@ export interface Message {
   created_at: string
   edited_at?: string
   deleted: boolean
+}
+
+/** ProviderInfo is the public face of a provider: what a login button needs. */
+export interface ProviderInfo {
+  id: string
+  name: string
 }
 
 /**
@@ -530,6 +548,10 @@ export interface HistoryResponse {
   edits: Edit[]
 }
 
+export interface IdentitiesResponse {
+  identities: IdentityInfo[]
+}
+
 export interface InviteResponse {
   invite: Invite
 }
@@ -645,6 +667,15 @@ export interface SetMemberRequest {
   role: ChannelRole
 }
 
+export interface SsoLinkResponse {
+  /** the provider's authorization URL; the flow finishes at the callback, which redirects to the web client with ?sso=linked */
+  url: string
+}
+
+export interface SsoProvidersResponse {
+  providers: ProviderInfo[]
+}
+
 export interface StatusResponse {
   status: string
 }
@@ -705,6 +736,10 @@ export interface Endpoints {
   'DELETE /api/v1/invites/{code}': { request: undefined; response: undefined }
   'GET /api/v1/admin/users': { request: undefined; response: UsersResponse }
   'PATCH /api/v1/admin/users/{id}': { request: AdminUpdateUserRequest; response: UserResponse }
+  'GET /api/v1/auth/oidc/providers': { request: undefined; response: SsoProvidersResponse }
+  'POST /api/v1/auth/oidc/{provider}/link': { request: undefined; response: SsoLinkResponse }
+  'GET /api/v1/users/me/identities': { request: undefined; response: IdentitiesResponse }
+  'DELETE /api/v1/users/me/identities/{provider}': { request: undefined; response: undefined }
   'POST /api/v1/channels': { request: CreateChannelRequest; response: ChannelResponse }
   'GET /api/v1/channels': { request: undefined; response: ChannelsResponse }
   'GET /api/v1/channels/browse': { request: undefined; response: ChannelsResponse }
