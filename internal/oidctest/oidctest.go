@@ -15,7 +15,9 @@ import (
 	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,7 +41,7 @@ type User struct {
 
 // Tamper makes the provider misbehave on the next sign-ins.
 type Tamper struct {
-	Audience        []string      // ID tokens for this audience instead of the client
+	Audience        []string      // ID tokens for this audience (only) instead of the client
 	Nonce           string        // this nonce instead of the request's
 	IDTokenLifetime time.Duration // instead of an hour (negative: expired at issue)
 	Error           string        // the login page answers ?error= instead of a code
@@ -102,8 +104,78 @@ func New() (*Provider, error) {
 		return nil, err
 	}
 	mux.HandleFunc("/login", p.handleLogin)
+	mux.Handle(p.op.TokenEndpoint().Relative(), p.retarget(p.op))
 	mux.Handle("/", p.op)
 	return p, nil
+}
+
+// retarget wraps the token endpoint: with Tamper.Audience set, the ID
+// token of the answer is re-signed, with the provider's own key, for that
+// audience instead (op always adds the requesting client to the audience,
+// so this is the one way to make it issue a token for another client).
+func (p *Provider) retarget(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		aud := p.tamper.Audience
+		p.mu.Unlock()
+		if len(aud) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var body map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+			maps.Copy(w.Header(), rec.Header())
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
+		}
+		if raw, ok := body["id_token"].(string); ok {
+			tok, err := p.resign(raw, func(claims map[string]any) {
+				claims["aud"] = aud
+				claims["azp"] = aud[0]
+			})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			body["id_token"] = tok
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(body)
+	})
+}
+
+// resign changes the claims of a JWT the provider signed and signs it again.
+func (p *Provider) resign(raw string, change func(map[string]any)) (string, error) {
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return "", err
+	}
+	payload, err := jws.Verify(&p.key.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	claims := map[string]any{}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", err
+	}
+	change(claims)
+	payload, err = json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", p.keyID))
+	if err != nil {
+		return "", err
+	}
+	out, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return out.CompactSerialize()
 }
 
 // Close stops the provider.
