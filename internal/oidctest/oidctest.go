@@ -53,6 +53,7 @@ type Provider struct {
 	// discovery base.
 	Issuer string
 	srv    *httptest.Server
+	mux    *http.ServeMux
 	op     *op.Provider
 	key    *rsa.PrivateKey
 	keyID  string
@@ -92,6 +93,7 @@ func New() (*Provider, error) {
 		clients: map[string]*client{}, requests: map[string]*authRequest{}, codes: map[string]string{},
 		tokens: map[string]string{}, users: map[string]User{}}
 	mux := http.NewServeMux()
+	p.mux = mux
 	p.srv = httptest.NewUnstartedServer(mux)
 	p.srv.Start()
 	p.Issuer = p.srv.URL
@@ -177,6 +179,10 @@ func (p *Provider) resign(raw string, change func(map[string]any)) (string, erro
 	}
 	return out.CompactSerialize()
 }
+
+// Handle serves more paths on the provider's server (a test program's
+// control endpoints); they must not collide with the provider's own.
+func (p *Provider) Handle(pattern string, h http.Handler) { p.mux.Handle(pattern, h) }
 
 // Close stops the provider.
 func (p *Provider) Close() { p.srv.Close() }
