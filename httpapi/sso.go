@@ -101,7 +101,12 @@ func (s *Server) startSSO(w http.ResponseWriter, r *http.Request, purpose string
 
 func (s *Server) handleSSOStart(w http.ResponseWriter, r *http.Request) error {
 	flow, err := s.startSSO(w, r, sso.PurposeLogin)
-	if err != nil {
+	if unhidra.ErrorCode(err) == unhidra.EUnavailable {
+		// A browser navigated here: send it back to the login page with
+		// the reason rather than leave it on a JSON error.
+		http.Redirect(w, r, "/?sso_error="+sso.CodeUnavailable, http.StatusFound)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	http.Redirect(w, r, flow.URL, http.StatusFound)

@@ -522,3 +522,14 @@ func TestSSOGroupRoles(t *testing.T) {
 		t.Fatalf("last admin demoted: role %s", r)
 	}
 }
+
+func TestSSOProviderDownAtStart(t *testing.T) {
+	e := newSSOEnv(t, "sqlite")
+	e.providers["test"].Close() // discovery has not run yet: it happens at the first start
+	c := e.browser()
+	e.until(c, isWebClient)
+	loc := e.get(c, e.node.URL+"/api/v1/auth/oidc/test/start")
+	if loc.Path != "/" || loc.Query().Get("sso_error") != sso.CodeUnavailable {
+		t.Fatalf("start with the provider down redirected to %s", loc)
+	}
+}

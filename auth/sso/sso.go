@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -202,7 +203,7 @@ func (s *Service) Start(ctx context.Context, providerID, purpose, base string) (
 	}
 	now := s.now()
 	// Every so often, not on every start: a sweep costs a write.
-	if now.UnixNano()%16 == 0 {
+	if mrand.IntN(16) == 0 {
 		if err := s.cfg.Store.DeleteExpiredStates(ctx, now); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "expired sso states not swept", slog.Any("err", err))
 		}
