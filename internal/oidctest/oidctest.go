@@ -151,7 +151,7 @@ func (p *Provider) retarget(next http.Handler) http.Handler {
 
 // resign changes the claims of a JWT the provider signed and signs it again.
 func (p *Provider) resign(raw string, change func(map[string]any)) (string, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return "", err
 	}
@@ -444,14 +444,14 @@ func (s storage) GetRefreshTokenInfo(context.Context, string, string) (string, s
 	return "", "", op.ErrInvalidRefreshToken
 }
 
-func (s storage) SigningKey(context.Context) (op.SigningKey, error) { return signingKey{s.p}, nil }
+func (s storage) SigningKey(context.Context) (op.SigningKey, error) { return signingKey(s), nil }
 
 func (s storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
 	return []jose.SignatureAlgorithm{jose.RS256}, nil
 }
 
 func (s storage) KeySet(context.Context) ([]op.Key, error) {
-	return []op.Key{publicKey{signingKey{s.p}}}, nil
+	return []op.Key{publicKey{signingKey(s)}}, nil
 }
 
 func (s storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
