@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -531,5 +533,58 @@ func TestSSOProviderDownAtStart(t *testing.T) {
 	loc := e.get(c, e.node.URL+"/api/v1/auth/oidc/test/start")
 	if loc.Path != "/" || loc.Query().Get("sso_error") != sso.CodeUnavailable {
 		t.Fatalf("start with the provider down redirected to %s", loc)
+	}
+}
+
+// TestSSOFlowFinishesOnAnotherNode: behind a load balancer the callback
+// may reach a node other than the one that started the flow; the state is
+// in the shared database, so that node finishes it.
+func TestSSOFlowFinishesOnAnotherNode(t *testing.T) {
+	const public = "http://chat.example.test" // both nodes' --public-url: never dialled
+	p := oidctest.Start(t)
+	p.AddClient("unhidra", "secret", public+sso.CallbackPath("corp"))
+	p.SignInAs(oidctest.User{Subject: "sub-lb", PreferredUsername: "lena"})
+	key := make([]byte, 32)
+	rand.Read(key)
+	a := testserver.Config(t, "postgres")
+	a.PublicURL = public
+	a.KeyEncryptionKey = config.Secret(base64.StdEncoding.EncodeToString(key))
+	a.OIDC = []config.OIDCProvider{{ID: "corp", Name: "Corp", Issuer: p.Issuer, ClientID: "unhidra", ClientSecret: "secret", AllowSignup: true}}
+	b := a
+	b.DataDir = t.TempDir()
+	nodeA := testserver.Start(t, a)
+	nodeB := testserver.Start(t, b)
+
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host == "chat.example.test" || req.URL.Path == "/" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	resp, err := c.Get(nodeA.URL + "/api/v1/auth/oidc/corp/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb, err := resp.Location()
+	if err != nil || cb.Path != sso.CallbackPath("corp") {
+		t.Fatalf("flow ended at %v (%v), want the callback", cb, err)
+	}
+	// The load balancer sends the callback to node B (cookies are per
+	// host, not per port: the binding cookie node A set comes along).
+	nb, _ := url.Parse(nodeB.URL)
+	cb.Scheme, cb.Host = nb.Scheme, nb.Host
+	resp, err = c.Get(cb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc, _ := resp.Location(); resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("sso") != "signed_in" {
+		t.Fatalf("node B answered the callback with %d to %v", resp.StatusCode, loc)
+	}
+	e := &ssoEnv{t: t, node: nodeA}
+	if got := e.cookieRefresh(c); got.User.Username != "lena" {
+		t.Fatalf("signed in as %+v", got.User)
 	}
 }
