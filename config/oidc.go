@@ -27,8 +27,39 @@ type OIDCProvider struct {
 	Scopes           []string          `toml:"scopes"`
 	UsernameClaim    string            `toml:"username_claim"`
 	GroupsClaim      string            `toml:"groups_claim"`
-	GroupRoles       map[string]string `toml:"group_roles"`
+	GroupRoles       GroupRoles        `toml:"group_roles"`
 	AllowSignup      bool              `toml:"allow_signup"`
+}
+
+// GroupRoles maps group names to system roles. In the file it is a table
+// (group_roles = { "admins" = "admin" }) or a string in the form of
+// sso.ParseGroupRoles (group_roles = "admins=admin,staff=member"), which
+// fits templated configs that can only fill in one string.
+type GroupRoles map[string]string
+
+// UnmarshalTOML accepts the table and the string form.
+func (g *GroupRoles) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		m, err := sso.ParseGroupRoles(v)
+		if err != nil {
+			return err
+		}
+		*g = m
+	case map[string]any:
+		m := make(GroupRoles, len(v))
+		for group, role := range v {
+			r, ok := role.(string)
+			if !ok {
+				return fmt.Errorf("group roles: group %q: the role must be a string", group)
+			}
+			m[group] = r
+		}
+		*g = m
+	default:
+		return fmt.Errorf("group roles: want a table of group = role, or a string group=role,…")
+	}
+	return nil
 }
 
 // oidcKey is the config-file key of the provider tables.

@@ -38,6 +38,8 @@ issuer = "https://accounts.google.com"
 client_id = "g"
 client_secret_env = "GOOGLE_SECRET"
 scopes = ["email"]
+groups_claim = "groups"
+group_roles = "admins=admin, staff=member"
 username_claim = "email"
 `)
 	c, err := load(t, []string{"--config", path}, map[string]string{"GOOGLE_SECRET": "from-env"})
@@ -51,7 +53,7 @@ username_claim = "email"
 	if okta.ClientSecret != "from-file" || okta.GroupRoles["chat-admins"] != "admin" || !okta.AllowSignup {
 		t.Errorf("okta = %+v", okta)
 	}
-	if google.ClientSecret != "from-env" || google.UsernameClaim != "email" || google.AllowSignup {
+	if google.ClientSecret != "from-env" || google.UsernameClaim != "email" || google.AllowSignup || google.GroupRoles["staff"] != "member" {
 		t.Errorf("google = %+v", google)
 	}
 	if c.Registration != "closed" {
