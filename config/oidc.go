@@ -17,18 +17,18 @@ import (
 // the file client_secret_file, or the environment variable
 // client_secret_env names; exactly one of them.
 type OIDCProvider struct {
-	ID               string            `toml:"id"`
-	Name             string            `toml:"name"`
-	Issuer           string            `toml:"issuer"`
-	ClientID         string            `toml:"client_id"`
-	ClientSecret     Secret            `toml:"client_secret"`
-	ClientSecretFile string            `toml:"client_secret_file"`
-	ClientSecretEnv  string            `toml:"client_secret_env"`
-	Scopes           []string          `toml:"scopes"`
-	UsernameClaim    string            `toml:"username_claim"`
-	GroupsClaim      string            `toml:"groups_claim"`
-	GroupRoles       GroupRoles        `toml:"group_roles"`
-	AllowSignup      bool              `toml:"allow_signup"`
+	ID               string     `toml:"id"`
+	Name             string     `toml:"name"`
+	Issuer           string     `toml:"issuer"`
+	ClientID         string     `toml:"client_id"`
+	ClientSecret     Secret     `toml:"client_secret"`
+	ClientSecretFile string     `toml:"client_secret_file"`
+	ClientSecretEnv  string     `toml:"client_secret_env"`
+	Scopes           []string   `toml:"scopes"`
+	UsernameClaim    string     `toml:"username_claim"`
+	GroupsClaim      string     `toml:"groups_claim"`
+	GroupRoles       GroupRoles `toml:"group_roles"`
+	AllowSignup      bool       `toml:"allow_signup"`
 }
 
 // GroupRoles maps group names to system roles. In the file it is a table
