@@ -104,6 +104,10 @@ type Config struct {
 	LogFormat string // text or json
 	LogLevel  string // debug, info, warn, error
 
+	// OIDC lists the single sign-on providers ([[oidc]] tables of the
+	// config file; config/oidc.go).
+	OIDC []OIDCProvider
+
 	// ConfigFile is the file the configuration was read from, if any.
 	ConfigFile string
 }
@@ -233,6 +237,9 @@ func Load(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)
 	if configFile != "" {
 		c.ConfigFile = configFile
 		errs = append(errs, applyFile(fs, configFile, onCommandLine)...)
+		providers, oerrs := loadOIDC(configFile, lookupEnv)
+		c.OIDC = providers
+		errs = append(errs, oerrs...)
 	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if onCommandLine[f.Name] || f.Name == "config" {
@@ -269,6 +276,9 @@ func applyFile(fs *flag.FlagSet, path string, onCommandLine map[string]bool) []e
 	sort.Strings(keys)
 	var errs []error
 	for _, k := range keys {
+		if k == oidcKey {
+			continue // [[oidc]] tables: loadOIDC
+		}
 		if fs.Lookup(k) == nil || k == "config" {
 			errs = append(errs, fmt.Errorf("config file %s: unknown setting %q", path, k))
 			continue
@@ -432,6 +442,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.validateOIDC(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

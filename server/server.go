@@ -215,7 +215,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return fail(err)
 	}
+	ssoSvc, err := NewSSO(cfg, db, n.Auth, log)
+	if err != nil {
+		return fail(err)
+	}
 	n.API = httpapi.New(httpapi.Config{
+		SSO:              ssoSvc,
+		PublicURL:        strings.TrimRight(cfg.PublicURL, "/"),
 		Auth:             n.Auth,
 		Chat:             n.Chat,
 		Gateway:          n.Gateway,

@@ -106,6 +106,18 @@ export interface Hold {
   created_at: string
 }
 
+/** IdentityInfo is one of the caller's linked identities. */
+export interface IdentityInfo {
+  provider: string
+  /** the provider's button label; empty when the provider is no longer configured */
+  provider_name: string
+  /** the provider's id of the account */
+  subject: string
+  /** signing in with this identity created the account */
+  provisioned: boolean
+  created_at: string
+}
+
 /** Invite lets someone register on a server whose registration is "invite". */
 export interface Invite {
   code: string
@@ -150,6 +162,12 @@ export interface Message {
   created_at: string
   edited_at?: string
   deleted: boolean
+}
+
+/** ProviderInfo is the public face of a provider: what a login button needs. */
+export interface ProviderInfo {
+  id: string
+  name: string
 }
 
 /**
@@ -548,6 +566,10 @@ export interface HoldsResponse {
   holds: Hold[]
 }
 
+export interface IdentitiesResponse {
+  identities: IdentityInfo[]
+}
+
 export interface InviteResponse {
   invite: Invite
 }
@@ -679,6 +701,15 @@ export interface SetRetentionRequest {
   days: number
 }
 
+export interface SsoLinkResponse {
+  /** the provider's authorization URL; the flow finishes at the callback, which redirects to the web client with ?sso=linked */
+  url: string
+}
+
+export interface SsoProvidersResponse {
+  providers: ProviderInfo[]
+}
+
 export interface StatusResponse {
   status: string
 }
@@ -744,6 +775,11 @@ export interface Endpoints {
   'DELETE /api/v1/invites/{code}': { request: undefined; response: undefined }
   'GET /api/v1/admin/users': { request: undefined; response: UsersResponse }
   'PATCH /api/v1/admin/users/{id}': { request: AdminUpdateUserRequest; response: UserResponse }
+  'DELETE /api/v1/admin/users/{id}/sessions': { request: undefined; response: RevokedResponse }
+  'GET /api/v1/auth/oidc/providers': { request: undefined; response: SsoProvidersResponse }
+  'POST /api/v1/auth/oidc/{provider}/link': { request: undefined; response: SsoLinkResponse }
+  'GET /api/v1/users/me/identities': { request: undefined; response: IdentitiesResponse }
+  'DELETE /api/v1/users/me/identities/{provider}': { request: undefined; response: undefined }
   'POST /api/v1/channels': { request: CreateChannelRequest; response: ChannelResponse }
   'GET /api/v1/channels': { request: undefined; response: ChannelsResponse }
   'GET /api/v1/channels/browse': { request: undefined; response: ChannelsResponse }

@@ -3,10 +3,11 @@ import { useLocation } from 'preact-iso'
 import { ArrowLeft, Monitor } from 'lucide-preact'
 import { api, auth } from '../api/http'
 import { humanError } from '../api/errors'
-import type { Session, User } from '../api/types'
+import type { IdentityInfo, Session, User } from '../api/types'
 import { me, rememberUsers, toast } from '../state/store'
 import { askNotificationPermission, notificationPermission, setSound, soundOn } from '../state/notify'
 import { fullTime } from './common'
+import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
 import { Compliance } from './Compliance'
 
@@ -14,6 +15,7 @@ const TABS = [
   ['profile', 'Profile'],
   ['password', 'Password'],
   ['sessions', 'Active sessions'],
+  ['sign-in', 'Single sign-on'],
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
   ['compliance', 'Compliance'],
@@ -44,6 +46,7 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'profile' && <Profile />}
           {t === 'password' && <Password />}
           {t === 'sessions' && <Sessions />}
+          {t === 'sign-in' && <SignIn />}
           {t === 'appearance' && <Appearance />}
           {t === 'notifications' && <Notifications />}
           {t === 'compliance' && <Compliance />}
@@ -265,6 +268,66 @@ function Notifications() {
         />
         Play a sound for mentions and direct messages
       </label>
+    </div>
+  )
+}
+
+function SignIn() {
+  const [ids, setIds] = useState<IdentityInfo[] | null>(null)
+  const [providers, setProviders] = useState<SsoProvider[]>([])
+  const [err, setErr] = useState('')
+  const load = () => {
+    identities().then(setIds, (x) => setErr(humanError(x)))
+    void ssoProviders().then(setProviders)
+  }
+  useEffect(load, [])
+  const link = async (id: string) => {
+    setErr('')
+    try {
+      await linkIdentity(id)
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const unlink = async (id: string) => {
+    setErr('')
+    try {
+      await unlinkIdentity(id)
+      load()
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const linked = new Set((ids ?? []).map((i) => i.provider))
+  return (
+    <div class="stack">
+      <h2>Single sign-on</h2>
+      <p class="muted">Sign in with your organisation’s account. Linking asks the provider to confirm it is you.</p>
+      {err && (
+        <p class="error-text" role="alert">
+          {err}
+        </p>
+      )}
+      {ids && ids.length === 0 && <p>No sign-in is linked to this account.</p>}
+      <ul class="list" aria-label="Linked sign-ins">
+        {(ids ?? []).map((i) => (
+          <li key={i.provider} class="row">
+            <span>
+              <strong>{i.provider_name || i.provider}</strong> <span class="muted">since {fullTime(i.created_at)}</span>
+            </span>
+            <button class="btn" onClick={() => void unlink(i.provider)}>
+              Unlink
+            </button>
+          </li>
+        ))}
+      </ul>
+      {providers
+        .filter((p) => !linked.has(p.id))
+        .map((p) => (
+          <button key={p.id} class="btn" onClick={() => void link(p.id)}>
+            Link {p.name}
+          </button>
+        ))}
     </div>
   )
 }
