@@ -313,6 +313,16 @@ func TestAdminUsers(t *testing.T) {
 	b := login(t, n, "bob", bobPW)
 
 	newCall(t, n, "GET", "/api/v1/admin/users").bearer(b.AccessToken).expectError(403, "permission_denied")
+	newCall(t, n, "DELETE", "/api/v1/admin/users/"+alice.ID+"/sessions").bearer(b.AccessToken).expectError(403, "permission_denied")
+	newCall(t, n, "DELETE", "/api/v1/admin/users/no-such-user/sessions").bearer(admin.AccessToken).expectError(404, "not_found")
+	// Signing bob out everywhere ends his tokens; he signs in again.
+	var revoked struct{ Revoked int }
+	newCall(t, n, "DELETE", "/api/v1/admin/users/"+bob.ID+"/sessions").bearer(admin.AccessToken).expect(200, &revoked)
+	if revoked.Revoked != 1 {
+		t.Fatalf("revoked %d sessions, want 1", revoked.Revoked)
+	}
+	newCall(t, n, "GET", "/api/v1/users/me").bearer(b.AccessToken).expectError(401, "unauthenticated")
+	b = login(t, n, "bob", bobPW)
 	newCall(t, n, "PATCH", "/api/v1/admin/users/"+alice.ID).bearer(b.AccessToken).json(map[string]any{"role": "member"}).expectError(403, "permission_denied")
 	var page struct{ Users []user }
 	newCall(t, n, "GET", "/api/v1/admin/users").bearer(admin.AccessToken).expect(200, &page)

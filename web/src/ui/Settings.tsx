@@ -9,6 +9,7 @@ import { askNotificationPermission, notificationPermission, setSound, soundOn } 
 import { fullTime } from './common'
 import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
+import { AdminUsers } from './AdminUsers'
 import { Compliance } from './Compliance'
 
 const TABS = [
@@ -18,13 +19,17 @@ const TABS = [
   ['sign-in', 'Single sign-on'],
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
+  ['users', 'Users'],
   ['compliance', 'Compliance'],
 ] as const
+
+// The tabs only admins see.
+const ADMIN_TABS: readonly string[] = ['users', 'compliance']
 
 export function Settings({ tab }: { tab?: string }) {
   const loc = useLocation()
   const admin = me.value?.role === 'admin'
-  const tabs = TABS.filter(([k]) => k !== 'compliance' || admin)
+  const tabs = TABS.filter(([k]) => admin || !ADMIN_TABS.includes(k))
   const t = tabs.some(([k]) => k === tab) ? tab : 'profile'
   return (
     <div class="main">
@@ -49,6 +54,7 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'sign-in' && <SignIn />}
           {t === 'appearance' && <Appearance />}
           {t === 'notifications' && <Notifications />}
+          {t === 'users' && <AdminUsers />}
           {t === 'compliance' && <Compliance />}
         </section>
       </div>
