@@ -431,7 +431,8 @@ func (n *Node) sweepRetention(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if _, err := n.Chat.SweepRetention(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			n.log.Error("retention sweep", slog.Any("err", err))
+			// Retried at the next interval; what expired stays expired.
+			n.log.Warn("retention sweep failed; retrying at the next interval", slog.Any("err", err))
 		}
 		select {
 		case <-ctx.Done():
