@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/client"
 	"github.com/unhidra/unhidra/internal/testenv"
@@ -233,6 +235,28 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	}
 	var inv struct{ Invite unhidra.Invite }
 	apiJSON(t, rootUser, "POST", n.URL+"/api/v1/invites", map[string]int{"max_uses": 3}, &inv)
+	// Two-factor (a secret, recovery codes and a login ticket), a personal
+	// access token and a break-glass account, so that those tables copy too.
+	dave := migrateUser(t, n.URL, "dave", carolPW, true)
+	enr, err := dave.EnrolTOTP(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daveCode, _ := totp.GenerateCode(enr.Secret, time.Now())
+	if _, err := dave.ConfirmTOTP(ctx, daveCode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dave.Login(ctx, "dave", carolPW); err == nil {
+		t.Fatal("dave's login did not ask for the second factor")
+	} else if _, ok := client.IsMFARequired(err); !ok {
+		t.Fatal(err)
+	}
+	if _, _, err := bob.CreateToken(ctx, client.CreateTokenInput{Name: "ci", Scopes: []string{"read"}, ExpiresIn: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootUser.SetBreakGlass(ctx, bobUser.ID, true); err != nil {
+		t.Fatal(err)
+	}
 
 	before := takeSnapshot(t, n.URL, rootUser, alice, bob, root.ID, edited.ID)
 	bobSessions, err := bob.Sessions(ctx)
