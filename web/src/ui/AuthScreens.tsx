@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'preact/hooks'
-import { login, publicApi } from '../api/http'
+import { login, loginMFA, publicApi } from '../api/http'
 import { humanError } from '../api/errors'
 import { start } from '../state/store'
 
 export interface ServerInfo {
   version: string
   registration: 'open' | 'invite' | 'closed'
+  password_login?: 'on' | 'sso-only'
   needs_setup: boolean
   web: boolean
 }
@@ -51,17 +52,75 @@ function Login({ info, onMode }: { info: ServerInfo | null; onMode: (m: Mode) =>
   const [password, setPassword] = useState('')
   const [err, setErr] = useState('')
   const [busy, setBusy] = useState(false)
+  const [ticket, setTicket] = useState('')
+  const [code, setCode] = useState('')
   const submit = async (e: Event) => {
     e.preventDefault()
     setBusy(true)
     setErr('')
     try {
-      await login(username.trim(), password)
+      const r = await login(username.trim(), password)
+      if ('mfa_required' in r && r.mfa_required) {
+        setTicket(r.mfa_ticket)
+        setBusy(false)
+        return
+      }
       await start()
     } catch (x) {
       setErr(humanError(x))
       setBusy(false)
     }
+  }
+  const submitCode = async (e: Event) => {
+    e.preventDefault()
+    setBusy(true)
+    setErr('')
+    try {
+      await loginMFA(ticket, code.trim())
+      await start()
+    } catch (x) {
+      setErr(humanError(x))
+      setBusy(false)
+      // A dead ticket needs the password again.
+      if (x instanceof Error && /sign in again/.test(x.message)) {
+        setTicket('')
+        setCode('')
+      }
+    }
+  }
+  if (ticket) {
+    return (
+      <form class="stack" onSubmit={submitCode}>
+        <div>
+          <h1>Two-factor authentication</h1>
+          <p class="lead">Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
+        </div>
+        <div class="field">
+          <label for="login-code">Authentication code</label>
+          <input id="login-code" autocomplete="one-time-code" inputMode="numeric" autocapitalize="none" spellcheck={false} required value={code} onInput={(e) => setCode(e.currentTarget.value)} autofocus />
+        </div>
+        {err && (
+          <p class="error-text" role="alert">
+            {err}
+          </p>
+        )}
+        <button class="btn primary block" type="submit" disabled={busy}>
+          {busy ? 'Verifying…' : 'Verify'}
+        </button>
+        <p class="auth-switch">
+          <button
+            type="button"
+            onClick={() => {
+              setTicket('')
+              setCode('')
+              setErr('')
+            }}
+          >
+            Back to sign in
+          </button>
+        </p>
+      </form>
+    )
   }
   return (
     <form class="stack" onSubmit={submit}>
