@@ -217,8 +217,15 @@ func (s *Service) authenticatePAT(ctx context.Context, tok string) (*unhidra.Pri
 			s.log.LogAttrs(ctx, slog.LevelWarn, "access token use not recorded", slog.String("token_id", t.ID), slog.Any("err", err))
 		}
 	}
+	// Without the admin scope the token acts as a member, wherever a role
+	// is checked (accounts, chat, the gateway): an admin's read or write
+	// token carries none of the admin's powers.
+	role := u.Role
+	if !slices.Contains(t.Scopes, unhidra.ScopeAdmin) {
+		role = unhidra.RoleMember
+	}
 	return &unhidra.Principal{
-		UserID: u.ID, Role: u.Role, SessionID: patSessionID(t.ID),
+		UserID: u.ID, Role: role, SessionID: patSessionID(t.ID),
 		TokenID: t.ID, Scopes: t.Scopes, ExpiresAt: t.ExpiresAt,
 	}, nil
 }

@@ -196,7 +196,7 @@ func (s *Service) revokeSessions(ctx context.Context, userID, keep string, now t
 
 // ListSessions returns the caller's live sessions, marking the current one.
 func (s *Service) ListSessions(ctx context.Context) ([]*unhidra.Session, error) {
-	p, err := caller(ctx)
+	p, err := requireSession(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (s *Service) ListSessions(ctx context.Context) ([]*unhidra.Session, error) 
 // RevokeSession ends one of the caller's sessions. Another user's session
 // answers not found.
 func (s *Service) RevokeSession(ctx context.Context, id string) error {
-	p, err := caller(ctx)
+	p, err := requireSession(ctx)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 
 // RevokeOtherSessions ends every session of the caller but the current one.
 func (s *Service) RevokeOtherSessions(ctx context.Context) (int, error) {
-	p, err := caller(ctx)
+	p, err := requireSession(ctx)
 	if err != nil {
 		return 0, err
 	}
