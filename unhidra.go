@@ -15,6 +15,10 @@ var Version = "dev"
 const (
 	RoleAdmin  = "admin"
 	RoleMember = "member"
+	// RoleGuest sees only the channels they were added to, creates none,
+	// and opens direct messages only with people they share a channel with
+	// (docs/permissions.md "Guests").
+	RoleGuest = "guest"
 )
 
 // User is an account. The password hash never lives here: it stays in the store

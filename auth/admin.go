@@ -23,8 +23,8 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, upd AdminUpdat
 	if err != nil {
 		return nil, err
 	}
-	if upd.Role != nil && *upd.Role != unhidra.RoleAdmin && *upd.Role != unhidra.RoleMember {
-		return nil, unhidra.Errorf(unhidra.EInvalid, "role must be admin or member")
+	if upd.Role != nil && *upd.Role != unhidra.RoleAdmin && *upd.Role != unhidra.RoleMember && *upd.Role != unhidra.RoleGuest {
+		return nil, unhidra.Errorf(unhidra.EInvalid, "role must be admin, member or guest")
 	}
 	target, err := s.cfg.Store.UserByID(ctx, id)
 	if err != nil {

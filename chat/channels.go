@@ -49,6 +49,9 @@ func (s *Service) CreateChannel(ctx context.Context, in CreateChannelInput) (*un
 	if in.Kind == unhidra.ChannelDirect {
 		return s.createDirect(ctx, p, in)
 	}
+	if p.Role == unhidra.RoleGuest {
+		return nil, false, unhidra.Errorf(unhidra.EPermission, "guests may not create channels")
+	}
 	if in.Kind != unhidra.ChannelPublic && in.Kind != unhidra.ChannelPrivate {
 		return nil, false, unhidra.Errorf(unhidra.EInvalid, `kind must be "public", "private" or "direct"`)
 	}
@@ -144,6 +147,17 @@ func (s *Service) createDirect(ctx context.Context, p *unhidra.Principal, in Cre
 		} else if err != nil {
 			return nil, false, err
 		}
+		if p.Role == unhidra.RoleGuest {
+			shared, err := s.store.SharesChannel(ctx, p.UserID, id)
+			if err != nil {
+				return nil, false, err
+			}
+			if !shared {
+				// Not found rather than forbidden: a guest learns nothing
+				// of the people outside their channels.
+				return nil, false, unhidra.Errorf(unhidra.ENotFound, "user %s not found", id)
+			}
+		}
 	}
 	encrypted := in.Encrypted != nil && *in.Encrypted
 	key := dmKey(encrypted, members)
@@ -231,8 +245,12 @@ func (s *Service) ListChannels(ctx context.Context) ([]*unhidra.Channel, error) 
 // BrowseChannels lists public, unarchived channels whose name contains q,
 // by name, after the name after.
 func (s *Service) BrowseChannels(ctx context.Context, q, after string, limit int) ([]*unhidra.Channel, error) {
-	if _, err := caller(ctx); err != nil {
+	p, err := caller(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if p.Role == unhidra.RoleGuest {
+		return []*unhidra.Channel{}, nil // guests see only the channels they are in
 	}
 	if len(q) > 80 || len(after) > 80 {
 		return nil, unhidra.Errorf(unhidra.EInvalid, "q is at most 80 characters")

@@ -492,25 +492,32 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		} else if err := a.need(actDeleteOthers); err != nil {
 			return err
 		}
-		if m.Deleted {
-			return nil
-		}
-		if err := c.tx.TombstoneMessage(ctx, m.ID, c.now); err != nil {
-			return err
-		}
-		if _, err := c.emit(ctx, wire.Event{Type: wire.TypeMessageDeleted, MessageID: m.ID, Supersedes: true}, func(seq int64) any {
-			return wire.MessageDeleted{Type: wire.TypeMessageDeleted, ChannelID: m.ChannelID, MessageID: m.ID, Seq: seq}
-		}); err != nil {
-			return err
-		}
-		if m.ThreadRootID == "" {
-			return nil
-		}
-		if err := c.tx.BumpThread(ctx, m.ThreadRootID, -1, c.now); err != nil {
-			return err
-		}
-		return s.emitUpdated(ctx, c, m.ThreadRootID, false)
+		return s.deleteMessage(ctx, c, m)
 	})
+}
+
+// deleteMessage tombstones m (a no-op when it already is) and emits what a
+// delete emits: its message_deleted and, for a reply, the root's update.
+// Deleting by a member and by retention are this one code path.
+func (s *Service) deleteMessage(ctx context.Context, c *change, m *unhidra.Message) error {
+	if m.Deleted {
+		return nil
+	}
+	if err := c.tx.TombstoneMessage(ctx, m.ID, c.now); err != nil {
+		return err
+	}
+	if _, err := c.emit(ctx, wire.Event{Type: wire.TypeMessageDeleted, MessageID: m.ID, Supersedes: true}, func(seq int64) any {
+		return wire.MessageDeleted{Type: wire.TypeMessageDeleted, ChannelID: m.ChannelID, MessageID: m.ID, Seq: seq}
+	}); err != nil {
+		return err
+	}
+	if m.ThreadRootID == "" {
+		return nil
+	}
+	if err := c.tx.BumpThread(ctx, m.ThreadRootID, -1, c.now); err != nil {
+		return err
+	}
+	return s.emitUpdated(ctx, c, m.ThreadRootID, false)
 }
 
 // EditHistory returns a message's earlier versions, oldest first: to its

@@ -74,6 +74,7 @@ type access struct {
 	ch       *unhidra.Channel
 	m        *unhidra.Member // nil: not a member
 	sysAdmin bool
+	guest    bool
 }
 
 // role is the caller's effective channel role. A system admin who is not a
@@ -81,6 +82,13 @@ type access struct {
 // and has no power at all in private and direct channels, which stay
 // invisible to them.
 func (a *access) role() string {
+	if a.guest {
+		// A guest is at most a plain member, whatever role they were given.
+		if a.m != nil {
+			return unhidra.ChannelMember
+		}
+		return ""
+	}
 	if a.m != nil {
 		if a.sysAdmin && a.ch.Kind == unhidra.ChannelPublic {
 			return unhidra.ChannelOwner
@@ -104,10 +112,11 @@ func (a *access) allowed(act action) bool {
 	}
 	if a.m == nil {
 		// Non-members may see a public channel exists; reading and posting
-		// take membership (join first), whoever the caller is.
+		// take membership (join first), whoever the caller is. Guests see
+		// only the channels they are in.
 		switch act {
 		case actView:
-			return a.ch.Kind == unhidra.ChannelPublic
+			return a.ch.Kind == unhidra.ChannelPublic && !a.guest
 		case actRead, actPost, actPin:
 			return false
 		}
@@ -187,7 +196,7 @@ func (s *Service) load(ctx context.Context, r Reader, tx Tx, p *unhidra.Principa
 	} else if err != nil {
 		return nil, err
 	}
-	a := &access{p: p, ch: ch, sysAdmin: p.Role == unhidra.RoleAdmin}
+	a := &access{p: p, ch: ch, sysAdmin: p.Role == unhidra.RoleAdmin, guest: p.Role == unhidra.RoleGuest}
 	m, err := r.Member(ctx, channelID, p.UserID)
 	switch unhidra.ErrorCode(err) {
 	case "":

@@ -63,6 +63,9 @@ type Config struct {
 	Now    func() time.Time
 	// Registry, when set, receives the store latency histogram.
 	Registry prometheus.Registerer
+	// RetentionDays is how long channels without a retention of their own
+	// keep messages; 0 keeps them forever (see retention.go).
+	RetentionDays int
 }
 
 // lockShards is the number of per-channel mutexes; channels hash onto them.
@@ -81,11 +84,13 @@ type Service struct {
 	typing   map[string]time.Time // user id + "/" + channel id → last typing frame
 
 	storeSeconds *prometheus.HistogramVec
+
+	retentionDays int
 }
 
 // New returns a Service with defaults filled in.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, bus: cfg.Bus, log: cfg.Logger, now: cfg.Now, typing: map[string]time.Time{}}
+	s := &Service{store: cfg.Store, bus: cfg.Bus, log: cfg.Logger, now: cfg.Now, typing: map[string]time.Time{}, retentionDays: cfg.RetentionDays}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -79,6 +79,28 @@ type Reader interface {
 	UserIDsByUsername(ctx context.Context, usernames []string) (map[string]string, error)
 	// Search runs a parsed full-text query; see SearchQuery.
 	Search(ctx context.Context, q SearchQuery) ([]*unhidra.Message, error)
+
+	// SharesChannel reports whether two users are both members of some
+	// public or private channel (direct channels do not count).
+	SharesChannel(ctx context.Context, userA, userB string) (bool, error)
+	// RetentionTargets lists the channels whose messages expire: those
+	// whose retention (their own retention_days, else defaultDays) is above
+	// zero and that are not on legal hold, with that retention.
+	RetentionTargets(ctx context.Context, defaultDays int) ([]RetentionTarget, error)
+	// ExpiredMessageIDs returns up to limit ids of the channel's messages
+	// not deleted, created before before, whose sender is not on legal
+	// hold, oldest first.
+	ExpiredMessageIDs(ctx context.Context, channelID string, before time.Time, limit int) ([]string, error)
+	// ChannelRetention returns a channel's own retention_days (nil: the
+	// server's), or ENotFound.
+	ChannelRetention(ctx context.Context, channelID string) (*int, error)
+	// Holds lists the legal holds, by kind and target.
+	Holds(ctx context.Context) ([]Hold, error)
+	// ComplianceMessages returns up to q.Limit messages of standard (not
+	// end-to-end encrypted) channels created in [q.From, q.To), not
+	// deleted, ordered by (created_at, id) after q.After, each with its
+	// channel's name.
+	ComplianceMessages(ctx context.Context, q ComplianceQuery) ([]ComplianceRecord, error)
 }
 
 // Tx is one write transaction.
@@ -142,6 +164,13 @@ type Tx interface {
 	// BumpThread adds delta to a root's reply_count; a positive delta also
 	// sets last_reply_at.
 	BumpThread(ctx context.Context, rootID string, delta int, at time.Time) error
+	// SetRetention sets a channel's own retention in days (nil: the
+	// server's; 0: keep forever); ENotFound if there is no such channel.
+	SetRetention(ctx context.Context, channelID string, days *int) error
+	// PutHold places (or updates) a legal hold.
+	PutHold(ctx context.Context, h Hold) error
+	// DeleteHold releases a legal hold and reports whether there was one.
+	DeleteHold(ctx context.Context, kind, targetID string) (bool, error)
 	// SetFollow records whether userID follows the thread of rootID. With
 	// onlyIfUnset it leaves an existing choice alone (auto-follow on reply
 	// must not undo an explicit unfollow).

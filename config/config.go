@@ -91,6 +91,11 @@ type Config struct {
 	// EraseDelay is how soon after a deletion SQLite's write-ahead log is
 	// checkpointed and truncated, so that deleted content leaves the disk.
 	EraseDelay time.Duration
+	// RetentionDays is how long messages are kept in channels without a
+	// retention of their own (0: forever); RetentionEvery how often each
+	// node sweeps expired messages.
+	RetentionDays  int
+	RetentionEvery time.Duration
 
 	// DebugAddr, when set, serves Go's pprof profiles on a separate
 	// listener (keep it on loopback: profiles reveal internals).
@@ -101,6 +106,10 @@ type Config struct {
 
 	LogFormat string // text or json
 	LogLevel  string // debug, info, warn, error
+
+	// OIDC lists the single sign-on providers ([[oidc]] tables of the
+	// config file; config/oidc.go).
+	OIDC []OIDCProvider
 
 	// ConfigFile is the file the configuration was read from, if any.
 	ConfigFile string
@@ -141,6 +150,7 @@ func Default() Config {
 		MaxFileSize:        100 << 20,
 		ShutdownTimeout:    15 * time.Second,
 		EraseDelay:         5 * time.Second,
+		RetentionEvery:     time.Hour,
 		LogFormat:          "text",
 		LogLevel:           "info",
 	}
@@ -184,6 +194,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in `BYTES`")
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`; "+notActive("file uploads"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
+	fs.IntVar(&c.RetentionDays, "retention-days", c.RetentionDays, "delete messages older than this many `DAYS` in channels without a retention of their own (0: keep forever)")
+	fs.DurationVar(&c.RetentionEvery, "retention-every", c.RetentionEvery, "how often each node deletes expired messages")
 	fs.DurationVar(&c.EraseDelay, "erase-delay", c.EraseDelay, "SQLite: how soon after a deletion the write-ahead log is checkpointed and truncated, so deleted content leaves the disk")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics only on this `HOST:PORT` instead of the main listener, where it is public; empty serves it on the main listener")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")
@@ -230,6 +242,9 @@ func Load(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)
 	if configFile != "" {
 		c.ConfigFile = configFile
 		errs = append(errs, applyFile(fs, configFile, onCommandLine)...)
+		providers, oerrs := loadOIDC(configFile, lookupEnv)
+		c.OIDC = providers
+		errs = append(errs, oerrs...)
 	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if onCommandLine[f.Name] || f.Name == "config" {
@@ -266,6 +281,9 @@ func applyFile(fs *flag.FlagSet, path string, onCommandLine map[string]bool) []e
 	sort.Strings(keys)
 	var errs []error
 	for _, k := range keys {
+		if k == oidcKey {
+			continue // [[oidc]] tables: loadOIDC
+		}
 		if fs.Lookup(k) == nil || k == "config" {
 			errs = append(errs, fmt.Errorf("config file %s: unknown setting %q", path, k))
 			continue
@@ -316,6 +334,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("--data must not be empty")
+	}
+	if c.RetentionDays < 0 || c.RetentionDays > 36500 {
+		bad("--retention-days %d: want 0 (keep forever) to 36500", c.RetentionDays)
+	}
+	if c.RetentionEvery < time.Second || c.RetentionEvery > 24*time.Hour {
+		bad("--retention-every %s: want 1s to 24h", c.RetentionEvery)
 	}
 	if c.EraseDelay <= 0 || c.EraseDelay > 30*time.Second {
 		bad("--erase-delay %s: want more than 0 and at most 30s (deleted content must leave the disk within a minute)", c.EraseDelay)
@@ -426,6 +450,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.validateOIDC(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

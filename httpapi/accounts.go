@@ -116,20 +116,26 @@ func (s *Server) writeTokens(w http.ResponseWriter, pair *auth.TokenPair, cookie
 	}
 	if cookie {
 		resp.RefreshToken, resp.DeviceToken = "", ""
-		http.SetCookie(w, &http.Cookie{
-			Name: refreshCookie, Value: pair.RefreshToken, Path: "/api/v1/auth/",
-			HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
-			MaxAge: int(s.auth.SessionTTL() / time.Second),
-		})
-		if pair.DeviceToken != "" {
-			http.SetCookie(w, &http.Cookie{
-				Name: deviceCookie, Value: pair.DeviceToken, Path: "/api/v1/auth/",
-				HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
-				MaxAge: int(s.auth.DeviceTokenTTL() / time.Second),
-			})
-		}
+		s.setSessionCookies(w, pair.RefreshToken, pair.DeviceToken)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// setSessionCookies sets the refresh cookie (and the device cookie, when
+// deviceToken is not empty) of a browser session.
+func (s *Server) setSessionCookies(w http.ResponseWriter, refresh, deviceToken string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: refreshCookie, Value: refresh, Path: "/api/v1/auth/",
+		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+		MaxAge: int(s.auth.SessionTTL() / time.Second),
+	})
+	if deviceToken != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: deviceCookie, Value: deviceToken, Path: "/api/v1/auth/",
+			HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+			MaxAge: int(s.auth.DeviceTokenTTL() / time.Second),
+		})
+	}
 }
 
 func (s *Server) clearCookie(w http.ResponseWriter) {

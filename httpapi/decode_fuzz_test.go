@@ -28,6 +28,8 @@ func decodeTargets() []any {
 		&sendRequest{}, &readRequest{}, &editRequest{},
 		// second factor, tokens, policy
 		&loginMFARequest{}, &codeRequest{}, &disableTOTPRequest{}, &createTokenRequest{}, &breakGlassRequest{},
+		// retention
+		&setRetentionRequest{}, &placeHoldRequest{},
 	}
 }
 
@@ -60,6 +62,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"seq":42}`,
 		`{"seq":null}`,
 		`{"body":"edited text"}`,
+		`{"days":30}`,
+		`{"reason":"case 7"}`,
 		// Hostile shapes.
 		`{"username":`, `[]`, `null`, `{} {}`, `{"surprise":1}`, "\x00", `{"username":"\ud800"}`,
 		"{\"body\":\"a\x00b\"}", "{\"body\":\"\xff\"}", `{"seq":99999999999999999999}`, `{"seq":-1}`,

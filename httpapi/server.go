@@ -19,6 +19,7 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
+	"github.com/unhidra/unhidra/auth/sso"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/gateway"
@@ -31,7 +32,12 @@ type Config struct {
 	Auth    *auth.Service
 	Chat    *chat.Service
 	Gateway *gateway.Gateway // serves /api/v1/ws; nil answers 503
-	JWKS    func() []byte    // the public verification keys
+	// SSO runs single sign-on (/api/v1/auth/oidc/…); nil: no providers.
+	SSO *sso.Service
+	// PublicURL is the URL browsers use (--public-url); SSO redirect URIs
+	// are built on it, or on the request's own origin when it is empty.
+	PublicURL string
+	JWKS      func() []byte // the public verification keys
 	// BusPing reports whether the event bus is usable, for /readyz; nil
 	// skips the check.
 	BusPing  func(ctx context.Context) error
@@ -179,7 +185,7 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
-	}...), append(append(s.mfaRoutes(), s.chatRoutes()...), s.gatewayRoutes()...)...)
+	}...), append(append(append(append(s.mfaRoutes(), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

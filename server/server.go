@@ -195,7 +195,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, log); err != nil {
 		return fail(err)
 	}
-	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg})
+	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg, RetentionDays: cfg.RetentionDays})
 	if n.Presence, err = OpenPresence(ctx, cfg, n.Bus); err != nil {
 		return fail(err)
 	}
@@ -218,7 +218,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return fail(err)
 	}
+	ssoSvc, err := NewSSO(cfg, db, n.Auth, log)
+	if err != nil {
+		return fail(err)
+	}
 	n.API = httpapi.New(httpapi.Config{
+		SSO:              ssoSvc,
+		PublicURL:        strings.TrimRight(cfg.PublicURL, "/"),
 		Auth:             n.Auth,
 		Chat:             n.Chat,
 		Gateway:          n.Gateway,
@@ -338,6 +344,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("unhidra listening", slog.String("addr", n.Addr()), slog.String("url", n.URL()),
 		slog.String("version", unhidra.Version), slog.String("db", n.Store.Engine()))
 	go n.rotateKeys(ctx)
+	go n.sweepRetention(ctx)
 	go n.rates.Run(ctx)
 	if n.cfg.DebugAddr != "" {
 		go n.serveDebug(ctx)
@@ -415,6 +422,24 @@ func (n *Node) rotateKeys(ctx context.Context) {
 			} else if rotated {
 				n.log.Info("signing key rotated", slog.String("kid", n.Keys.ActiveKeyID()))
 			}
+		}
+	}
+}
+
+// sweepRetention deletes expired messages every --retention-every (and
+// once at start), until ctx ends. Every node runs it; a message another
+// node deleted first is skipped.
+func (n *Node) sweepRetention(ctx context.Context) {
+	t := time.NewTicker(n.cfg.RetentionEvery)
+	defer t.Stop()
+	for {
+		if _, err := n.Chat.SweepRetention(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			n.log.Error("retention sweep", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

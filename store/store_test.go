@@ -28,6 +28,7 @@ func TestSQLite(t *testing.T) {
 	open := func(t *testing.T) *store.DB { return open(t, testenv.SQLiteURL(t)) }
 	storetest.Schema(t, open)
 	storetest.Accounts(t, open)
+	storetest.SSO(t, open)
 	storetest.Chat(t, open)
 }
 
@@ -39,5 +40,6 @@ func TestPostgres(t *testing.T) {
 	open := func(t *testing.T) *store.DB { return open(t, testenv.PostgresSchemaURL(t, dbURL)) }
 	storetest.Schema(t, open)
 	storetest.Accounts(t, open)
+	storetest.SSO(t, open)
 	storetest.Chat(t, open)
 }

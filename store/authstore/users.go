@@ -84,19 +84,28 @@ func (st *Store) CreateUser(ctx context.Context, u *unhidra.User, passwordHash s
 				return fmt.Errorf("delete setup tokens: %w", err)
 			}
 		}
-		_, err := c.Exec(ctx, `INSERT INTO users (id, username, username_lower, display_name, display_name_lower,
-				status_text, role, disabled, password_hash, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Username, store.Fold(u.Username), u.DisplayName, store.Fold(u.DisplayName),
-			u.StatusText, u.Role, u.Disabled, passwordHash, store.Micros(u.CreatedAt), store.Micros(u.UpdatedAt))
-		if store.IsUniqueViolation(err) {
-			return &unhidra.Error{Code: unhidra.EConflict, Message: "username is already taken", Err: err}
-		} else if err != nil {
-			return fmt.Errorf("insert user: %w", err)
-		}
-		return nil
+		return insertUser(ctx, c, u, passwordHash, nil)
 	})
 	return wrapInternal("create user", err)
+}
+
+// insertUser inserts the users row of u; a taken username is EConflict
+// wrapping taken (or the driver's error when taken is nil).
+func insertUser(ctx context.Context, c store.Conn, u *unhidra.User, passwordHash string, taken error) error {
+	_, err := c.Exec(ctx, `INSERT INTO users (id, username, username_lower, display_name, display_name_lower,
+			status_text, role, disabled, password_hash, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, store.Fold(u.Username), u.DisplayName, store.Fold(u.DisplayName),
+		u.StatusText, u.Role, u.Disabled, passwordHash, store.Micros(u.CreatedAt), store.Micros(u.UpdatedAt))
+	if store.IsUniqueViolation(err) {
+		if taken == nil {
+			taken = err
+		}
+		return &unhidra.Error{Code: unhidra.EConflict, Message: "username is already taken", Err: taken}
+	} else if err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	return nil
 }
 
 // UserByID returns the user or ENotFound.

@@ -2,9 +2,15 @@ import { render } from 'preact'
 import './ui/styles.css'
 import { App } from './ui/App'
 import { applyTheme } from './ui/theme'
-import { boot } from './state/store'
+import { boot, ssoError, toast } from './state/store'
+import { takeSsoResult } from './api/sso'
 
 applyTheme()
+// The single sign-on callback reports its outcome in the URL: read it
+// before the router sees the URL, then boot signs in from the cookie.
+const sso = takeSsoResult()
+if (sso.error) ssoError.value = sso.error
+if (sso.ok === 'linked') toast('Sign-in linked to your account.', 'info')
 void boot()
 render(<App />, document.getElementById('app')!)
 

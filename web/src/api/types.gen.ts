@@ -13,7 +13,7 @@
  */
 export type ErrorCode = 'invalid_argument' | 'unauthenticated' | 'permission_denied' | 'not_found' | 'conflict' | 'payload_too_large' | 'rate_limited' | 'internal' | 'unavailable' | 'password_login_disabled'
 /** System roles. */
-export type UserRole = 'admin' | 'member'
+export type UserRole = 'admin' | 'member' | 'guest'
 /** Channel kinds. */
 export type ChannelKind = 'public' | 'private' | 'direct'
 /** Channel member roles, strongest first. */
@@ -108,6 +108,28 @@ export interface Edit {
   ciphertext?: string
 }
 
+/** Hold is a legal hold on a user or a channel. */
+export interface Hold {
+  /** user or channel */
+  kind: string
+  target_id: string
+  reason: string
+  created_by: string
+  created_at: string
+}
+
+/** IdentityInfo is one of the caller's linked identities. */
+export interface IdentityInfo {
+  provider: string
+  /** the provider's button label; empty when the provider is no longer configured */
+  provider_name: string
+  /** the provider's id of the account */
+  subject: string
+  /** signing in with this identity created the account */
+  provisioned: boolean
+  created_at: string
+}
+
 /** Invite lets someone register on a server whose registration is "invite". */
 export interface Invite {
   code: string
@@ -152,6 +174,12 @@ export interface Message {
   created_at: string
   edited_at?: string
   deleted: boolean
+}
+
+/** ProviderInfo is the public face of a provider: what a login button needs. */
+export interface ProviderInfo {
+  id: string
+  name: string
 }
 
 /**
@@ -582,6 +610,18 @@ export interface HistoryResponse {
   edits: Edit[]
 }
 
+export interface HoldResponse {
+  hold: Hold
+}
+
+export interface HoldsResponse {
+  holds: Hold[]
+}
+
+export interface IdentitiesResponse {
+  identities: IdentityInfo[]
+}
+
 export interface InviteResponse {
   invite: Invite
 }
@@ -631,6 +671,10 @@ export interface MessagesResponse {
   has_more: boolean
 }
 
+export interface PlaceHoldRequest {
+  reason?: string
+}
+
 export interface PrefsRequest {
   muted?: boolean
   notify?: string
@@ -667,6 +711,13 @@ export interface RegisterRequest {
   display_name?: string
   setup_token?: string
   invite?: string
+}
+
+export interface RetentionResponse {
+  /** the channel's own retention in days (0: forever); absent when it follows the server's */
+  days?: number
+  /** the server's --retention-days (0: forever) */
+  server_days: number
 }
 
 export interface RevokedResponse {
@@ -711,8 +762,27 @@ export interface SetMemberRequest {
   role: ChannelRole
 }
 
+export interface SetRetentionRequest {
+  /** days to keep messages, 0 for forever */
+  days: number
+}
+
+export interface SsoLinkResponse {
+  /** the provider's authorization URL; the flow finishes at the callback, which redirects to the web client with ?sso=linked */
+  url: string
+}
+
+export interface SsoProvidersResponse {
+  providers: ProviderInfo[]
+}
+
 export interface StatusResponse {
   status: string
+}
+
+export interface SweepResponse {
+  /** messages deleted by this sweep */
+  deleted: number
 }
 
 export interface TokenResponse {
@@ -807,6 +877,10 @@ export interface Endpoints {
   'DELETE /api/v1/users/me/tokens/{id}': { request: undefined; response: undefined }
   'GET /api/v1/admin/users/{id}/break-glass': { request: undefined; response: BreakGlassResponse }
   'PUT /api/v1/admin/users/{id}/break-glass': { request: BreakGlassRequest; response: BreakGlassResponse }
+  'GET /api/v1/auth/oidc/providers': { request: undefined; response: SsoProvidersResponse }
+  'POST /api/v1/auth/oidc/{provider}/link': { request: undefined; response: SsoLinkResponse }
+  'GET /api/v1/users/me/identities': { request: undefined; response: IdentitiesResponse }
+  'DELETE /api/v1/users/me/identities/{provider}': { request: undefined; response: undefined }
   'POST /api/v1/channels': { request: CreateChannelRequest; response: ChannelResponse }
   'GET /api/v1/channels': { request: undefined; response: ChannelsResponse }
   'GET /api/v1/channels/browse': { request: undefined; response: ChannelsResponse }
@@ -841,4 +915,12 @@ export interface Endpoints {
   'GET /api/v1/admin/connections': { request: undefined; response: ConnectionsResponse }
   'DELETE /api/v1/admin/connections/{id}': { request: undefined; response: undefined }
   'DELETE /api/v1/admin/users/{id}/connections': { request: undefined; response: ClosedResponse }
+  'GET /api/v1/admin/channels/{id}/retention': { request: undefined; response: RetentionResponse }
+  'PUT /api/v1/admin/channels/{id}/retention': { request: SetRetentionRequest; response: RetentionResponse }
+  'DELETE /api/v1/admin/channels/{id}/retention': { request: undefined; response: RetentionResponse }
+  'POST /api/v1/admin/retention/sweep': { request: undefined; response: SweepResponse }
+  'GET /api/v1/admin/legal-holds': { request: undefined; response: HoldsResponse }
+  'PUT /api/v1/admin/legal-holds/{kind}/{id}': { request: PlaceHoldRequest; response: HoldResponse }
+  'DELETE /api/v1/admin/legal-holds/{kind}/{id}': { request: undefined; response: undefined }
+  'GET /api/v1/admin/compliance/export': { request: undefined; response: undefined }
 }

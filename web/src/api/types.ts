@@ -9,4 +9,7 @@ export type {
   Sender,
   ReactionCount,
   Session,
+  IdentityInfo,
+  SsoLinkResponse,
+  SsoProvidersResponse,
 } from './types.gen'

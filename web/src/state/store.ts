@@ -181,6 +181,9 @@ auth.onChange((t) => {
   else if (me.value) reset()
 })
 
+/** ssoError is a failed single sign-on's message, for the login page (or a toast once signed in). */
+export const ssoError = signal('')
+
 /** boot restores a session from the refresh cookie, if there is one. */
 export async function boot() {
   try {
@@ -190,6 +193,10 @@ export async function boot() {
     else setTimeout(boot, 3000)
   } finally {
     booted.value = true
+    if (ssoError.value && me.value) {
+      toast(ssoError.value)
+      ssoError.value = ''
+    }
   }
 }
 

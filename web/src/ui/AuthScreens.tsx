@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks'
 import { login, loginMFA, publicApi } from '../api/http'
 import { humanError } from '../api/errors'
-import { start } from '../state/store'
+import { ssoError, start } from '../state/store'
+import { ssoProviders, ssoStartURL, type SsoProvider } from '../api/sso'
 
 export interface ServerInfo {
   version: string
@@ -50,10 +51,18 @@ export function AuthScreen() {
 function Login({ info, onMode }: { info: ServerInfo | null; onMode: (m: Mode) => void }) {
   const [username, setUsername] = useState('')
   const [password, setPassword] = useState('')
-  const [err, setErr] = useState('')
+  const [err, setErr] = useState(() => {
+    const m = ssoError.value
+    ssoError.value = ''
+    return m
+  })
   const [busy, setBusy] = useState(false)
   const [ticket, setTicket] = useState('')
   const [code, setCode] = useState('')
+  const [providers, setProviders] = useState<SsoProvider[]>([])
+  useEffect(() => {
+    void ssoProviders().then(setProviders)
+  }, [])
   const submit = async (e: Event) => {
     e.preventDefault()
     setBusy(true)
@@ -144,6 +153,18 @@ function Login({ info, onMode }: { info: ServerInfo | null; onMode: (m: Mode) =>
       <button class="btn primary block" type="submit" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}
       </button>
+      {providers.length > 0 && (
+        <div class="stack sso" aria-label="Single sign-on">
+          <p class="muted sso-or">or</p>
+          {providers.map((p) => (
+            // A full navigation, not a link: the router would take a link
+            // to a same-origin path as one of the client's own routes.
+            <button key={p.id} type="button" class="btn block" onClick={() => location.assign(ssoStartURL(p.id))}>
+              {p.name}
+            </button>
+          ))}
+        </div>
+      )}
       {info?.registration !== 'closed' && (
         <p class="auth-switch">
           New here?{' '}

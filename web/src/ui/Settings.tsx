@@ -3,12 +3,14 @@ import { useLocation } from 'preact-iso'
 import { ArrowLeft, Monitor } from 'lucide-preact'
 import { api, auth } from '../api/http'
 import { humanError } from '../api/errors'
-import type { Session, User } from '../api/types'
+import type { IdentityInfo, Session, User } from '../api/types'
 import type { AccessToken, TOTPStatus } from '../api/types.gen'
 import { me, rememberUsers, toast } from '../state/store'
 import { askNotificationPermission, notificationPermission, setSound, soundOn } from '../state/notify'
 import { fullTime } from './common'
+import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
+import { Compliance } from './Compliance'
 
 const TABS = [
   ['profile', 'Profile'],
@@ -16,13 +18,17 @@ const TABS = [
   ['sessions', 'Active sessions'],
   ['security', 'Two-factor authentication'],
   ['tokens', 'Access tokens'],
+  ['sign-in', 'Single sign-on'],
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
+  ['compliance', 'Compliance'],
 ] as const
 
 export function Settings({ tab }: { tab?: string }) {
   const loc = useLocation()
-  const t = TABS.some(([k]) => k === tab) ? tab : 'profile'
+  const admin = me.value?.role === 'admin'
+  const tabs = TABS.filter(([k]) => k !== 'compliance' || admin)
+  const t = tabs.some(([k]) => k === tab) ? tab : 'profile'
   return (
     <div class="main">
       <header class="chan-head">
@@ -33,7 +39,7 @@ export function Settings({ tab }: { tab?: string }) {
       </header>
       <div class="settings">
         <nav aria-label="Settings sections">
-          {TABS.map(([k, label]) => (
+          {tabs.map(([k, label]) => (
             <a key={k} href={`/settings/${k}`} aria-current={k === t ? 'page' : undefined}>
               {label}
             </a>
@@ -45,8 +51,10 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'sessions' && <Sessions />}
           {t === 'security' && <TwoFactor />}
           {t === 'tokens' && <AccessTokens />}
+          {t === 'sign-in' && <SignIn />}
           {t === 'appearance' && <Appearance />}
           {t === 'notifications' && <Notifications />}
+          {t === 'compliance' && <Compliance />}
         </section>
       </div>
     </div>
@@ -265,6 +273,66 @@ function Notifications() {
         />
         Play a sound for mentions and direct messages
       </label>
+    </div>
+  )
+}
+
+function SignIn() {
+  const [ids, setIds] = useState<IdentityInfo[] | null>(null)
+  const [providers, setProviders] = useState<SsoProvider[]>([])
+  const [err, setErr] = useState('')
+  const load = () => {
+    identities().then(setIds, (x) => setErr(humanError(x)))
+    void ssoProviders().then(setProviders)
+  }
+  useEffect(load, [])
+  const link = async (id: string) => {
+    setErr('')
+    try {
+      await linkIdentity(id)
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const unlink = async (id: string) => {
+    setErr('')
+    try {
+      await unlinkIdentity(id)
+      load()
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const linked = new Set((ids ?? []).map((i) => i.provider))
+  return (
+    <div class="stack">
+      <h2>Single sign-on</h2>
+      <p class="muted">Sign in with your organisation’s account. Linking asks the provider to confirm it is you.</p>
+      {err && (
+        <p class="error-text" role="alert">
+          {err}
+        </p>
+      )}
+      {ids && ids.length === 0 && <p>No sign-in is linked to this account.</p>}
+      <ul class="list" aria-label="Linked sign-ins">
+        {(ids ?? []).map((i) => (
+          <li key={i.provider} class="row">
+            <span>
+              <strong>{i.provider_name || i.provider}</strong> <span class="muted">since {fullTime(i.created_at)}</span>
+            </span>
+            <button class="btn" onClick={() => void unlink(i.provider)}>
+              Unlink
+            </button>
+          </li>
+        ))}
+      </ul>
+      {providers
+        .filter((p) => !linked.has(p.id))
+        .map((p) => (
+          <button key={p.id} class="btn" onClick={() => void link(p.id)}>
+            Link {p.name}
+          </button>
+        ))}
     </div>
   )
 }

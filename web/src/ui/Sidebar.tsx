@@ -130,19 +130,22 @@ export function Sidebar() {
         <section class="side-section" aria-labelledby="side-channels">
           <h2 id="side-channels">
             Channels
-            <span>
-              <button class="icon-btn" aria-label="Browse channels" title="Browse channels" onClick={() => (dialog.value = 'browse')}>
-                <Compass size={15} />
-              </button>
-              <button class="icon-btn" aria-label="Create channel" title="Create channel" onClick={() => (dialog.value = 'create')}>
-                <Plus size={16} />
-              </button>
-            </span>
+            {/* Guests see only the channels they were added to. */}
+            {me.value?.role !== 'guest' && (
+              <span>
+                <button class="icon-btn" aria-label="Browse channels" title="Browse channels" onClick={() => (dialog.value = 'browse')}>
+                  <Compass size={15} />
+                </button>
+                <button class="icon-btn" aria-label="Create channel" title="Create channel" onClick={() => (dialog.value = 'create')}>
+                  <Plus size={16} />
+                </button>
+              </span>
+            )}
           </h2>
           {chans.map((c) => (
             <Item key={c.id} c={c} />
           ))}
-          {chans.length === 0 && (
+          {chans.length === 0 && me.value?.role !== 'guest' && (
             <button class="side-item" onClick={() => (dialog.value = 'browse')}>
               <Compass size={15} /> <span class="name">Browse channels</span>
             </button>

@@ -1,0 +1,52 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/unhidra/unhidra"
+)
+
+// StartSSOSession starts a session for the user whom an identity provider
+// has just authenticated (package auth/sso checks the provider's ID token
+// before calling this; nothing else may). A disabled account is refused as
+// at a password login.
+func (s *Service) StartSSOSession(ctx context.Context, userID string, meta ClientMeta) (*TokenPair, error) {
+	u, err := s.cfg.Store.UserByID(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("look up user: %w", err)
+	}
+	if u.Disabled {
+		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "this account is disabled")
+	}
+	now := s.now().UTC()
+	sess := &unhidra.Session{
+		ID:         newID(),
+		UserID:     u.ID,
+		CreatedAt:  now,
+		LastUsedAt: now,
+		ExpiresAt:  now.Add(s.cfg.SessionTTL),
+		IP:         meta.IP,
+		UserAgent:  truncate(meta.UserAgent, 256),
+	}
+	refresh := randomToken("uhr_")
+	if err := s.cfg.Store.CreateSession(ctx, sess, hashToken(refresh)); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	return s.pair(u, sess.ID, refresh)
+}
+
+// UnusablePasswordHash returns the hash of a random password nobody knows,
+// for accounts that sign in only through single sign-on: a password login
+// to them fails like any wrong password, at the same cost.
+func (s *Service) UnusablePasswordHash(ctx context.Context) (string, error) {
+	h, err := s.cfg.Hasher.Hash(ctx, randomToken(""))
+	if err != nil {
+		return "", fmt.Errorf("hash unusable password: %w", err)
+	}
+	return h, nil
+}
+
+// CheckDisplayName applies the display-name rules of a new member account
+// to a name that came from elsewhere (an identity provider's name claim).
+func CheckDisplayName(name string) error { return checkDisplayName(name, false) }
