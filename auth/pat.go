@@ -221,7 +221,7 @@ func (s *Service) authenticatePAT(ctx context.Context, tok string) (*unhidra.Pri
 	// is checked (accounts, chat, the gateway): an admin's read or write
 	// token carries none of the admin's powers.
 	role := u.Role
-	if !slices.Contains(t.Scopes, unhidra.ScopeAdmin) {
+	if role == unhidra.RoleAdmin && !slices.Contains(t.Scopes, unhidra.ScopeAdmin) {
 		role = unhidra.RoleMember
 	}
 	return &unhidra.Principal{
