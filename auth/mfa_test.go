@@ -246,3 +246,45 @@ func TestTOTPNeedsKEK(t *testing.T) {
 	_, err = s.EnrolTOTP(unhidra.NewContextWithPrincipal(t.Context(), p))
 	wantErr(t, err, unhidra.EUnavailable)
 }
+
+// TestAccessTokenRole: an admin's token acts as an admin only with the
+// admin scope; a member cannot ask for that scope.
+func TestAccessTokenRole(t *testing.T) {
+	clk := &clock{t: stepStart}
+	s, bobCtx := newMFAService(t, "sqlite", clk)
+	_, _, err := s.CreateAccessToken(bobCtx, auth.CreateAccessTokenInput{Name: "x", Scopes: []string{"admin"}, ExpiresIn: time.Hour})
+	wantErr(t, err, unhidra.EPermission)
+	setup, _, err := s.Bootstrap(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Register(t.Context(), auth.RegisterInput{Username: "root", Password: carolPW, SetupToken: setup}); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := s.Login(t.Context(), "root", carolPW, from("2001:db8::"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Authenticate(t.Context(), pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := unhidra.NewContextWithPrincipal(t.Context(), p)
+	for _, c := range []struct {
+		scopes []string
+		role   string
+	}{{[]string{"read", "write"}, unhidra.RoleMember}, {[]string{"admin"}, unhidra.RoleAdmin}} {
+		_, secret, err := s.CreateAccessToken(ctx, auth.CreateAccessTokenInput{Name: "t", Scopes: c.scopes, ExpiresIn: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, err := s.Authenticate(t.Context(), secret)
+		if err != nil || tp.Role != c.role {
+			t.Fatalf("scopes %v: role %q (%v), want %q", c.scopes, tp.Role, err, c.role)
+		}
+		_, _, err = s.AdminListUsers(unhidra.NewContextWithPrincipal(t.Context(), tp), "", 10)
+		if (err == nil) != (c.role == unhidra.RoleAdmin) {
+			t.Fatalf("scopes %v: admin list: %v", c.scopes, err)
+		}
+	}
+}
