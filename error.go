@@ -17,6 +17,11 @@ const (
 	ERateLimited     = "rate_limited"      // 429
 	EInternal        = "internal"          // 500
 	EUnavailable     = "unavailable"       // 503
+
+	// EPasswordLoginDisabled refuses a password login or registration under
+	// the "SSO only" policy (--password-login sso-only) for an account that
+	// is not break-glass: sign in through SSO instead.
+	EPasswordLoginDisabled = "password_login_disabled" // 403
 )
 
 // Error is an application error whose Message is safe to show to the caller.

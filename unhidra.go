@@ -79,6 +79,38 @@ type Principal struct {
 	// ExpiresAt is when the access token that established the principal
 	// expires; a WebSocket is closed then unless it presents a fresh one.
 	ExpiresAt time.Time
+	// TokenID is set when the caller authenticated with a personal access
+	// token (uhp_…) rather than a session's access token; SessionID is
+	// then "pat:" + TokenID, so that revoking the token closes its sockets
+	// like a revoked session. Scopes are that token's scopes.
+	TokenID string
+	Scopes  []string
+}
+
+// Scopes of personal access tokens. A session's access token carries all of
+// them implicitly.
+const (
+	ScopeRead  = "read"  // read anything the user can read (GET)
+	ScopeWrite = "write" // also post, edit and change (every other method)
+	ScopeAdmin = "admin" // the admin API, for an admin user
+)
+
+// Allows reports whether the principal may act with scope: always for a
+// session; for a personal access token, when the token holds the scope, or
+// for ScopeRead when it holds ScopeWrite.
+func (p *Principal) Allows(scope string) bool {
+	if p == nil {
+		return false
+	}
+	if p.TokenID == "" {
+		return true
+	}
+	for _, s := range p.Scopes {
+		if s == scope || (scope == ScopeRead && s == ScopeWrite) {
+			return true
+		}
+	}
+	return false
 }
 
 type principalKey struct{}

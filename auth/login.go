@@ -30,6 +30,9 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 	if err := unhidra.CheckParam("username", username, 4096); err != nil {
 		return nil, err
 	}
+	if err := s.passwordLoginAllowed(ctx, username); err != nil {
+		return nil, err
+	}
 	account := strings.ToLower(username)
 	try, err := s.reserveTry(ctx, account, meta)
 	if err != nil {
@@ -75,6 +78,24 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 			}
 		}
 	}
+	// A right password of an account with two-factor on earns only a
+	// ticket for the second step (CompleteMFALogin); the device token
+	// comes with the session, once both factors are in.
+	if on, err := s.hasTOTP(ctx, u.ID); err != nil {
+		return nil, fmt.Errorf("look up two-factor: %w", err)
+	} else if on {
+		ch, err := s.startMFA(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return &TokenPair{MFA: ch}, nil
+	}
+	return s.startSession(ctx, u, meta)
+}
+
+// startSession starts a session of u after a complete login and returns
+// its first tokens and a device token.
+func (s *Service) startSession(ctx context.Context, u *unhidra.User, meta ClientMeta) (*TokenPair, error) {
 	now := s.now().UTC()
 	sess := &unhidra.Session{
 		ID:         newID(),
@@ -93,7 +114,7 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 	if err != nil {
 		return nil, err
 	}
-	pair.DeviceToken = s.issueDeviceToken(account)
+	pair.DeviceToken = s.issueDeviceToken(strings.ToLower(u.Username))
 	return pair, nil
 }
 

@@ -52,7 +52,7 @@ func (s *Service) UpdateMe(ctx context.Context, upd ProfileUpdate) (*unhidra.Use
 // ChangePassword replaces the caller's password after checking the old one,
 // and revokes every other session of the caller.
 func (s *Service) ChangePassword(ctx context.Context, oldPlain, newPlain string) error {
-	p, err := caller(ctx)
+	p, err := requireSession(ctx)
 	if err != nil {
 		return err
 	}

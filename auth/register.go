@@ -91,6 +91,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 		u.Role = unhidra.RoleAdmin
 		opts.RequireNoAdmin = true
 		opts.SetupTokenHash = hash
+	case s.ssoOnly():
+		// Under SSO only, accounts come from the identity provider; only
+		// the first admin registers with a password (and becomes
+		// break-glass below, so that someone can always sign in).
+		return nil, errPasswordLoginDisabled()
 	case s.cfg.Registration == unhidra.RegistrationClosed:
 		return nil, unhidra.Errorf(unhidra.EPermission, "registration is closed on this server")
 	case s.cfg.Registration == unhidra.RegistrationInvite:
@@ -136,6 +141,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 	}
 	if u.Role == unhidra.RoleAdmin {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "admin created with the setup token", slog.String("user_id", u.ID), slog.String("username", u.Username))
+		if s.ssoOnly() {
+			if err := s.cfg.Store.SetBreakGlass(ctx, u.ID, true, now); err != nil {
+				return nil, fmt.Errorf("mark the first admin break-glass: %w", err)
+			}
+		}
 	}
 	return u, nil
 }

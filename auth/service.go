@@ -34,6 +34,7 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth/password"
+	"github.com/unhidra/unhidra/auth/seal"
 	"github.com/unhidra/unhidra/auth/token"
 )
 
@@ -68,6 +69,20 @@ type Config struct {
 	// zero).
 	DeviceKey      []byte
 	DeviceTokenTTL time.Duration
+
+	// SecretKey seals the TOTP secrets in the database: the server's
+	// key-encryption key. Nil leaves two-factor enrolment unavailable.
+	SecretKey *seal.Key
+	// TOTPIssuer names the server in authenticator apps ("Unhidra" if
+	// empty).
+	TOTPIssuer string
+	// MFABackoff limits wrong second-factor codes per account (nil
+	// disables it); like the login backoffs, ratestore's is shared by
+	// every node.
+	MFABackoff Backoff
+	// PasswordLogin is the password-login policy: PasswordLoginOn (the
+	// default) or PasswordLoginSSOOnly (policy.go).
+	PasswordLogin string
 
 	// Wait, if set, replaces the sleep of a delayed login (tests record it).
 	Wait func(ctx context.Context, d time.Duration) error
@@ -112,6 +127,12 @@ type Service struct {
 func New(cfg Config) *Service {
 	if cfg.Registration == "" {
 		cfg.Registration = unhidra.RegistrationOpen
+	}
+	if cfg.PasswordLogin == "" {
+		cfg.PasswordLogin = PasswordLoginOn
+	}
+	if cfg.TOTPIssuer == "" {
+		cfg.TOTPIssuer = "Unhidra"
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 30 * 24 * time.Hour

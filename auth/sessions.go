@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/unhidra/unhidra"
@@ -21,6 +22,10 @@ type TokenPair struct {
 	// DeviceToken, after a login, identifies this client at its next login
 	// of the account (see device.go); empty after a refresh.
 	DeviceToken string
+	// MFA, when set, means the password was right but the account has
+	// two-factor on: every other field is empty, and the login finishes
+	// with CompleteMFALogin.
+	MFA *MFAChallenge
 }
 
 func (s *Service) pair(u *unhidra.User, sessionID, refresh string) (*TokenPair, error) {
@@ -103,6 +108,9 @@ func (s *Service) Refresh(ctx context.Context, refresh string, meta ClientMeta) 
 // Authenticate verifies an access token and checks that its session is still
 // live and its user still enabled. It returns the caller's principal.
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (*unhidra.Principal, error) {
+	if strings.HasPrefix(accessToken, AccessTokenPrefix) {
+		return s.authenticatePAT(ctx, accessToken)
+	}
 	claims, err := s.cfg.Tokens.Verify(accessToken)
 	if err != nil {
 		return nil, &unhidra.Error{Code: unhidra.EUnauthenticated, Message: "the access token is not valid", Err: err}
@@ -136,6 +144,9 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*unhidr
 func (s *Service) Logout(ctx context.Context, refresh string) error {
 	now := s.now().UTC()
 	if p := unhidra.PrincipalFromContext(ctx); p != nil {
+		if p.TokenID != "" {
+			return errSessionOnly()
+		}
 		return s.revokeSession(ctx, p.UserID, p.SessionID, now)
 	}
 	if refresh == "" {
@@ -185,7 +196,7 @@ func (s *Service) revokeSessions(ctx context.Context, userID, keep string, now t
 
 // ListSessions returns the caller's live sessions, marking the current one.
 func (s *Service) ListSessions(ctx context.Context) ([]*unhidra.Session, error) {
-	p, err := caller(ctx)
+	p, err := requireSession(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +213,7 @@ func (s *Service) ListSessions(ctx context.Context) ([]*unhidra.Session, error) 
 // RevokeSession ends one of the caller's sessions. Another user's session
 // answers not found.
 func (s *Service) RevokeSession(ctx context.Context, id string) error {
-	p, err := caller(ctx)
+	p, err := requireSession(ctx)
 	if err != nil {
 		return err
 	}
@@ -218,7 +229,7 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 
 // RevokeOtherSessions ends every session of the caller but the current one.
 func (s *Service) RevokeOtherSessions(ctx context.Context) (int, error) {
-	p, err := caller(ctx)
+	p, err := requireSession(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -79,6 +79,105 @@ type Store interface {
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+
+	MFAStore
+}
+
+// MFAStore is the storage of the second factor, personal access tokens and
+// the break-glass flag (migration 0008). Secrets arrive sealed or hashed;
+// the store never sees one in the clear.
+type MFAStore interface {
+	// TOTP returns the user's authenticator, confirmed or pending, or
+	// ENotFound.
+	TOTP(ctx context.Context, userID string) (*TOTPRecord, error)
+	// PutPendingTOTP stores a new, unconfirmed authenticator, replacing a
+	// pending one; EConflict if a confirmed one exists, ENotFound if the
+	// user does not.
+	PutPendingTOTP(ctx context.Context, rec *TOTPRecord) error
+	// ConfirmTOTP confirms the pending authenticator with the time step of
+	// its first code and replaces the user's recovery codes with hashes, in
+	// one transaction. ENotFound if nothing is pending (absent, or already
+	// confirmed).
+	ConfirmTOTP(ctx context.Context, userID string, step int64, at time.Time, recoveryHashes [][]byte) error
+	// UseTOTPStep records that a code of step was accepted, if step is
+	// later than every step accepted before (a compare-and-set), and
+	// reports whether this call did it. False also when there is no
+	// confirmed authenticator.
+	UseTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
+	// DeleteTOTP removes the authenticator and the recovery codes.
+	DeleteTOTP(ctx context.Context, userID string) error
+	// ReplaceRecoveryCodes replaces every recovery code of the user.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error
+	// UseRecoveryCode spends an unused code by hash (compare-and-set) and
+	// reports whether this call did it.
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) (bool, error)
+	// CountRecoveryCodes counts the user's unused codes.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
+
+	// CreateMFATicket stores t and deletes tickets expired before t.CreatedAt.
+	CreateMFATicket(ctx context.Context, t *MFATicket) error
+	// MFATicketByHash returns the ticket or ENotFound.
+	MFATicketByHash(ctx context.Context, hash []byte) (*MFATicket, error)
+	// FailMFATicket counts a wrong code against the ticket and returns the
+	// new count.
+	FailMFATicket(ctx context.Context, hash []byte) (int, error)
+	// UseMFATicket spends the ticket (compare-and-set on used_at) and
+	// reports whether this call did it.
+	UseMFATicket(ctx context.Context, hash []byte, at time.Time) (bool, error)
+
+	// CreateAccessToken stores t (ENotFound if the user does not exist).
+	CreateAccessToken(ctx context.Context, t *AccessToken) error
+	// AccessTokenByID returns the token with its hash, or ENotFound.
+	AccessTokenByID(ctx context.Context, id string) (*AccessToken, error)
+	// ListAccessTokens returns the user's tokens that are not revoked,
+	// newest first.
+	ListAccessTokens(ctx context.Context, userID string) ([]*AccessToken, error)
+	// RevokeAccessToken revokes one token of userID (ENotFound if it does
+	// not exist, belongs to someone else or is revoked already).
+	RevokeAccessToken(ctx context.Context, userID, id string, at time.Time) error
+	// TouchAccessToken sets last_used_at.
+	TouchAccessToken(ctx context.Context, id string, at time.Time) error
+
+	// SetBreakGlass marks or unmarks the user as break-glass (ENotFound if
+	// the user does not exist).
+	SetBreakGlass(ctx context.Context, userID string, on bool, at time.Time) error
+	// IsBreakGlass reports whether the user is break-glass.
+	IsBreakGlass(ctx context.Context, userID string) (bool, error)
+}
+
+// TOTPRecord is a stored authenticator: the secret sealed under the
+// key-encryption key.
+type TOTPRecord struct {
+	UserID      string
+	Sealed      []byte
+	CreatedAt   time.Time
+	ConfirmedAt *time.Time
+	LastStep    int64
+}
+
+// MFATicket is the stored half of a login's second step: the hash of the
+// ticket the client holds.
+type MFATicket struct {
+	Hash      []byte
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Attempts  int
+	UsedAt    *time.Time
+}
+
+// AccessToken is a personal access token as listed: never its secret.
+type AccessToken struct {
+	ID         string     `json:"id"`
+	UserID     string     `json:"user_id"`
+	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// Hash is SHA-256 of the token's secret part.
+	Hash []byte `json:"-"`
 }
 
 // CreateUserOptions are the conditions CreateUser checks atomically.

@@ -17,6 +17,8 @@ type tokenResponse struct {
 	ExpiresIn    int           `json:"expires_in"`
 	SessionID    string        `json:"session_id"`
 	User         *unhidra.User `json:"user"`
+	MFARequired  bool          `json:"mfa_required"`
+	MFATicket    string        `json:"mfa_ticket"`
 }
 
 type userEnvelope struct {
@@ -50,6 +52,9 @@ func (c *Client) Login(ctx context.Context, username, password string) (*unhidra
 	in := map[string]string{"username": username, "password": password}
 	if err := c.send(ctx, "POST", "/api/v1/auth/login", "", in, &out); err != nil {
 		return nil, err
+	}
+	if out.MFARequired {
+		return nil, &MFARequiredError{Ticket: out.MFATicket, ExpiresIn: out.ExpiresIn}
 	}
 	if out.AccessToken == "" || out.RefreshToken == "" {
 		return nil, errors.New("login: the server answered without tokens")

@@ -46,6 +46,9 @@ type Config struct {
 
 	AllowedOrigins []string
 	Registration   string
+	// PasswordLogin is "on" or "sso-only" (auth.PasswordLogin*): under
+	// sso-only only break-glass accounts sign in with a password.
+	PasswordLogin  string
 	TrustedProxies []netip.Prefix
 
 	AccessTTL    time.Duration // lifetime of an access token
@@ -126,6 +129,7 @@ func Default() Config {
 		DataDir:            "./data",
 		MQTTAddr:           ":1883",
 		Registration:       unhidra.RegistrationOpen,
+		PasswordLogin:      "on",
 		AccessTTL:          15 * time.Minute,
 		SessionTTL:         30 * 24 * time.Hour,
 		RefreshGrace:       30 * time.Second,
@@ -166,6 +170,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key `FILE` (PEM)")
 	fs.Var((*listValue)(&c.AllowedOrigins), "allowed-origins", "comma-separated `ORIGINS` allowed to open WebSockets and use cookies")
 	fs.StringVar(&c.Registration, "registration", c.Registration, "who may register: `open|invite|closed`")
+	fs.StringVar(&c.PasswordLogin, "password-login", c.PasswordLogin, "password sign-in: `on|sso-only` (sso-only: only break-glass accounts, see unhidra admin break-glass)")
 	fs.Var((*prefixesValue)(&c.TrustedProxies), "trusted-proxies", "comma-separated `CIDRS` whose X-Forwarded-For is believed")
 	fs.DurationVar(&c.AccessTTL, "access-ttl", c.AccessTTL, "lifetime of an access token")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "a session ends after this long without a refresh")
@@ -402,6 +407,9 @@ func (c *Config) Validate() error {
 	case unhidra.RegistrationOpen, unhidra.RegistrationInvite, unhidra.RegistrationClosed:
 	default:
 		bad("--registration %q: want open, invite or closed", c.Registration)
+	}
+	if c.PasswordLogin != "on" && c.PasswordLogin != "sso-only" {
+		bad("--password-login %q: want on or sso-only", c.PasswordLogin)
 	}
 	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
 		bad("--access-ttl %s: want between 1m and 24h", c.AccessTTL)

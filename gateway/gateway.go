@@ -346,6 +346,8 @@ func (g *Gateway) Accept(w http.ResponseWriter, r *http.Request) error {
 			g.log.LogAttrs(r.Context(), slog.LevelError, "websocket authenticate", slog.Any("err", err))
 			code, reason, result = wire.CloseInternal, "internal error", "error"
 		}
+	} else if !pr.Allows(unhidra.ScopeRead) {
+		code, reason, result = wire.CloseForbidden, "this personal access token lacks the read scope", "forbidden"
 	} else if ok, _ := g.userLimit.Allow(pr.UserID); !ok {
 		g.m.rateLimitHits.WithLabelValues("user").Inc()
 		code, reason, result = wire.CloseRateLimited, "too many new connections for this user", "rate_limited"

@@ -323,6 +323,14 @@ func (s *session) OnMessage(data []byte) {
 		s.releaseHold()
 	}
 	switch f.Type {
+	case wire.TypeSend, wire.TypeTyping, wire.TypeRead:
+		// A personal access token without the write scope reads only.
+		if !s.principal().Allows(unhidra.ScopeWrite) {
+			s.sendError(unhidra.Errorf(unhidra.EPermission, "this personal access token lacks the \"write\" scope"), f.Ref)
+			return
+		}
+	}
+	switch f.Type {
 	case wire.TypePing:
 		s.enqueue(wire.Pong(), 0)
 	case wire.TypeSend:

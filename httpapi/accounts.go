@@ -66,6 +66,8 @@ type tokenResponse struct {
 	SessionID    string        `json:"session_id"`
 	User         *unhidra.User `json:"user"`
 	DeviceToken  string        `json:"device_token,omitempty" doc:"after a login (not a refresh), without cookie:true: keep it and send it with the next login of this account"`
+	MFARequired  bool          `json:"mfa_required,omitempty" doc:"after a login of an account with two-factor on: the password was right, but there are no tokens yet, and the body holds only mfa_required, mfa_ticket and expires_in; POST mfa_ticket and a code to /api/v1/auth/login/mfa within expires_in seconds"`
+	MFATicket    string        `json:"mfa_ticket,omitempty" doc:"with mfa_required: the single-use ticket of the second step"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
@@ -94,7 +96,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// mfaChallengeResponse is a login's whole answer when the password was
+// right and the account has two-factor on; tokenResponse documents its
+// fields for the generated types.
+type mfaChallengeResponse struct {
+	MFARequired bool   `json:"mfa_required"`
+	MFATicket   string `json:"mfa_ticket"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
 func (s *Server) writeTokens(w http.ResponseWriter, pair *auth.TokenPair, cookie bool) {
+	if pair.MFA != nil {
+		writeJSON(w, http.StatusOK, mfaChallengeResponse{MFARequired: true, MFATicket: pair.MFA.Ticket, ExpiresIn: pair.MFA.ExpiresIn})
+		return
+	}
 	resp := tokenResponse{
 		AccessToken: pair.AccessToken, TokenType: "Bearer", RefreshToken: pair.RefreshToken,
 		ExpiresIn: pair.ExpiresIn, SessionID: pair.SessionID, User: pair.User, DeviceToken: pair.DeviceToken,

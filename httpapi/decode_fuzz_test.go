@@ -26,6 +26,8 @@ func decodeTargets() []any {
 		// chat
 		&createChannelRequest{}, &updateChannelRequest{}, &setMemberRequest{}, &prefsRequest{},
 		&sendRequest{}, &readRequest{}, &editRequest{},
+		// second factor, tokens, policy
+		&loginMFARequest{}, &codeRequest{}, &disableTOTPRequest{}, &createTokenRequest{}, &breakGlassRequest{},
 		// retention
 		&setRetentionRequest{}, &placeHoldRequest{},
 	}

@@ -18,7 +18,7 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case unhidra.EUnauthenticated:
 		return http.StatusUnauthorized
-	case unhidra.EPermission:
+	case unhidra.EPermission, unhidra.EPasswordLoginDisabled:
 		return http.StatusForbidden
 	case unhidra.ENotFound:
 		return http.StatusNotFound

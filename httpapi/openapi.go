@@ -134,7 +134,7 @@ func (s *Server) openAPI() map[string]any {
 		resp["description"] = http.StatusText(status)
 		errResp := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 		op["responses"] = map[string]any{itoa(status): resp, "default": errResp}
-		if rt.auth == user {
+		if rt.auth == user || rt.auth == session {
 			op["security"] = []any{map[string]any{"bearer": []string{}}}
 		} else if rt.auth == optional {
 			op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{}}

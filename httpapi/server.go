@@ -107,6 +107,9 @@ const (
 	public   authMode = iota // no token needed
 	optional                 // a token is used when present
 	user                     // a valid token is required
+	// session is user for a signed-in session only: a personal access
+	// token is refused, whatever its scopes (managing credentials).
+	session
 )
 
 // route is one endpoint. The table of routes is the single source for the
@@ -169,10 +172,10 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/users/me", user, s.handleMe, docMe},
 		{"PATCH", "/api/v1/users/me", user, s.handleUpdateMe, docUpdateMe},
-		{"POST", "/api/v1/users/me/password", user, s.handleChangePassword, docChangePassword},
-		{"GET", "/api/v1/users/me/sessions", user, s.handleListSessions, docListSessions},
-		{"DELETE", "/api/v1/users/me/sessions", user, s.handleRevokeOtherSessions, docRevokeOtherSessions},
-		{"DELETE", "/api/v1/users/me/sessions/{id}", user, s.handleRevokeSession, docRevokeSession},
+		{"POST", "/api/v1/users/me/password", session, s.handleChangePassword, docChangePassword},
+		{"GET", "/api/v1/users/me/sessions", session, s.handleListSessions, docListSessions},
+		{"DELETE", "/api/v1/users/me/sessions", session, s.handleRevokeOtherSessions, docRevokeOtherSessions},
+		{"DELETE", "/api/v1/users/me/sessions/{id}", session, s.handleRevokeSession, docRevokeSession},
 		{"GET", "/api/v1/users/{id}", user, s.handleGetUser, docGetUser},
 		{"GET", "/api/v1/users", user, s.handleSearchUsers, docSearchUsers},
 
@@ -183,7 +186,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
 		{"DELETE", "/api/v1/admin/users/{id}/sessions", user, s.handleAdminRevokeSessions, docAdminRevokeSessions},
-	}...), append(append(append(s.ssoRoutes(), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...)...)
+	}...), append(append(append(append(s.mfaRoutes(), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic
@@ -263,12 +266,15 @@ func (s *Server) endpoint(rt route) http.Handler {
 			switch {
 			case present:
 				p, err := s.auth.Authenticate(r.Context(), tok)
+				if err == nil {
+					err = checkScope(rt, r.Method, p)
+				}
 				if err != nil {
 					s.writeError(w, r, err)
 					return
 				}
 				r = r.WithContext(unhidra.NewContextWithPrincipal(r.Context(), p))
-			case rt.auth == user:
+			case rt.auth == user || rt.auth == session:
 				s.writeError(w, r, unhidra.Errorf(unhidra.EUnauthenticated, "missing Authorization: Bearer <access_token>"))
 				return
 			}

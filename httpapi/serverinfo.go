@@ -8,10 +8,11 @@ import (
 )
 
 type serverInfo struct {
-	Version      string `json:"version" doc:"the server's build version"`
-	Registration string `json:"registration" doc:"who may register: open, invite (with an invite code) or closed"`
-	NeedsSetup   bool   `json:"needs_setup" doc:"no admin exists yet: the first one registers with the one-time setup token printed in the server log"`
-	Web          bool   `json:"web" doc:"this server serves the built browser client (false: a placeholder page)"`
+	Version       string `json:"version" doc:"the server's build version"`
+	Registration  string `json:"registration" doc:"who may register: open, invite (with an invite code) or closed"`
+	PasswordLogin string `json:"password_login" doc:"on, or sso-only: password sign-in only for break-glass accounts"`
+	NeedsSetup    bool   `json:"needs_setup" doc:"no admin exists yet: the first one registers with the one-time setup token printed in the server log"`
+	Web           bool   `json:"web" doc:"this server serves the built browser client (false: a placeholder page)"`
 }
 
 type serverResponse struct {
@@ -26,10 +27,11 @@ func (s *Server) handleServerInfo(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, serverResponse{Server: serverInfo{
-		Version:      unhidra.Version,
-		Registration: s.auth.Registration(),
-		NeedsSetup:   setup,
-		Web:          s.cfg.Web != nil && web.Built(),
+		Version:       unhidra.Version,
+		Registration:  s.auth.Registration(),
+		PasswordLogin: s.auth.PasswordLogin(),
+		NeedsSetup:    setup,
+		Web:           s.cfg.Web != nil && web.Built(),
 	}})
 	return nil
 }

@@ -90,7 +90,7 @@ func TestServerInfo(t *testing.T) {
 		}
 		var raw map[string]map[string]json.RawMessage
 		json.Unmarshal(r.Body, &raw)
-		if len(raw["server"]) != 4 {
+		if len(raw["server"]) != 5 {
 			t.Fatalf("fields %s", r.Body)
 		}
 		if out.Server.NeedsSetup == nil || out.Server.Web == nil {

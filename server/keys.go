@@ -24,6 +24,10 @@ import (
 type Keys struct {
 	Signing   *token.KeySet
 	DeviceKey []byte
+	// KEK is the key-encryption key, which also seals the TOTP secrets; nil
+	// with operator-managed signing keys and no key-encryption key given
+	// (two-factor enrolment is then unavailable).
+	KEK *seal.Key
 }
 
 // kekFile is the key-encryption key a node generates in its key dir when
@@ -81,7 +85,7 @@ func LoadKeys(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Lo
 		return nil, fmt.Errorf("key-encryption key: %w", err)
 	}
 	ks := keystore.New(db)
-	var out Keys
+	out := Keys{KEK: kek}
 	if operator {
 		if out.Signing, err = token.LoadFiles(cfg.JWTKeyFiles); err != nil {
 			return nil, fmt.Errorf("signing keys: %w", err)

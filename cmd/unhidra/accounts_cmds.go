@@ -172,6 +172,12 @@ func (x *cli) signIn(username, pw string) (*unhidra.User, error) {
 		x.c.Logout(x.ctx)
 	}
 	u, err := x.c.Login(x.ctx, username, pw)
+	if m, ok := client.IsMFARequired(err); ok {
+		if err := x.finishMFA(m); err != nil {
+			return nil, x.friendly(err)
+		}
+		u, err = x.c.Me(x.ctx)
+	}
 	if err != nil {
 		return nil, x.friendly(err)
 	}

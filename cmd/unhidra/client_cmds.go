@@ -35,6 +35,12 @@ Client commands (each takes --server URL or UNHIDRA_SERVER, and --json):
   unhidra history CHANNEL [--limit N]
   unhidra tail [CHANNEL...]          print messages as they arrive (Ctrl-C stops)
   unhidra search QUERY...
+  unhidra tokens create NAME [--scopes read,write,admin] [--expires 720h]
+                                     a personal access token for scripts, printed once
+  unhidra tokens ls | tokens rm ID
+  unhidra 2fa status|enable|disable|recovery-codes
+                                     two-factor (TOTP); codes come from UNHIDRA_TOTP_CODE
+                                     or standard input
 CHANNEL is a name (#general), an ID, or @user[,user…] for a direct message.
 Credentials live in the user config directory (unhidra/credentials.json, 0600).
 `
@@ -42,7 +48,7 @@ Credentials live in the user config directory (unhidra/credentials.json, 0600).
 // isClientVerb reports whether v is a command dispatched to clientCommand.
 func isClientVerb(v string) bool {
 	switch v {
-	case "register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search":
+	case "register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search", "tokens", "2fa":
 		return true
 	}
 	return false
@@ -105,6 +111,10 @@ func clientCommand(ctx context.Context, verb string, args []string, stdin io.Rea
 		return x.tail(args)
 	case "search":
 		return x.search(args)
+	case "tokens":
+		return x.tokens(args)
+	case "2fa":
+		return x.twoFactor(args)
 	}
 	return usagef("unknown command %q", verb)
 }

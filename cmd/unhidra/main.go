@@ -32,6 +32,9 @@ Usage:
   unhidra admin create-admin --username NAME [--display-name NAME] [flags]
                                      create an admin account; the password is read
                                      from UNHIDRA_ADMIN_PASSWORD or standard input
+  unhidra admin break-glass USER on|off [flags]
+                                     let USER sign in with a password under
+                                     --password-login sso-only (or stop it)
   unhidra admin backup --to FILE [flags]      copy the SQLite database while the server runs
   unhidra admin restore --from FILE [flags]   put a backup in place (the server stopped)
   unhidra admin migrate-data --to postgres://… [flags]
@@ -140,7 +143,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, lookupEnv env) 
 
 func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv env) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: migrate, create-admin, backup, restore or migrate-data")
+		return errors.New("want a subcommand: migrate, create-admin, break-glass, backup, restore or migrate-data")
 	}
 	switch args[0] {
 	case "migrate":
@@ -228,6 +231,46 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		}
 		fmt.Fprintf(stdout, "created admin %s (id %s) in the %s\n", u.Username, u.ID, describeDB(cfg))
 		return nil
+	case "break-glass":
+		if len(args) < 3 || strings.HasPrefix(args[1], "-") || (args[2] != "on" && args[2] != "off") {
+			return errors.New("usage: unhidra admin break-glass USER on|off [flags]")
+		}
+		username, on := args[1], args[2] == "on"
+		cfg, err := loadConfig("admin break-glass", args[3:], stderr, lookupEnv, nil)
+		if err != nil {
+			return err
+		}
+		log := newLogger(cfg, stderr)
+		db, err := server.OpenStore(ctx, cfg, log, false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if v, err := db.SchemaVersion(ctx); err != nil {
+			return err
+		} else if v == 0 {
+			return fmt.Errorf("the %s is empty: no server has used it; check --db and --data", describeDB(cfg))
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			return err
+		}
+		keys, err := server.LoadKeys(ctx, cfg, db, log)
+		if err != nil {
+			return err
+		}
+		svc, err := server.NewAuth(cfg, db, keys, nil, log)
+		if err != nil {
+			return err
+		}
+		u, err := svc.SetBreakGlassUnchecked(ctx, username, on)
+		if err != nil {
+			if unhidra.ErrorCode(err) != unhidra.EInternal {
+				return errors.New(unhidra.ErrorMessage(err))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "break-glass %s for %s (id %s) in the %s\n", args[2], u.Username, u.ID, describeDB(cfg))
+		return nil
 	case "backup":
 		var to string
 		cfg, err := loadConfig("admin backup", args[1:], stderr, lookupEnv, func(fs *flag.FlagSet) {
@@ -278,7 +321,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	case "migrate-data":
 		return migrateData(ctx, args[1:], stdout, stderr, lookupEnv)
 	}
-	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, backup, restore or migrate-data", args[0])
+	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, break-glass, backup, restore or migrate-data", args[0])
 }
 
 // sqliteFile is the absolute path of cfg's database when it is SQLite (the

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/client"
 	"github.com/unhidra/unhidra/internal/testenv"
@@ -239,6 +241,28 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	// An identity from single sign-on, as a provider's first sign-in
 	// leaves it (the sign-in flow itself needs a provider: sso tests).
 	if _, err := n.Store.Write().Exec(ctx, `INSERT INTO identities (provider, subject, user_id, provisioned, created_at) VALUES ('corp', 'sub-1', ?, 0, 1)`, bobUser.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Two-factor (a secret, recovery codes and a login ticket), a personal
+	// access token and a break-glass account, so that those tables copy too.
+	dave := migrateUser(t, n.URL, "dave", carolPW, true)
+	enr, err := dave.EnrolTOTP(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daveCode, _ := totp.GenerateCode(enr.Secret, time.Now())
+	if _, err := dave.ConfirmTOTP(ctx, daveCode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dave.Login(ctx, "dave", carolPW); err == nil {
+		t.Fatal("dave's login did not ask for the second factor")
+	} else if _, ok := client.IsMFARequired(err); !ok {
+		t.Fatal(err)
+	}
+	if _, _, err := bob.CreateToken(ctx, client.CreateTokenInput{Name: "ci", Scopes: []string{"read"}, ExpiresIn: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootUser.SetBreakGlass(ctx, bobUser.ID, true); err != nil {
 		t.Fatal(err)
 	}
 

@@ -55,6 +55,12 @@ func Accounts(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"SetupTokens/ConsumedByFirstAdmin", testSetupTokenConsumed},
 		{"SetupTokens/ConcurrentUse", testSetupTokenConcurrent},
 		{"NotFound", testNotFound},
+		{"MFA/TOTPLifecycle", testTOTPLifecycle},
+		{"MFA/TOTPStepCompareAndSet", testTOTPStepCompareAndSet},
+		{"MFA/RecoveryCodes", testRecoveryCodes},
+		{"MFA/Tickets", testMFATickets},
+		{"MFA/AccessTokens", testAccessTokens},
+		{"MFA/BreakGlass", testBreakGlass},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -215,8 +215,27 @@ export function publicApi<T>(method: string, path: string, body?: unknown): Prom
   return rawFetch<T>(method, path, body, '')
 }
 
-export async function login(username: string, password: string): Promise<Tokens> {
-  const t = await rawFetch<Tokens>('POST', '/api/v1/auth/login', { username, password, cookie: true }, '', true)
+/** MFAChallenge is a login's answer when the account has two-factor on. */
+export interface MFAChallenge {
+  mfa_required: true
+  mfa_ticket: string
+  expires_in: number
+}
+
+/**
+ * login signs in with a password. For an account with two-factor on it
+ * returns the challenge instead of signing in: finish with loginMFA.
+ */
+export async function login(username: string, password: string): Promise<Tokens | MFAChallenge> {
+  const t = await rawFetch<Tokens | MFAChallenge>('POST', '/api/v1/auth/login', { username, password, cookie: true }, '', true)
+  if ('mfa_required' in t && t.mfa_required) return t
+  auth.set(t as Tokens)
+  return t
+}
+
+/** loginMFA finishes a two-factor login with a TOTP or recovery code. */
+export async function loginMFA(ticket: string, code: string): Promise<Tokens> {
+  const t = await rawFetch<Tokens>('POST', '/api/v1/auth/login/mfa', { mfa_ticket: ticket, code, cookie: true }, '', true)
   auth.set(t)
   return t
 }

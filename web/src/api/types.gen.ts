@@ -11,7 +11,7 @@
  * Error codes shared by every transport. httpapi maps each to exactly one HTTP
  * status; the gateway sends them verbatim in error frames.
  */
-export type ErrorCode = 'invalid_argument' | 'unauthenticated' | 'permission_denied' | 'not_found' | 'conflict' | 'payload_too_large' | 'rate_limited' | 'internal' | 'unavailable'
+export type ErrorCode = 'invalid_argument' | 'unauthenticated' | 'permission_denied' | 'not_found' | 'conflict' | 'payload_too_large' | 'rate_limited' | 'internal' | 'unavailable' | 'password_login_disabled'
 /** System roles. */
 export type UserRole = 'admin' | 'member' | 'guest'
 /** Channel kinds. */
@@ -30,6 +30,18 @@ export type ClientPresenceStatus = 'online' | 'away' | 'dnd'
 export type ChannelEventType = 'message' | 'message_updated' | 'message_deleted' | 'reaction' | 'channel_updated' | 'member_joined' | 'member_left'
 
 // ---- Objects
+
+/** AccessToken is a personal access token as listed: never its secret. */
+export interface AccessToken {
+  id: string
+  user_id: string
+  name: string
+  scopes: string[]
+  created_at: string
+  expires_at: string
+  last_used_at?: string
+  revoked_at?: string
+}
 
 /**
  * Channel is a conversation: public, private or direct. The per-caller
@@ -216,6 +228,14 @@ export interface Session {
   user_agent: string
   /** Current is set by the service when listing: the session of the caller. */
   current: boolean
+}
+
+/** TOTPStatus is the state of the caller's second factor. */
+export interface TOTPStatus {
+  enabled: boolean
+  pending: boolean
+  confirmed_at?: string
+  recovery_codes_left: number
 }
 
 /** Thread is a thread root with a page of its replies. */
@@ -497,6 +517,15 @@ export interface AdminUpdateUserRequest {
   disabled?: boolean
 }
 
+export interface BreakGlassRequest {
+  break_glass: boolean
+}
+
+export interface BreakGlassResponse {
+  user_id: string
+  break_glass: boolean
+}
+
 export interface ChangePasswordRequest {
   old_password: string
   new_password: string
@@ -514,6 +543,10 @@ export interface ChannelsResponse {
 export interface ClosedResponse {
   /** sockets closed on this node */
   closed: number
+}
+
+export interface CodeRequest {
+  code: string
 }
 
 export interface ConnectionsResponse {
@@ -534,6 +567,25 @@ export interface CreateInviteRequest {
   max_uses?: number
   /** lifetime in seconds, at most 31536000 (365 days); default 7 days */
   expires_in_s?: number
+}
+
+export interface CreateTokenRequest {
+  name: string
+  /** any of read, write (implies read), admin (the admin API; admins only) */
+  scopes: string[]
+  /** lifetime in seconds; required, at most 366 days */
+  expires_in_s: number
+}
+
+export interface CreateTokenResponse {
+  token: AccessToken
+  /** the token (uhp_…), for Authorization: Bearer; shown only in this answer */
+  secret: string
+}
+
+export interface DisableTOTPRequest {
+  password: string
+  code: string
 }
 
 export interface EditRequest {
@@ -576,6 +628,13 @@ export interface InviteResponse {
 
 export interface InvitesResponse {
   invites: Invite[]
+}
+
+export interface LoginMFARequest {
+  mfa_ticket: string
+  /** the 6-digit code of the authenticator app, or one of the recovery codes */
+  code: string
+  cookie?: boolean
 }
 
 export interface LoginRequest {
@@ -636,6 +695,11 @@ export interface ReadRequest {
   seq: number
 }
 
+export interface RecoveryCodesResponse {
+  /** single-use codes, each usable once in place of a TOTP code; shown only in this answer */
+  recovery_codes: string[]
+}
+
 export interface RefreshRequest {
   refresh_token?: string
   cookie?: boolean
@@ -678,6 +742,8 @@ export interface ServerInfo {
   version: string
   /** who may register: open, invite (with an invite code) or closed */
   registration: string
+  /** on, or sso-only: password sign-in only for break-glass accounts */
+  password_login: string
   /** no admin exists yet: the first one registers with the one-time setup token printed in the server log */
   needs_setup: boolean
   /** this server serves the built browser client (false: a placeholder page) */
@@ -728,6 +794,31 @@ export interface TokenResponse {
   user: User
   /** after a login (not a refresh), without cookie:true: keep it and send it with the next login of this account */
   device_token?: string
+  /** after a login of an account with two-factor on: the password was right, but there are no tokens yet, and the body holds only mfa_required, mfa_ticket and expires_in; POST mfa_ticket and a code to /api/v1/auth/login/mfa within expires_in seconds */
+  mfa_required?: boolean
+  /** with mfa_required: the single-use ticket of the second step */
+  mfa_ticket?: string
+}
+
+export interface TokensResponse {
+  tokens: AccessToken[]
+}
+
+export interface TotpEnrolResponse {
+  totp: TotpEnrolment
+}
+
+export interface TotpEnrolment {
+  /** the base32 secret, for typing into an authenticator app */
+  secret: string
+  /** otpauth://totp/… URI, what the QR code holds */
+  otpauth_uri: string
+  /** the URI as a PNG QR code, base64 */
+  qr_png: string
+}
+
+export interface TotpStatusResponse {
+  totp: TOTPStatus
 }
 
 export interface UpdateChannelRequest {
@@ -776,6 +867,17 @@ export interface Endpoints {
   'GET /api/v1/admin/users': { request: undefined; response: UsersResponse }
   'PATCH /api/v1/admin/users/{id}': { request: AdminUpdateUserRequest; response: UserResponse }
   'DELETE /api/v1/admin/users/{id}/sessions': { request: undefined; response: RevokedResponse }
+  'POST /api/v1/auth/login/mfa': { request: LoginMFARequest; response: TokenResponse }
+  'GET /api/v1/users/me/totp': { request: undefined; response: TotpStatusResponse }
+  'POST /api/v1/users/me/totp': { request: undefined; response: TotpEnrolResponse }
+  'POST /api/v1/users/me/totp/confirm': { request: CodeRequest; response: RecoveryCodesResponse }
+  'POST /api/v1/users/me/totp/disable': { request: DisableTOTPRequest; response: undefined }
+  'POST /api/v1/users/me/recovery-codes': { request: CodeRequest; response: RecoveryCodesResponse }
+  'POST /api/v1/users/me/tokens': { request: CreateTokenRequest; response: CreateTokenResponse }
+  'GET /api/v1/users/me/tokens': { request: undefined; response: TokensResponse }
+  'DELETE /api/v1/users/me/tokens/{id}': { request: undefined; response: undefined }
+  'GET /api/v1/admin/users/{id}/break-glass': { request: undefined; response: BreakGlassResponse }
+  'PUT /api/v1/admin/users/{id}/break-glass': { request: BreakGlassRequest; response: BreakGlassResponse }
   'GET /api/v1/auth/oidc/providers': { request: undefined; response: SsoProvidersResponse }
   'POST /api/v1/auth/oidc/{provider}/link': { request: undefined; response: SsoLinkResponse }
   'GET /api/v1/users/me/identities': { request: undefined; response: IdentitiesResponse }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks'
-import { login, publicApi } from '../api/http'
+import { login, loginMFA, publicApi } from '../api/http'
 import { humanError } from '../api/errors'
 import { ssoError, start } from '../state/store'
 import { ssoProviders, ssoStartURL, type SsoProvider } from '../api/sso'
@@ -7,6 +7,7 @@ import { ssoProviders, ssoStartURL, type SsoProvider } from '../api/sso'
 export interface ServerInfo {
   version: string
   registration: 'open' | 'invite' | 'closed'
+  password_login?: 'on' | 'sso-only'
   needs_setup: boolean
   web: boolean
 }
@@ -56,6 +57,8 @@ function Login({ info, onMode }: { info: ServerInfo | null; onMode: (m: Mode) =>
     return m
   })
   const [busy, setBusy] = useState(false)
+  const [ticket, setTicket] = useState('')
+  const [code, setCode] = useState('')
   const [providers, setProviders] = useState<SsoProvider[]>([])
   useEffect(() => {
     void ssoProviders().then(setProviders)
@@ -65,12 +68,68 @@ function Login({ info, onMode }: { info: ServerInfo | null; onMode: (m: Mode) =>
     setBusy(true)
     setErr('')
     try {
-      await login(username.trim(), password)
+      const r = await login(username.trim(), password)
+      if ('mfa_required' in r && r.mfa_required) {
+        setTicket(r.mfa_ticket)
+        setBusy(false)
+        return
+      }
       await start()
     } catch (x) {
       setErr(humanError(x))
       setBusy(false)
     }
+  }
+  const submitCode = async (e: Event) => {
+    e.preventDefault()
+    setBusy(true)
+    setErr('')
+    try {
+      await loginMFA(ticket, code.trim())
+      await start()
+    } catch (x) {
+      setErr(humanError(x))
+      setBusy(false)
+      // A dead ticket needs the password again.
+      if (x instanceof Error && /sign in again/.test(x.message)) {
+        setTicket('')
+        setCode('')
+      }
+    }
+  }
+  if (ticket) {
+    return (
+      <form class="stack" onSubmit={submitCode}>
+        <div>
+          <h1>Two-factor authentication</h1>
+          <p class="lead">Enter the 6-digit code from your authenticator app, or one of your recovery codes.</p>
+        </div>
+        <div class="field">
+          <label for="login-code">Authentication code</label>
+          <input id="login-code" autocomplete="one-time-code" inputMode="numeric" autocapitalize="none" spellcheck={false} required value={code} onInput={(e) => setCode(e.currentTarget.value)} autofocus />
+        </div>
+        {err && (
+          <p class="error-text" role="alert">
+            {err}
+          </p>
+        )}
+        <button class="btn primary block" type="submit" disabled={busy}>
+          {busy ? 'Verifying…' : 'Verify'}
+        </button>
+        <p class="auth-switch">
+          <button
+            type="button"
+            onClick={() => {
+              setTicket('')
+              setCode('')
+              setErr('')
+            }}
+          >
+            Back to sign in
+          </button>
+        </p>
+      </form>
+    )
   }
   return (
     <form class="stack" onSubmit={submit}>

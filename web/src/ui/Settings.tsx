@@ -4,6 +4,7 @@ import { ArrowLeft, Monitor } from 'lucide-preact'
 import { api, auth } from '../api/http'
 import { humanError } from '../api/errors'
 import type { IdentityInfo, Session, User } from '../api/types'
+import type { AccessToken, TOTPStatus } from '../api/types.gen'
 import { me, rememberUsers, toast } from '../state/store'
 import { askNotificationPermission, notificationPermission, setSound, soundOn } from '../state/notify'
 import { fullTime } from './common'
@@ -16,6 +17,8 @@ const TABS = [
   ['profile', 'Profile'],
   ['password', 'Password'],
   ['sessions', 'Active sessions'],
+  ['security', 'Two-factor authentication'],
+  ['tokens', 'Access tokens'],
   ['sign-in', 'Single sign-on'],
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
@@ -51,6 +54,8 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'profile' && <Profile />}
           {t === 'password' && <Password />}
           {t === 'sessions' && <Sessions />}
+          {t === 'security' && <TwoFactor />}
+          {t === 'tokens' && <AccessTokens />}
           {t === 'sign-in' && <SignIn />}
           {t === 'appearance' && <Appearance />}
           {t === 'notifications' && <Notifications />}
@@ -334,6 +339,254 @@ function SignIn() {
             Link {p.name}
           </button>
         ))}
+    </div>
+  )
+}
+
+function RecoveryCodes({ codes }: { codes: string[] }) {
+  return (
+    <div class="stack">
+      <p class="notice">Save these recovery codes somewhere safe. Each works once in place of a code, if you lose your authenticator. They are shown only now.</p>
+      <ul class="recovery-codes" aria-label="Recovery codes">
+        {codes.map((c) => (
+          <li key={c}>
+            <code>{c}</code>
+          </li>
+        ))}
+      </ul>
+    </div>
+  )
+}
+
+function TwoFactor() {
+  const [st, setSt] = useState<TOTPStatus | null>(null)
+  const [enrol, setEnrol] = useState<{ secret: string; otpauth_uri: string; qr_png: string } | null>(null)
+  const [codes, setCodes] = useState<string[] | null>(null)
+  const [code, setCode] = useState('')
+  const [pw, setPw] = useState('')
+  const [err, setErr] = useState('')
+  const load = () =>
+    api<{ totp: TOTPStatus }>('GET', '/api/v1/users/me/totp')
+      .then((r) => setSt(r.totp))
+      .catch((e) => setErr(humanError(e)))
+  useEffect(() => void load(), [])
+  const start = async () => {
+    setErr('')
+    setCodes(null)
+    try {
+      const r = await api<{ totp: { secret: string; otpauth_uri: string; qr_png: string } }>('POST', '/api/v1/users/me/totp')
+      setEnrol(r.totp)
+    } catch (e) {
+      setErr(humanError(e))
+    }
+  }
+  const confirm = async (e: Event) => {
+    e.preventDefault()
+    setErr('')
+    try {
+      const r = await api<{ recovery_codes: string[] }>('POST', '/api/v1/users/me/totp/confirm', { code: code.trim() })
+      setCodes(r.recovery_codes)
+      setEnrol(null)
+      setCode('')
+      toast('Two-factor authentication is on.', 'info')
+      await load()
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const disable = async (e: Event) => {
+    e.preventDefault()
+    setErr('')
+    try {
+      await api('POST', '/api/v1/users/me/totp/disable', { password: pw, code: code.trim() })
+      setPw('')
+      setCode('')
+      setCodes(null)
+      toast('Two-factor authentication is off.', 'info')
+      await load()
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const regenerate = async () => {
+    setErr('')
+    try {
+      const r = await api<{ recovery_codes: string[] }>('POST', '/api/v1/users/me/recovery-codes', { code: code.trim() })
+      setCodes(r.recovery_codes)
+      setCode('')
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const error = err && (
+    <p class="error-text" role="alert">
+      {err}
+    </p>
+  )
+  return (
+    <div class="stack">
+      <h2>Two-factor authentication</h2>
+      <p class="muted">With two-factor on, signing in with your password also asks for a code from an authenticator app.</p>
+      {codes && <RecoveryCodes codes={codes} />}
+      {st && !st.enabled && !enrol && (
+        <div>
+          <button class="btn primary" onClick={start}>
+            Set up two-factor authentication
+          </button>
+          {error}
+        </div>
+      )}
+      {enrol && (
+        <form class="stack" onSubmit={confirm}>
+          <p>Scan this QR code with your authenticator app, or type the secret in by hand.</p>
+          <img src={`data:image/png;base64,${enrol.qr_png}`} width={200} height={200} alt={`QR code of ${enrol.otpauth_uri}`} />
+          <div class="field">
+            <label for="totp-secret">Secret</label>
+            <input id="totp-secret" readOnly value={enrol.secret} />
+          </div>
+          <div class="field">
+            <label for="totp-code">Code from the app</label>
+            <input id="totp-code" autocomplete="one-time-code" inputMode="numeric" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          </div>
+          {error}
+          <div>
+            <button class="btn primary" type="submit">
+              Turn on two-factor
+            </button>
+          </div>
+        </form>
+      )}
+      {st?.enabled && (
+        <form class="stack" onSubmit={disable}>
+          <p>
+            Two-factor authentication is <strong>on</strong>; {st.recovery_codes_left} recovery code{st.recovery_codes_left === 1 ? '' : 's'} left.
+          </p>
+          <div class="field">
+            <label for="totp-current">Current code or recovery code</label>
+            <input id="totp-current" autocomplete="one-time-code" required value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          </div>
+          <div class="field">
+            <label for="totp-password">Password (to turn it off)</label>
+            <input id="totp-password" type="password" autocomplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)} />
+          </div>
+          {error}
+          <div class="row">
+            <button class="btn" type="button" onClick={regenerate}>
+              New recovery codes
+            </button>
+            <button class="btn danger" type="submit" disabled={!pw}>
+              Turn off two-factor
+            </button>
+          </div>
+        </form>
+      )}
+    </div>
+  )
+}
+
+const SCOPES = [
+  ['read', 'Read: everything you can read'],
+  ['write', 'Write: also post, edit and change'],
+  ['admin', 'Admin: the admin API (administrators)'],
+] as const
+
+function AccessTokens() {
+  const [list, setList] = useState<AccessToken[] | null>(null)
+  const [name, setName] = useState('')
+  const [scopes, setScopes] = useState<string[]>(['read'])
+  const [days, setDays] = useState(30)
+  const [secret, setSecret] = useState('')
+  const [err, setErr] = useState('')
+  const load = () =>
+    api<{ tokens: AccessToken[] }>('GET', '/api/v1/users/me/tokens')
+      .then((r) => setList(r.tokens))
+      .catch((e) => setErr(humanError(e)))
+  useEffect(() => void load(), [])
+  const create = async (e: Event) => {
+    e.preventDefault()
+    setErr('')
+    try {
+      const r = await api<{ secret: string }>('POST', '/api/v1/users/me/tokens', { name: name.trim(), scopes, expires_in_s: days * 86400 })
+      setSecret(r.secret)
+      setName('')
+      await load()
+    } catch (x) {
+      setErr(humanError(x))
+    }
+  }
+  const revoke = async (t: AccessToken) => {
+    if (!confirm(`Revoke the token "${t.name}"? Scripts using it stop working at once.`)) return
+    try {
+      await api('DELETE', `/api/v1/users/me/tokens/${t.id}`)
+      await load()
+    } catch (x) {
+      toast(humanError(x))
+    }
+  }
+  return (
+    <div class="stack">
+      <h2>Access tokens</h2>
+      <p class="muted">
+        Personal access tokens let scripts use the API as you (<code>Authorization: Bearer uhp_…</code>), limited to their scopes. They cannot change your password, sessions, two-factor or tokens.
+      </p>
+      {secret && (
+        <div class="stack">
+          <p class="notice">Copy the new token now: it is shown only once.</p>
+          <div class="field">
+            <label for="tok-secret">New token</label>
+            <input id="tok-secret" readOnly value={secret} />
+          </div>
+        </div>
+      )}
+      <form class="stack" onSubmit={create}>
+        <div class="field">
+          <label for="tok-name">Token name</label>
+          <input id="tok-name" required maxLength={64} value={name} placeholder="e.g. deploy script" onInput={(e) => setName(e.currentTarget.value)} />
+        </div>
+        <fieldset style={{ border: 0, padding: 0 }}>
+          <legend class="muted">Scopes</legend>
+          {SCOPES.map(([k, label]) => (
+            <label key={k} class="row" style={{ padding: '4px 0' }}>
+              <input
+                type="checkbox"
+                checked={scopes.includes(k)}
+                onChange={(e) => setScopes(e.currentTarget.checked ? [...scopes, k] : scopes.filter((x) => x !== k))}
+              />
+              {label}
+            </label>
+          ))}
+        </fieldset>
+        <div class="field">
+          <label for="tok-days">Expires after (days, at most 366)</label>
+          <input id="tok-days" type="number" min={1} max={366} required value={days} onInput={(e) => setDays(Number(e.currentTarget.value))} />
+        </div>
+        {err && (
+          <p class="error-text" role="alert">
+            {err}
+          </p>
+        )}
+        <div>
+          <button class="btn primary" type="submit" disabled={scopes.length === 0}>
+            Create token
+          </button>
+        </div>
+      </form>
+      {list?.length === 0 && <p class="muted">No access tokens yet.</p>}
+      {list?.map((t) => (
+        <div class="session-row token-row" key={t.id}>
+          <div class="grow">
+            <div>
+              <strong>{t.name}</strong> <span class="muted">{t.scopes.join(', ')}</span>
+            </div>
+            <div class="muted" style={{ fontSize: 13 }}>
+              expires {fullTime(t.expires_at)} · {t.last_used_at ? `last used ${fullTime(t.last_used_at)}` : 'never used'}
+            </div>
+          </div>
+          <button class="btn small" aria-label={`Revoke ${t.name}`} onClick={() => revoke(t)}>
+            Revoke
+          </button>
+        </div>
+      ))}
     </div>
   )
 }
