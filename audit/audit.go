@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -187,8 +188,24 @@ func (e *Event) Validate() error {
 type Entry struct {
 	Seq int64 `json:"seq"`
 	Event
-	PrevHash []byte `json:"prev_hash"`
-	Hash     []byte `json:"hash"`
+	PrevHash Hex `json:"prev_hash"`
+	Hash     Hex `json:"hash"`
+}
+
+// Hex is a digest, written in JSON as lower-case hex.
+type Hex []byte
+
+// MarshalText encodes h as lower-case hex.
+func (h Hex) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h)), nil }
+
+// UnmarshalText decodes hex.
+func (h *Hex) UnmarshalText(b []byte) error {
+	d, err := hex.DecodeString(string(b))
+	if err != nil {
+		return fmt.Errorf("audit: bad hex digest")
+	}
+	*h = d
+	return nil
 }
 
 // ZeroHash is the prev_hash of the first entry.

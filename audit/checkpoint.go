@@ -26,7 +26,7 @@ const SigningKeyEnv = "UNHIDRA_AUDIT_SIGNING_KEY"
 // entry with that hash.
 type Checkpoint struct {
 	Seq       int64     `json:"seq"`
-	Hash      []byte    `json:"hash"`
+	Hash      Hex       `json:"hash"`
 	Time      time.Time `json:"time"`
 	KeyID     string    `json:"key_id"`
 	Signature []byte    `json:"signature"`

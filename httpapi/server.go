@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
@@ -30,6 +31,7 @@ import (
 type Config struct {
 	Auth    *auth.Service
 	Chat    *chat.Service
+	Audit   *audit.Service   // the audit log's admin endpoints; nil answers 503
 	Gateway *gateway.Gateway // serves /api/v1/ws; nil answers 503
 	JWKS    func() []byte    // the public verification keys
 	// BusPing reports whether the event bus is usable, for /readyz; nil
@@ -176,7 +178,7 @@ func (s *Server) routeTable() []route {
 
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
-	}...), append(s.chatRoutes(), s.gatewayRoutes()...)...)
+	}...), append(append(s.chatRoutes(), s.gatewayRoutes()...), s.auditRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

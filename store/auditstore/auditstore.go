@@ -39,7 +39,7 @@ type Store struct {
 func New(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 
 var _ audit.Recorder = (*Store)(nil)
-var _ audit.Source = (*Store)(nil)
+var _ audit.Store = (*Store)(nil)
 
 // Append validates events and writes them into the outbox through c, the
 // Conn of the caller's transaction (store.DB.InTx): they commit or roll
@@ -146,7 +146,7 @@ const pageSize = 1000
 func (s *Store) Entries(ctx context.Context, after int64) iter.Seq2[*audit.Entry, error] {
 	return func(yield func(*audit.Entry, error) bool) {
 		for {
-			page, err := s.Page(ctx, Query{After: after, Limit: pageSize})
+			page, err := s.Page(ctx, audit.Query{After: after, Limit: pageSize})
 			if err != nil {
 				yield(nil, err)
 				return
@@ -164,18 +164,8 @@ func (s *Store) Entries(ctx context.Context, after int64) iter.Seq2[*audit.Entry
 	}
 }
 
-// Query selects log entries: seq > After, optionally of one actor or
-// action and in [Since, Until), ascending seq, at most Limit.
-type Query struct {
-	After        int64
-	ActorID      string
-	Action       string
-	Since, Until time.Time
-	Limit        int
-}
-
 // Page returns the entries q selects.
-func (s *Store) Page(ctx context.Context, q Query) ([]*audit.Entry, error) {
+func (s *Store) Page(ctx context.Context, q audit.Query) ([]*audit.Entry, error) {
 	where, args := `seq > ?`, []any{q.After}
 	if q.ActorID != "" {
 		where += ` AND actor_id = ?`

@@ -31,6 +31,12 @@ export type ChannelEventType = 'message' | 'message_updated' | 'message_deleted'
 
 // ---- Objects
 
+/** Bad names the first entry (or checkpoint) that does not check out. */
+export interface Bad {
+  seq: number
+  reason: string
+}
+
 /**
  * Channel is a conversation: public, private or direct. The per-caller
  * fields (Role … Muted) are filled when a channel is listed for a user.
@@ -74,6 +80,20 @@ export interface ChannelEvent {
   created_at: string
 }
 
+/**
+ * Checkpoint is a signed statement that the log's entry Seq has hash Hash.
+ * Exported outside the database (a file, a SIEM, the API), it makes
+ * truncation of the log's tail detectable: the log must still hold that
+ * entry with that hash.
+ */
+export interface Checkpoint {
+  seq: number
+  hash: string
+  time: string
+  key_id: string
+  signature: string
+}
+
 /** ConnectionInfo describes one live socket for operators. */
 export interface ConnectionInfo {
   id: string
@@ -94,6 +114,27 @@ export interface Edit {
   editor_id: string
   body?: string
   ciphertext?: string
+}
+
+/**
+ * Entry is an event as the log keeps it: its place in the chain and the
+ * hashes that link it.
+ */
+export interface Entry {
+  seq: number
+  action: string
+  actor_type: string
+  actor_id?: string
+  target_type?: string
+  target_id?: string
+  ip?: string
+  result: string
+  reason?: string
+  metadata?: Record<string, string>
+  /** Time is when the action happened (microsecond precision, UTC). */
+  time: string
+  prev_hash: string
+  hash: string
 }
 
 /** Invite lets someone register on a server whose registration is "invite". */
@@ -150,6 +191,15 @@ export interface ReactionCount {
   emoji: string
   count: number
   me: boolean
+}
+
+/** Report is the outcome of Verify. */
+export interface Report {
+  ok: boolean
+  checked: number
+  last_seq: number
+  checkpoints: number
+  first_bad?: Bad
 }
 
 /**
@@ -469,6 +519,15 @@ export interface AdminUpdateUserRequest {
   disabled?: boolean
 }
 
+export interface AuditCheckpointsResponse {
+  checkpoints: Checkpoint[]
+}
+
+export interface AuditEntriesResponse {
+  entries: Entry[]
+  has_more: boolean
+}
+
 export interface ChangePasswordRequest {
   old_password: string
   new_password: string
@@ -739,4 +798,7 @@ export interface Endpoints {
   'GET /api/v1/admin/connections': { request: undefined; response: ConnectionsResponse }
   'DELETE /api/v1/admin/connections/{id}': { request: undefined; response: undefined }
   'DELETE /api/v1/admin/users/{id}/connections': { request: undefined; response: ClosedResponse }
+  'GET /api/v1/admin/audit': { request: undefined; response: AuditEntriesResponse }
+  'GET /api/v1/admin/audit/verify': { request: undefined; response: Report }
+  'GET /api/v1/admin/audit/checkpoints': { request: undefined; response: AuditCheckpointsResponse }
 }
