@@ -335,3 +335,29 @@ func Untaken(ctx context.Context) []*Event {
 func (e *Entry) String() string {
 	return fmt.Sprintf("#%d %s %s/%s -> %s/%s %s", e.Seq, e.Action, e.ActorType, e.ActorID, e.TargetType, e.TargetID, e.Result)
 }
+
+type clientIPKey struct{}
+
+// WithClientIP returns ctx carrying the client address the transport
+// resolved, for the events of the request (ClientIP).
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIP returns the address WithClientIP attached, or "".
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
+}
+
+// CleanIP returns ip if it is an IP address (of at most 64 bytes), else "":
+// the transports resolve addresses, but an event must not fail over one.
+func CleanIP(ip string) string {
+	if len(ip) > maxIPLen {
+		return ""
+	}
+	if _, err := netip.ParseAddr(ip); err != nil {
+		return ""
+	}
+	return ip
+}

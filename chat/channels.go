@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/wire"
 )
 
@@ -392,6 +393,9 @@ func addMember(ctx context.Context, c *change, userID, role string) error {
 	if err := c.tx.InsertMember(ctx, m); err != nil {
 		return err
 	}
+	if err := c.audit(ctx, audit.ActionMemberAdd, "user", userID, map[string]string{"channel_id": c.channelID, "role": role}); err != nil {
+		return err
+	}
 	seq, err := c.emitMember(ctx, wire.TypeMemberJoined, userID, role)
 	if err != nil {
 		return err
@@ -420,6 +424,9 @@ func removeMember(ctx context.Context, c *change, target *unhidra.Member) error 
 		}
 	}
 	if err := c.tx.DeleteMember(ctx, c.channelID, target.UserID); err != nil {
+		return err
+	}
+	if err := c.audit(ctx, audit.ActionMemberRemove, "user", target.UserID, map[string]string{"channel_id": c.channelID, "role": target.Role}); err != nil {
 		return err
 	}
 	seq, err := c.emitMember(ctx, wire.TypeMemberLeft, target.UserID, "")
@@ -541,6 +548,9 @@ func (s *Service) SetMember(ctx context.Context, channelID, userID, role string)
 			}
 		}
 		if err := c.tx.SetRole(ctx, channelID, userID, role); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, audit.ActionMemberRole, "user", userID, map[string]string{"channel_id": channelID, "old_role": target.Role, "role": role}); err != nil {
 			return err
 		}
 		_, err = c.emitMember(ctx, wire.TypeMemberJoined, userID, role)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/wire"
 )
 
@@ -497,6 +498,13 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		}
 		if err := c.tx.TombstoneMessage(ctx, m.ID, c.now); err != nil {
 			return err
+		}
+		if m.Sender.ID != p.UserID {
+			// A moderator's delete: ids only, never the content.
+			if err := c.audit(ctx, audit.ActionMessageDelete, "message", m.ID,
+				map[string]string{"channel_id": m.ChannelID, "sender_id": m.Sender.ID}); err != nil {
+				return err
+			}
 		}
 		if _, err := c.emit(ctx, wire.Event{Type: wire.TypeMessageDeleted, MessageID: m.ID, Supersedes: true}, func(seq int64) any {
 			return wire.MessageDeleted{Type: wire.TypeMessageDeleted, ChannelID: m.ChannelID, MessageID: m.ID, Seq: seq}

@@ -272,6 +272,8 @@ func (s *Server) endpoint(rt route) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		// Audit events of the request name the client's address.
+		r = r.WithContext(audit.WithClientIP(r.Context(), s.cfg.ClientIP.ClientIP(r).String()))
 		if err := rt.h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

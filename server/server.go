@@ -35,6 +35,7 @@ import (
 	"github.com/unhidra/unhidra/httpapi"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 	"github.com/unhidra/unhidra/store/authstore"
 	"github.com/unhidra/unhidra/store/chatstore"
 	"github.com/unhidra/unhidra/store/ratestore"
@@ -117,6 +118,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher,
 	loginBackoff := ratelimit.BackoffOptions{Max: 5 * time.Minute}
 	return auth.New(auth.Config{
 		Store:          authstore.New(db),
+		Audit:          auditstore.New(db),
 		Hasher:         hasher,
 		Policy:         policy,
 		Tokens:         issuer,

@@ -101,6 +101,21 @@ func InTx(ctx context.Context, db *store.DB, fn func(c store.Conn) error) error 
 	return err
 }
 
+// Tx runs fn in a transaction of db that also writes the events attached
+// to ctx, if any: the helper for store methods that run a transaction
+// anyway.
+func Tx(ctx context.Context, db *store.DB, fn func(c store.Conn) error) error {
+	done := func(bool) {}
+	err := db.InTx(ctx, func(c store.Conn) error {
+		if err := fn(c); err != nil {
+			return err
+		}
+		return Flush(ctx, c, &done)
+	})
+	done(err == nil)
+	return err
+}
+
 // Record appends events in a transaction of their own (audit.Recorder).
 func (s *Store) Record(ctx context.Context, events ...*audit.Event) error {
 	if len(events) == 0 {
