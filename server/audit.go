@@ -65,6 +65,9 @@ type auditLog struct {
 	chainer *auditstore.Chainer
 	service *audit.Service
 	key     *audit.SigningKey
+	syslog  *audit.SyslogSender // nil unless --audit-syslog
+	host    string
+	log     *slog.Logger
 }
 
 func newAuditLog(cfg config.Config, db *store.DB, log *slog.Logger) (*auditLog, error) {
@@ -99,7 +102,13 @@ func newAuditLog(cfg config.Config, db *store.DB, log *slog.Logger) (*auditLog, 
 	st := auditstore.New(db)
 	ring := audit.Keyring{}
 	ring.Add(key.Public())
-	return &auditLog{store: st, chainer: ch, service: audit.NewService(st, ring), key: key}, nil
+	a := &auditLog{store: st, chainer: ch, service: audit.NewService(st, ring), key: key, host: host, log: log}
+	if cfg.Audit.Syslog != "" {
+		if a.syslog, err = audit.NewSyslogSender(cfg.Audit.Syslog); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // appendCheckpoint appends c to file as one JSON line, synced.
@@ -126,6 +135,9 @@ func appendCheckpoint(file string, c *audit.Checkpoint) error {
 // run chains while ctx lasts and gives the lease up at the end, so that
 // another node takes over at once.
 func (a *auditLog) run(ctx context.Context) {
+	if a.syslog != nil {
+		go a.forward(ctx)
+	}
 	a.chainer.Run(ctx)
 	// What the last requests recorded is chained before leaving.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -136,4 +148,28 @@ func (a *auditLog) run(ctx context.Context) {
 		}
 	}
 	_ = a.chainer.Release(dctx)
+}
+
+// forward sends the log to the syslog target while this node holds the
+// chain lease, so that one node forwards at a time. A target that fails is
+// retried after a pause; nothing is skipped.
+func (a *auditLog) forward(ctx context.Context) {
+	defer a.syslog.Close()
+	pause := 500 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = 500 * time.Millisecond
+		if !a.chainer.Holding() {
+			continue
+		}
+		_, err := a.store.Forward(ctx, "syslog", func(e *audit.Entry) error { return a.syslog.Send(audit.FormatSyslog(e, a.host)) })
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("audit syslog forwarding; retrying", slog.Any("err", err))
+			pause = 5 * time.Second
+		}
+	}
 }

@@ -272,3 +272,36 @@ func head(ctx context.Context, c store.Conn) (int64, []byte, error) {
 	}
 	return seq, hash, nil
 }
+
+// Forward sends the entries after the position of job (an audit_lease
+// row, such as "syslog") to send, in seq order, and moves the position
+// past each page that was sent: delivery is at least once (a node that
+// dies between a send and the position's update sends that page again).
+// Only the chain lease holder calls it, so one node forwards at a time. It
+// returns how many entries it sent.
+func (s *Store) Forward(ctx context.Context, job string, send func(*audit.Entry) error) (int, error) {
+	if err := ensureJob(ctx, s.db, job); err != nil {
+		return 0, err
+	}
+	var pos int64
+	if err := s.db.Read().QueryRow(ctx, `SELECT position FROM audit_lease WHERE name = ?`, job).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("audit %s position: %w", job, err)
+	}
+	sent := 0
+	for {
+		page, err := s.Page(ctx, audit.Query{After: pos, Limit: 100})
+		if err != nil || len(page) == 0 {
+			return sent, err
+		}
+		for _, e := range page {
+			if err := send(e); err != nil {
+				return sent, err
+			}
+			pos = e.Seq
+			sent++
+			if _, err := s.db.Write().Exec(ctx, `UPDATE audit_lease SET position = ? WHERE name = ? AND position < ?`, pos, job, pos); err != nil {
+				return sent, fmt.Errorf("audit %s position: %w", job, err)
+			}
+		}
+	}
+}

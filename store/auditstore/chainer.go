@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/unhidra/unhidra/audit"
@@ -46,7 +47,14 @@ type Chainer struct {
 	db     *store.DB
 	opts   ChainerOptions
 	leased bool // the lease row is known to exist
+	// holding is whether the last pass held the lease.
+	holding atomic.Bool
 }
+
+// Holding reports whether this chainer held the lease at its last pass:
+// jobs that must run on one node at a time (the syslog forwarder) run
+// where it is true.
+func (ch *Chainer) Holding() bool { return ch.holding.Load() }
 
 // NewChainer returns a chainer over db.
 func NewChainer(db *store.DB, opts ChainerOptions) (*Chainer, error) {
@@ -119,6 +127,7 @@ func (ch *Chainer) Step(ctx context.Context) (int, error) {
 	}
 	mine := owner == ch.opts.Owner
 	if !mine && now.Before(expires) {
+		ch.holding.Store(false)
 		return 0, nil
 	}
 	if mine && now.Before(expires.Add(-ch.opts.LeaseTTL/2)) {
@@ -142,8 +151,10 @@ func (ch *Chainer) Step(ctx context.Context) (int, error) {
 			return err
 		}
 		if owner != ch.opts.Owner && now.Before(expires) {
+			ch.holding.Store(false)
 			return nil
 		}
+		ch.holding.Store(true)
 		if _, err := c.Exec(ctx, `UPDATE audit_lease SET owner = ?, expires_at = ? WHERE name = 'chain'`,
 			ch.opts.Owner, store.Micros(now.Add(ch.opts.LeaseTTL))); err != nil {
 			return fmt.Errorf("audit lease: %w", err)
