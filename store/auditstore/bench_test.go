@@ -162,4 +162,3 @@ func buildLog(b *testing.B, db *store.DB, key *audit.SigningKey, n int) {
 		}
 	}
 }
-
