@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/unhidra/unhidra"
@@ -73,6 +74,11 @@ func (s *Service) CreateChannel(ctx context.Context, in CreateChannelInput) (*un
 	}
 	err = s.inChannel(ctx, "create_channel", ch.ID, func(c *change) error {
 		if err := c.tx.InsertChannel(ctx, ch, ""); err != nil {
+			return err
+		}
+		// The kind and mode, not the name or topic (user text).
+		if err := c.audit(ctx, audit.ActionChannelCreate, "channel", ch.ID,
+			map[string]string{"kind": ch.Kind, "encrypted": strconv.FormatBool(ch.Encrypted)}); err != nil {
 			return err
 		}
 		m := &unhidra.Member{ChannelID: ch.ID, UserID: p.UserID, Role: unhidra.ChannelOwner, JoinedAt: c.now}
@@ -350,6 +356,9 @@ func (s *Service) ArchiveChannel(ctx context.Context, id string) error {
 		}
 		a.ch.ArchivedAt, a.ch.Archived, a.ch.UpdatedAt = &c.now, true, c.now
 		if err := c.tx.UpdateChannel(ctx, a.ch); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, audit.ActionChannelArchive, "channel", a.ch.ID, nil); err != nil {
 			return err
 		}
 		_, err = c.emitChannel(ctx, a.ch)

@@ -99,6 +99,14 @@ func TestAuditedActions(t *testing.T) {
 			if code := a.do("PATCH", "/api/v1/admin/users/"+me.User.ID, map[string]any{"role": "member"}, nil); code != 200 {
 				t.Fatalf("demote: %d", code)
 			}
+			// Refused: the last admin cannot demote themself; nothing is recorded.
+			var self struct {
+				User struct{ ID string } `json:"user"`
+			}
+			a.do("GET", "/api/v1/users/me", nil, &self)
+			if code := a.do("PATCH", "/api/v1/admin/users/"+self.User.ID, map[string]any{"role": "member"}, nil); code != 409 {
+				t.Fatalf("demoting the last admin: %d", code)
+			}
 			for _, p := range []string{"/api/v1/admin/audit/verify", "/api/v1/admin/audit", "/api/v1/admin/audit/checkpoints"} {
 				if code := bob.do("GET", p, nil, nil); code != 403 {
 					t.Errorf("member GET %s: %d, want 403", p, code)
@@ -111,7 +119,7 @@ func TestAuditedActions(t *testing.T) {
 			want := map[string]bool{
 				audit.ActionAdminCreate: false, audit.ActionRegister: false, audit.ActionLogin + "/failed": false,
 				audit.ActionLogin + "/ok": false, audit.ActionMemberAdd: false, audit.ActionMemberRemove: false,
-				audit.ActionUserUpdate: false,
+				audit.ActionUserUpdate: false, audit.ActionChannelCreate: false,
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			var entries []*audit.Entry
@@ -141,7 +149,11 @@ func TestAuditedActions(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+			updates := 0
 			for _, e := range entries {
+				if e.Action == audit.ActionUserUpdate {
+					updates++
+				}
 				if e.Action == audit.ActionLogin && e.Result == audit.ResultFailed {
 					if e.Reason != "bad_password" || e.IP == "" {
 						t.Errorf("failed login entry %+v", e)
@@ -150,6 +162,9 @@ func TestAuditedActions(t *testing.T) {
 				if e.Action == audit.ActionAdminCreate && e.TargetID != admin.ID {
 					t.Errorf("admin_create entry %+v", e)
 				}
+			}
+			if updates != 2 {
+				t.Errorf("%d admin.user_update entries, want 2 (the refused demotion of the last admin records none)", updates)
 			}
 			var rep audit.Report
 			if code := a.do("GET", "/api/v1/admin/audit/verify", nil, &rep); code != 200 || !rep.OK || rep.Checked < 7 {
