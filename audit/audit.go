@@ -53,6 +53,21 @@ const (
 	ActionMessageDelete  = "chat.message_delete"  // a message deleted by a moderator (not its author)
 	ActionChannelCreate  = "chat.channel_create"
 	ActionChannelArchive = "chat.channel_archive"
+
+	// Reserved for the features that do not exist yet, so that their
+	// events get these names when they arrive.
+	ActionSSOLogin        = "auth.sso_login"
+	ActionTOTPEnable      = "auth.totp_enable"
+	ActionTOTPDisable     = "auth.totp_disable"
+	ActionTOTPVerify      = "auth.totp_verify"
+	ActionPasskeyRegister = "auth.passkey_register"
+	ActionPasskeyLogin    = "auth.passkey_login"
+	ActionPasskeyRemove   = "auth.passkey_remove"
+	ActionKeyChange       = "keys.change"
+	ActionDeviceRegister  = "devices.register"
+	ActionDeviceRevoke    = "devices.revoke"
+	ActionFileDelete      = "files.delete"
+	ActionSettingsChange  = "admin.settings_change"
 )
 
 // Actor types.
