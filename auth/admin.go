@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 )
 
 // AdminUpdate is an admin's change to another account.
@@ -42,10 +43,20 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, upd AdminUpdat
 		}
 	}
 	now := s.now().UTC()
-	u, err := s.cfg.Store.UpdateUser(ctx, id, UserUpdate{Role: upd.Role, Disabled: upd.Disabled, Now: now})
+	ev := s.callerEvent(ctx, audit.ActionUserUpdate, "user", id)
+	ev.Metadata = map[string]string{"old_role": target.Role, "old_disabled": fmt.Sprint(target.Disabled)}
+	if upd.Role != nil {
+		ev.Metadata["role"] = *upd.Role
+	}
+	if upd.Disabled != nil {
+		ev.Metadata["disabled"] = fmt.Sprint(*upd.Disabled)
+	}
+	actx := audit.With(ctx, ev)
+	u, err := s.cfg.Store.UpdateUser(actx, id, UserUpdate{Role: upd.Role, Disabled: upd.Disabled, Now: now})
 	if err != nil {
 		return nil, err
 	}
+	s.recordUntaken(actx)
 	if u.Disabled {
 		if _, err := s.revokeSessions(ctx, u.ID, "", now); err != nil {
 			return nil, fmt.Errorf("revoke sessions of disabled user: %w", err)

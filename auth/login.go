@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/ratelimit"
 )
 
@@ -36,12 +37,16 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 	account := strings.ToLower(username)
 	try, err := s.reserveTry(ctx, account, meta)
 	if err != nil {
+		if unhidra.ErrorCode(err) == unhidra.ERateLimited {
+			s.loginFailed(ctx, "", "rate_limited", meta)
+		}
 		return nil, err
 	}
 	defer try.release() // a try that neither failed nor succeeded never happened
 	invalid := unhidra.Errorf(unhidra.EUnauthenticated, "wrong username or password")
 	if len(plain) > 4096 || len(username) > 64 {
 		try.fail()
+		s.loginFailed(ctx, "", "invalid_input", meta)
 		return nil, invalid
 	}
 	u, hash, err := s.cfg.Store.UserByUsername(ctx, username)
@@ -50,6 +55,7 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 		// which usernames exist, and count the failure the same way.
 		s.cfg.Hasher.DummyVerify(ctx, plain)
 		try.fail()
+		s.loginFailed(ctx, "", "unknown_user", meta)
 		return nil, invalid
 	} else if err != nil {
 		return nil, fmt.Errorf("look up user: %w", err)
@@ -66,6 +72,11 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 	// backoff that a right guess resets, would tell a guesser the password.
 	if !ok || u.Disabled {
 		try.fail()
+		reason := "bad_password"
+		if ok {
+			reason = "disabled"
+		}
+		s.loginFailed(ctx, u.ID, reason, meta)
 		return nil, invalid
 	}
 	try.succeed()
@@ -107,9 +118,11 @@ func (s *Service) startSession(ctx context.Context, u *unhidra.User, meta Client
 		UserAgent:  truncate(meta.UserAgent, 256),
 	}
 	refresh := randomToken("uhr_")
-	if err := s.cfg.Store.CreateSession(ctx, sess, hashToken(refresh)); err != nil {
+	actx := audit.With(ctx, s.userEvent(audit.ActionLogin, u.ID, "session", sess.ID, meta.IP))
+	if err := s.cfg.Store.CreateSession(actx, sess, hashToken(refresh)); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
+	s.recordUntaken(actx)
 	pair, err := s.pair(u, sess.ID, refresh)
 	if err != nil {
 		return nil, err

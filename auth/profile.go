@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 )
 
 // Me returns the caller's account.
@@ -69,6 +70,9 @@ func (s *Service) ChangePassword(ctx context.Context, oldPlain, newPlain string)
 		return fmt.Errorf("verify password: %w", err)
 	}
 	if !ok {
+		ev := s.callerEvent(ctx, audit.ActionPasswordChange, "user", u.ID)
+		ev.Result, ev.Reason = audit.ResultFailed, "bad_password"
+		s.record(ctx, ev)
 		return unhidra.Errorf(unhidra.EPermission, "the current password is wrong")
 	}
 	if err := s.cfg.Policy.Check(u.Username, newPlain); err != nil {
@@ -82,9 +86,11 @@ func (s *Service) ChangePassword(ctx context.Context, oldPlain, newPlain string)
 		return fmt.Errorf("hash password: %w", err)
 	}
 	now := s.now().UTC()
-	if err := s.cfg.Store.SetPasswordHash(ctx, u.ID, nh, now); err != nil {
+	actx := audit.With(ctx, s.callerEvent(ctx, audit.ActionPasswordChange, "user", u.ID))
+	if err := s.cfg.Store.SetPasswordHash(actx, u.ID, nh, now); err != nil {
 		return err
 	}
+	s.recordUntaken(actx)
 	n, err := s.revokeSessions(ctx, u.ID, p.SessionID, now)
 	if err != nil {
 		return fmt.Errorf("revoke other sessions: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 )
 
 // setupTokenOverlap is how long a setup token stays usable after another
@@ -117,7 +118,19 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	if err := s.cfg.Store.CreateUser(ctx, u, hash, opts); err != nil {
+	action := audit.ActionRegister
+	if u.Role == unhidra.RoleAdmin {
+		action = audit.ActionAdminCreate
+	}
+	ev := &audit.Event{Action: action, ActorType: audit.ActorAnonymous, TargetType: "user", TargetID: u.ID,
+		IP: auditIP(audit.ClientIP(ctx)), Metadata: map[string]string{"role": u.Role}, Time: s.now()}
+	if opts.SetupTokenHash != nil {
+		ev.Metadata["via"] = "setup_token"
+	} else if opts.InviteCode != "" {
+		ev.Metadata["via"] = "invite"
+	}
+	actx := audit.With(ctx, ev)
+	if err := s.cfg.Store.CreateUser(actx, u, hash, opts); err != nil {
 		switch {
 		case unhidra.ErrorCode(err) == unhidra.ENotFound && opts.InviteCode != "":
 			return nil, unhidra.Errorf(unhidra.EPermission, "the invite is not valid, expired or used up")
@@ -139,6 +152,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 		}
 		return nil, fmt.Errorf("create user: %w", err)
 	}
+	s.recordUntaken(actx)
 	if u.Role == unhidra.RoleAdmin {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "admin created with the setup token", slog.String("user_id", u.ID), slog.String("username", u.Username))
 		if s.ssoOnly() {
@@ -172,12 +186,15 @@ func (s *Service) CreateAdmin(ctx context.Context, username, plain, displayName 
 	}
 	now := s.now().UTC()
 	u := &unhidra.User{ID: newID(), Username: username, DisplayName: displayName, Role: unhidra.RoleAdmin, CreatedAt: now, UpdatedAt: now}
-	if err := s.cfg.Store.CreateUser(ctx, u, hash, CreateUserOptions{Now: now}); err != nil {
+	actx := audit.With(ctx, &audit.Event{Action: audit.ActionAdminCreate, ActorType: audit.ActorSystem, TargetType: "user", TargetID: u.ID,
+		Metadata: map[string]string{"role": u.Role, "via": "cli"}, Time: now})
+	if err := s.cfg.Store.CreateUser(actx, u, hash, CreateUserOptions{Now: now}); err != nil {
 		if unhidra.ErrorCode(err) == unhidra.EConflict {
 			return nil, unhidra.Errorf(unhidra.EConflict, "username %q is taken", username)
 		}
 		return nil, fmt.Errorf("create admin: %w", err)
 	}
+	s.recordUntaken(actx)
 	return u, nil
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth/password"
 	"github.com/unhidra/unhidra/auth/seal"
 	"github.com/unhidra/unhidra/auth/token"
@@ -86,6 +87,11 @@ type Config struct {
 
 	// Wait, if set, replaces the sleep of a delayed login (tests record it).
 	Wait func(ctx context.Context, d time.Duration) error
+
+	// Audit records the events that share no transaction with a change
+	// (refused logins); nil records none. Events of changes travel with
+	// the store call (audit.With) whatever this is.
+	Audit audit.Recorder
 
 	// Events, when set, hears session revocations (wire.UserSubject), so
 	// that live WebSockets of a revoked session close at once.

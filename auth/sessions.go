@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth/token"
 	"github.com/unhidra/unhidra/wire"
 )
@@ -78,7 +79,9 @@ func (s *Service) Refresh(ctx context.Context, refresh string, meta ClientMeta) 
 	}
 	if rt.UsedAt != nil {
 		if s.cfg.RefreshGrace <= 0 || now.Sub(*rt.UsedAt) > s.cfg.RefreshGrace {
-			if err := s.revokeSession(ctx, sess.UserID, sess.ID, now); err != nil {
+			ev := s.userEvent(audit.ActionRefreshReuse, sess.UserID, "session", sess.ID, meta.IP)
+			ev.Result, ev.Reason = audit.ResultDenied, "token_reused"
+			if err := s.revokeSession(audit.With(ctx, ev), sess.UserID, sess.ID, now); err != nil {
 				return nil, fmt.Errorf("revoke reused session: %w", err)
 			}
 			s.log.LogAttrs(ctx, slog.LevelWarn, "refresh token reuse: session revoked",
@@ -96,9 +99,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string, meta ClientMeta) 
 		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "this account is disabled")
 	}
 	next := randomToken("uhr_")
-	if err := s.cfg.Store.AddRefreshToken(ctx, &RefreshToken{Hash: hashToken(next), SessionID: sess.ID, ParentHash: hash, CreatedAt: now}); err != nil {
+	actx := audit.With(ctx, s.userEvent(audit.ActionRefresh, sess.UserID, "session", sess.ID, meta.IP))
+	if err := s.cfg.Store.AddRefreshToken(actx, &RefreshToken{Hash: hashToken(next), SessionID: sess.ID, ParentHash: hash, CreatedAt: now}); err != nil {
 		return nil, fmt.Errorf("store refresh token: %w", err)
 	}
+	s.recordUntaken(actx)
 	if err := s.cfg.Store.TouchSession(ctx, sess.ID, now, meta.IP, truncate(meta.UserAgent, 256), now.Add(s.cfg.SessionTTL)); err != nil {
 		return nil, fmt.Errorf("touch session: %w", err)
 	}
@@ -147,7 +152,7 @@ func (s *Service) Logout(ctx context.Context, refresh string) error {
 		if p.TokenID != "" {
 			return errSessionOnly()
 		}
-		return s.revokeSession(ctx, p.UserID, p.SessionID, now)
+		return s.revokeSession(audit.With(ctx, s.callerEvent(ctx, audit.ActionLogout, "session", p.SessionID)), p.UserID, p.SessionID, now)
 	}
 	if refresh == "" {
 		return unhidra.Errorf(unhidra.EUnauthenticated, "log out needs an access token or a refresh token")
@@ -162,7 +167,8 @@ func (s *Service) Logout(ctx context.Context, refresh string) error {
 	if err != nil {
 		return fmt.Errorf("look up session: %w", err)
 	}
-	return s.revokeSession(ctx, sess.UserID, sess.ID, now)
+	ev := s.userEvent(audit.ActionLogout, sess.UserID, "session", sess.ID, audit.ClientIP(ctx))
+	return s.revokeSession(audit.With(ctx, ev), sess.UserID, sess.ID, now)
 }
 
 // announce tells every node that sessions of userID ended. A failure is
@@ -177,10 +183,13 @@ func (s *Service) announce(ctx context.Context, userID string, m wire.Control) {
 	}
 }
 
+// revokeSession and revokeSessions write the audit events attached to ctx
+// (audit.With) with the revocation.
 func (s *Service) revokeSession(ctx context.Context, userID, sessionID string, now time.Time) error {
 	if err := s.cfg.Store.RevokeSession(ctx, userID, sessionID, now); err != nil {
 		return err
 	}
+	s.recordUntaken(ctx)
 	s.announce(ctx, userID, wire.Control{Type: wire.ControlSessionRevoked, SessionID: sessionID})
 	return nil
 }
@@ -190,6 +199,7 @@ func (s *Service) revokeSessions(ctx context.Context, userID, keep string, now t
 	if err != nil {
 		return 0, err
 	}
+	s.recordUntaken(ctx)
 	s.announce(ctx, userID, wire.Control{Type: wire.ControlSessionsRevoked, KeepSession: keep})
 	return n, nil
 }
@@ -224,7 +234,7 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	return s.revokeSession(ctx, p.UserID, id, s.now().UTC())
+	return s.revokeSession(audit.With(ctx, s.callerEvent(ctx, audit.ActionSessionRevoke, "session", id)), p.UserID, id, s.now().UTC())
 }
 
 // RevokeOtherSessions ends every session of the caller but the current one.
@@ -233,7 +243,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.revokeSessions(ctx, p.UserID, p.SessionID, s.now().UTC())
+	return s.revokeSessions(audit.With(ctx, s.callerEvent(ctx, audit.ActionSessionsRevoke, "user", p.UserID)), p.UserID, p.SessionID, s.now().UTC())
 }
 
 // DeviceTokenTTL is how long a device token counts after its login.

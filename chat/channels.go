@@ -4,9 +4,11 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/wire"
 )
 
@@ -75,6 +77,11 @@ func (s *Service) CreateChannel(ctx context.Context, in CreateChannelInput) (*un
 	}
 	err = s.inChannel(ctx, "create_channel", ch.ID, func(c *change) error {
 		if err := c.tx.InsertChannel(ctx, ch, ""); err != nil {
+			return err
+		}
+		// The kind and mode, not the name or topic (user text).
+		if err := c.audit(ctx, audit.ActionChannelCreate, "channel", ch.ID,
+			map[string]string{"kind": ch.Kind, "encrypted": strconv.FormatBool(ch.Encrypted)}); err != nil {
 			return err
 		}
 		m := &unhidra.Member{ChannelID: ch.ID, UserID: p.UserID, Role: unhidra.ChannelOwner, JoinedAt: c.now}
@@ -369,6 +376,9 @@ func (s *Service) ArchiveChannel(ctx context.Context, id string) error {
 		if err := c.tx.UpdateChannel(ctx, a.ch); err != nil {
 			return err
 		}
+		if err := c.audit(ctx, audit.ActionChannelArchive, "channel", a.ch.ID, nil); err != nil {
+			return err
+		}
 		_, err = c.emitChannel(ctx, a.ch)
 		return err
 	})
@@ -410,6 +420,9 @@ func addMember(ctx context.Context, c *change, userID, role string) error {
 	if err := c.tx.InsertMember(ctx, m); err != nil {
 		return err
 	}
+	if err := c.audit(ctx, audit.ActionMemberAdd, "user", userID, map[string]string{"channel_id": c.channelID, "role": role}); err != nil {
+		return err
+	}
 	seq, err := c.emitMember(ctx, wire.TypeMemberJoined, userID, role)
 	if err != nil {
 		return err
@@ -438,6 +451,9 @@ func removeMember(ctx context.Context, c *change, target *unhidra.Member) error 
 		}
 	}
 	if err := c.tx.DeleteMember(ctx, c.channelID, target.UserID); err != nil {
+		return err
+	}
+	if err := c.audit(ctx, audit.ActionMemberRemove, "user", target.UserID, map[string]string{"channel_id": c.channelID, "role": target.Role}); err != nil {
 		return err
 	}
 	seq, err := c.emitMember(ctx, wire.TypeMemberLeft, target.UserID, "")
@@ -559,6 +575,9 @@ func (s *Service) SetMember(ctx context.Context, channelID, userID, role string)
 			}
 		}
 		if err := c.tx.SetRole(ctx, channelID, userID, role); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, audit.ActionMemberRole, "user", userID, map[string]string{"channel_id": channelID, "old_role": target.Role, "role": role}); err != nil {
 			return err
 		}
 		_, err = c.emitMember(ctx, wire.TypeMemberJoined, userID, role)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/wire"
 )
 
@@ -20,6 +21,16 @@ type change struct {
 	events    []wire.Event
 	subscribe []userControl
 	unsub     []userControl
+}
+
+// audit records an action of the caller in the change's transaction.
+func (c *change) audit(ctx context.Context, action, targetType, targetID string, meta map[string]string) error {
+	e := &audit.Event{Action: action, ActorType: audit.ActorSystem, TargetType: targetType, TargetID: targetID,
+		IP: audit.CleanIP(audit.ClientIP(ctx)), Metadata: meta, Time: c.now}
+	if p := unhidra.PrincipalFromContext(ctx); p != nil {
+		e.ActorType, e.ActorID = audit.ActorUser, p.UserID
+	}
+	return c.tx.Audit(ctx, e)
 }
 
 // userControl is a control message for one user's sockets.

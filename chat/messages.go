@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/wire"
 )
 
@@ -491,6 +492,13 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 			}
 		} else if err := a.need(actDeleteOthers); err != nil {
 			return err
+		}
+		if !m.Deleted && m.Sender.ID != p.UserID {
+			// A moderator's delete: ids only, never the content.
+			if err := c.audit(ctx, audit.ActionMessageDelete, "message", m.ID,
+				map[string]string{"channel_id": m.ChannelID, "sender_id": m.Sender.ID}); err != nil {
+				return err
+			}
 		}
 		return s.deleteMessage(ctx, c, m)
 	})

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 )
 
 // Retention. The server keeps messages forever unless --retention-days (the
@@ -68,6 +70,16 @@ type ComplianceRecord struct {
 	ChannelName string
 }
 
+// adminEvent is the audit event of an admin's action.
+func (s *Service) adminEvent(ctx context.Context, action, targetType, targetID string, meta map[string]string) *audit.Event {
+	e := &audit.Event{Action: action, ActorType: audit.ActorSystem, TargetType: targetType, TargetID: targetID,
+		IP: audit.CleanIP(audit.ClientIP(ctx)), Metadata: meta, Time: s.now().UTC()}
+	if p := unhidra.PrincipalFromContext(ctx); p != nil {
+		e.ActorType, e.ActorID = audit.ActorUser, p.UserID
+	}
+	return e
+}
+
 // requireAdmin returns the caller if they are a system admin.
 func requireAdmin(ctx context.Context) (*unhidra.Principal, error) {
 	p, err := caller(ctx)
@@ -92,7 +104,16 @@ func (s *Service) SetChannelRetention(ctx context.Context, channelID string, day
 	if days != nil && (*days < 0 || *days > MaxRetentionDays) {
 		return unhidra.Errorf(unhidra.EInvalid, "days must be from 0 (keep forever) to %d", MaxRetentionDays)
 	}
-	return s.store.Tx(ctx, func(tx Tx) error { return tx.SetRetention(ctx, channelID, days) })
+	return s.store.Tx(ctx, func(tx Tx) error {
+		if err := tx.SetRetention(ctx, channelID, days); err != nil {
+			return err
+		}
+		v := "server"
+		if days != nil {
+			v = strconv.Itoa(*days)
+		}
+		return tx.Audit(ctx, s.adminEvent(ctx, audit.ActionRetentionSet, "channel", channelID, map[string]string{"days": v}))
+	})
 }
 
 // ChannelRetention returns a channel's own retention (nil: the server's)
@@ -146,7 +167,10 @@ func (s *Service) PlaceHold(ctx context.Context, kind, targetID, reason string) 
 				return err
 			}
 		}
-		return tx.PutHold(ctx, h)
+		if err := tx.PutHold(ctx, h); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, s.adminEvent(ctx, audit.ActionHoldPlace, kind, targetID, nil))
 	}); err != nil {
 		return nil, err
 	}
@@ -166,7 +190,10 @@ func (s *Service) ReleaseHold(ctx context.Context, kind, targetID string) error 
 		if err == nil && !ok {
 			err = unhidra.Errorf(unhidra.ENotFound, "no legal hold on that %s", kind)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, s.adminEvent(ctx, audit.ActionHoldRelease, kind, targetID, nil))
 	})
 }
 
@@ -235,7 +262,11 @@ func (s *Service) sweepBatch(ctx context.Context, channelID string, before time.
 			}
 			n++
 		}
-		return nil
+		if n == 0 {
+			return nil
+		}
+		// One entry per batch: the channel and how many, never what.
+		return c.audit(ctx, audit.ActionRetention, "channel", channelID, map[string]string{"messages": strconv.Itoa(n)})
 	})
 	return n, err
 }

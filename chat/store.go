@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 )
 
 // Store is what the chat service needs from durable storage.
@@ -115,6 +116,9 @@ type Tx interface {
 	// the writers of one channel are serialized; on SQLite the single writer
 	// already is. Call it before reading what a decision depends on.
 	NextSeq(ctx context.Context, channelID string) (int64, error)
+	// Audit appends audit events to the log's outbox in this transaction:
+	// they commit with the change they record, or not at all.
+	Audit(ctx context.Context, events ...*audit.Event) error
 	// InsertEvent stores ev (EConflict if its seq is taken); ev.Message is
 	// ignored.
 	InsertEvent(ctx context.Context, ev *EventRecord) error

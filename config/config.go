@@ -66,6 +66,9 @@ type Config struct {
 	// neither, the node generates one in KeyDir (kek).
 	KeyEncryptionKeyFile string
 
+	// Audit configures the audit log (audit.go).
+	Audit Audit
+
 	Argon2Memory      uint32 // KiB
 	Argon2Iterations  uint32
 	Argon2Parallelism uint8
@@ -153,6 +156,7 @@ func Default() Config {
 		RetentionEvery:     time.Hour,
 		LogFormat:          "text",
 		LogLevel:           "info",
+		Audit:              defaultAudit(),
 	}
 }
 
@@ -201,6 +205,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: `text|json`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: `debug|info|warn|error`")
+	c.Audit.flags(fs)
 }
 
 // notActive is the help text of a flag that is parsed (so config files
@@ -258,6 +263,9 @@ func Load(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)
 	})
 	if v, ok := lookupEnv(KeyEncryptionKeyEnv); ok {
 		c.KeyEncryptionKey = Secret(v)
+	}
+	if v, ok := lookupEnv(AuditSigningKeyEnv); ok {
+		c.Audit.SigningKey = Secret(v)
 	}
 	if len(errs) == 0 {
 		if err := c.Validate(); err != nil {
@@ -397,6 +405,7 @@ func (c *Config) Validate() error {
 			bad("--key-encryption-key-file: %v", err)
 		}
 	}
+	c.Audit.validate(bad)
 	for _, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
 		if o == "*" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {

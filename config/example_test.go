@@ -43,7 +43,7 @@ func TestExampleConfig(t *testing.T) {
 	// The files the example names (TLS, signing keys) are checked for
 	// existence: point those settings at files that exist here.
 	dir := t.TempDir()
-	files := map[string]bool{"tls-cert": true, "tls-key": true, "jwt-key-files": true, "key-encryption-key-file": true}
+	files := map[string]bool{"tls-cert": true, "tls-key": true, "jwt-key-files": true, "key-encryption-key-file": true, "audit-signing-key-file": true}
 	var uncommented []string
 	listed := map[string]int{}
 	for _, line := range strings.Split(string(raw), "\n") {

@@ -116,6 +116,21 @@ func TestRetention(t *testing.T) {
 				}
 			}
 
+			// The deletion, the hold and the retention change are audited
+			// (ids and counts only), once the chain has taken them in.
+			for _, action := range []string{"chat.retention_delete", "admin.hold_place", "admin.retention_set"} {
+				for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+					var log struct{ Entries []map[string]any }
+					newCall(t, n, "GET", "/api/v1/admin/audit?action="+action).bearer(admin).expect(200, &log)
+					if len(log.Entries) > 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("no %s entry in the audit log", action)
+					}
+				}
+			}
+
 			// The export holds what is left, oldest first, as JSON lines
 			// and as CSV.
 			q := url.Values{"from": {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, "to": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}

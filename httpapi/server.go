@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/auth/sso"
 	"github.com/unhidra/unhidra/chat"
@@ -31,6 +32,7 @@ import (
 type Config struct {
 	Auth    *auth.Service
 	Chat    *chat.Service
+	Audit   *audit.Service   // the audit log's admin endpoints; nil answers 503
 	Gateway *gateway.Gateway // serves /api/v1/ws; nil answers 503
 	// SSO runs single sign-on (/api/v1/auth/oidc/…); nil: no providers.
 	SSO *sso.Service
@@ -186,7 +188,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
 		{"DELETE", "/api/v1/admin/users/{id}/sessions", user, s.handleAdminRevokeSessions, docAdminRevokeSessions},
-	}...), append(append(append(append(s.mfaRoutes(), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...)...)
+	}...), append(append(append(append(append(s.mfaRoutes(), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), s.auditRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic
@@ -283,6 +285,8 @@ func (s *Server) endpoint(rt route) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		// Audit events of the request name the client's address.
+		r = r.WithContext(audit.WithClientIP(r.Context(), s.cfg.ClientIP.ClientIP(r).String()))
 		if err := rt.h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

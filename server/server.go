@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/auth/password"
 	"github.com/unhidra/unhidra/auth/token"
@@ -34,6 +35,7 @@ import (
 	"github.com/unhidra/unhidra/httpapi"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 	"github.com/unhidra/unhidra/store/authstore"
 	"github.com/unhidra/unhidra/store/chatstore"
 	"github.com/unhidra/unhidra/store/ratestore"
@@ -58,6 +60,11 @@ type Node struct {
 	Bus     bus.Bus
 	// Presence is the KV the gateways of the install share presence in.
 	Presence bus.KV
+
+	// Audit is the audit log's service (admins read, export and verify
+	// it); audit runs its chainer.
+	Audit *audit.Service
+	audit *auditLog
 
 	// rates holds the limits every node shares (login, registration); Run
 	// sweeps its spent rows.
@@ -111,6 +118,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher,
 	loginBackoff := ratelimit.BackoffOptions{Max: 5 * time.Minute}
 	return auth.New(auth.Config{
 		Store:          authstore.New(db),
+		Audit:          auditstore.New(db),
 		Hasher:         hasher,
 		Policy:         policy,
 		Tokens:         issuer,
@@ -192,6 +200,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return fail(err)
 	}
 	n.Keys = keys.Signing
+	if n.audit, err = newAuditLog(cfg, db, log); err != nil {
+		return fail(err)
+	}
+	n.Audit = n.audit.service
 	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, log); err != nil {
 		return fail(err)
 	}
@@ -227,6 +239,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		PublicURL:        strings.TrimRight(cfg.PublicURL, "/"),
 		Auth:             n.Auth,
 		Chat:             n.Chat,
+		Audit:            n.Audit,
 		Gateway:          n.Gateway,
 		JWKS:             n.Keys.JWKS,
 		BusPing:          n.Bus.Ping,
@@ -346,6 +359,11 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.rotateKeys(ctx)
 	go n.sweepRetention(ctx)
 	go n.rates.Run(ctx)
+	// The chainer outlives the requests still finishing at shutdown, so
+	// their audit events are chained before the lease is given up.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() { defer close(auditDone); n.audit.run(auditCtx) }()
 	if n.cfg.DebugAddr != "" {
 		go n.serveDebug(ctx)
 	}
@@ -384,6 +402,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.metrics != nil {
 		n.metrics.Close()
 	}
+	stopAudit()
+	<-auditDone
 	n.Presence.Close()
 	n.Bus.Close()
 	if err := n.Store.Close(); err != nil {

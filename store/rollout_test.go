@@ -16,8 +16,10 @@ var breaksOlderBinaries = []*regexp.Regexp{
 	regexp.MustCompile(`\bRENAME\b`),
 	regexp.MustCompile(`\bALTER\s+COLUMN\b`),
 	regexp.MustCompile(`\bSET\s+NOT\s+NULL\b`),
-	regexp.MustCompile(`\bTRUNCATE\b`),
+	truncate,
 }
+
+var truncate = regexp.MustCompile(`\bTRUNCATE\b`)
 
 // addColumn finds ADD [COLUMN] clauses, to check NOT NULL has a DEFAULT.
 var addColumn = regexp.MustCompile(`\bADD\s+(COLUMN\s+)?[^,;]*`)
@@ -71,7 +73,9 @@ func TestRolloutRule(t *testing.T) {
 			}
 			for _, st := range sqlStatements(m.sql) {
 				for _, re := range breaksOlderBinaries {
-					if re.MatchString(st) {
+					// A trigger that fires on TRUNCATE (the audit log's
+					// refusal) truncates nothing.
+					if re.MatchString(st) && !(re == truncate && strings.HasPrefix(st, "CREATE TRIGGER ")) {
 						t.Errorf("%s/%s is an expand migration but %q matches %s: make it a contract migration (-- rollout: contract after NNNN) released after every node runs code that no longer needs what it removes",
 							dir, m.name, st, re)
 					}

@@ -82,17 +82,28 @@ func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	if ok {
 		return st
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
-		return st
-	}
-	if len(c.m) >= maxStmts {
+	c.mu.RLock()
+	full := len(c.m) >= maxStmts
+	c.mu.RUnlock()
+	if full {
 		return nil
 	}
+	// Prepared without holding the lock: on SQLite's writer the prepare
+	// waits for the one connection, which a group commit may hold while
+	// its jobs look statements up in this very cache (a deadlock).
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		// Let the unprepared call report the error in context.
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[query]; ok {
+		st.Close()
+		return prev
+	}
+	if len(c.m) >= maxStmts {
+		st.Close()
 		return nil
 	}
 	c.m[query] = st

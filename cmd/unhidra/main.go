@@ -40,6 +40,10 @@ Usage:
   unhidra admin migrate-data --to postgres://… [flags]
                                      copy the SQLite database into an empty PostgreSQL
                                      database (stop the server first)
+  unhidra admin audit verify [--checkpoints FILE] [--public-key KEY] [flags]
+                                     check the audit log's hash chain and signatures
+  unhidra admin audit export [--after SEQ] [flags]
+                                     the audit log as JSON lines on standard output
   unhidra bench SCENARIO [flags]     load generator: sends, fanout, idle, all
   unhidra version                    print the version
 ` + clientUsage + `
@@ -143,9 +147,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, lookupEnv env) 
 
 func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv env) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: migrate, create-admin, break-glass, backup, restore or migrate-data")
+		return errors.New("want a subcommand: migrate, create-admin, break-glass, backup, restore, migrate-data or audit")
 	}
 	switch args[0] {
+	case "audit":
+		return adminAudit(ctx, args[1:], stdout, stderr, lookupEnv)
 	case "migrate":
 		cfg, err := loadConfig("admin migrate", args[1:], stderr, lookupEnv, nil)
 		if err != nil {
@@ -321,7 +327,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	case "migrate-data":
 		return migrateData(ctx, args[1:], stdout, stderr, lookupEnv)
 	}
-	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, break-glass, backup, restore or migrate-data", args[0])
+	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, break-glass, backup, restore, migrate-data or audit", args[0])
 }
 
 // sqliteFile is the absolute path of cfg's database when it is SQLite (the

@@ -13,11 +13,13 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/client"
 	"github.com/unhidra/unhidra/internal/testenv"
 	"github.com/unhidra/unhidra/internal/testserver"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
 // migrateUser signs up (when register is set) and logs in on the node at url.
@@ -273,6 +275,17 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	}
 	bobTokens := bob.Tokens()
 	n.Stop()
+	// A clean stop chains the whole audit outbox; an event recorded
+	// while no node runs waits there, and must be copied too.
+	if db, err := store.Open(ctx, cfg.DatabaseURL(), store.Options{}); err != nil {
+		t.Fatal(err)
+	} else {
+		err := auditstore.New(db).Record(ctx, &audit.Event{Action: "test.pending", ActorType: audit.ActorSystem})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Refusals first: a --to that is not PostgreSQL, and a source that
 	// is not SQLite.
@@ -422,6 +435,14 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	for _, name := range tables {
 		if name == "setup_tokens" || name == "sso_states" {
 			continue // empty by design: once an admin exists; between sign-ins
+		}
+		if name == "audit_outbox" {
+			// The node started on the copy chained what was copied: the
+			// pending event is in the log now, once.
+			if err := db.Read().QueryRow(ctx, `SELECT COUNT(*) FROM audit_log WHERE action = 'test.pending'`).Scan(&count); err != nil || count != 1 {
+				t.Errorf("the copied outbox event is in the target's log %d times (%v)", count, err)
+			}
+			continue
 		}
 		if err := db.Read().QueryRow(ctx, `SELECT COUNT(*) FROM `+name).Scan(&count); err != nil || count == 0 {
 			t.Errorf("table %s has %d rows on the target (%v): give it some in this test", name, count, err)

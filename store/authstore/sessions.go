@@ -11,6 +11,7 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at`
@@ -35,7 +36,7 @@ func (st *Store) CreateSession(ctx context.Context, s *unhidra.Session, refreshH
 	if s.ID == "" {
 		s.ID = uuid.NewString()
 	}
-	err := st.db.InTx(ctx, func(c store.Conn) error {
+	err := auditstore.Tx(ctx, st.db, func(c store.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.UserID, store.Micros(s.CreatedAt), store.Micros(s.LastUsedAt), store.Micros(s.ExpiresAt), s.IP, s.UserAgent, store.MicrosPtr(s.RevokedAt))
@@ -106,27 +107,34 @@ func (st *Store) TouchSession(ctx context.Context, id string, at time.Time, ip, 
 func (st *Store) RevokeSession(ctx context.Context, userID, sessionID string, at time.Time) error {
 	// Both engines count a matched row as changed even when COALESCE leaves
 	// its value as it was, so n == 0 means only "no such session of userID".
-	n, err := st.db.Write().ExecN(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
-		store.Micros(at), sessionID, userID)
-	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
-	}
-	if n == 0 {
-		return unhidra.Errorf(unhidra.ENotFound, "session not found")
-	}
-	return nil
+	return auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		n, err := c.ExecN(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
+			store.Micros(at), sessionID, userID)
+		if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		if n == 0 {
+			return unhidra.Errorf(unhidra.ENotFound, "session not found")
+		}
+		return nil
+	})
 }
 
 // RevokeSessions revokes every session of userID not yet revoked, except
 // keep, and returns how many it revoked. Expired sessions are revoked too,
 // so that no later change of expiry can bring one back.
 func (st *Store) RevokeSessions(ctx context.Context, userID, keep string, at time.Time) (int, error) {
-	n, err := st.db.Write().ExecN(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
-		store.Micros(at), userID, keep)
-	if err != nil {
-		return 0, fmt.Errorf("revoke sessions: %w", err)
-	}
-	return int(n), nil
+	var n int64
+	err := auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		var err error
+		n, err = c.ExecN(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`,
+			store.Micros(at), userID, keep)
+		if err != nil {
+			return fmt.Errorf("revoke sessions: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
 }
 
 // RefreshTokenByHash returns the refresh token record or ENotFound.
@@ -159,7 +167,7 @@ func (st *Store) MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.
 // AddRefreshToken stores a successor refresh token of a session: ENotFound
 // if the session does not exist, EConflict if the hash is already stored.
 func (st *Store) AddRefreshToken(ctx context.Context, t *auth.RefreshToken) error {
-	return wrapInternal("add refresh token", insertRefreshToken(ctx, st.db.Write(), t))
+	return wrapInternal("add refresh token", auditstore.InTx(ctx, st.db, func(c store.Conn) error { return insertRefreshToken(ctx, c, t) }))
 }
 
 func insertRefreshToken(ctx context.Context, c store.Conn, t *auth.RefreshToken) error {

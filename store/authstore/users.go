@@ -11,6 +11,7 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
 // CreateUser inserts u. An empty u.ID gets a fresh UUID, a zero CreatedAt
@@ -40,7 +41,7 @@ func (st *Store) CreateUser(ctx context.Context, u *unhidra.User, passwordHash s
 	// What the caller gets back must be what a read returns.
 	u.CreatedAt, u.UpdatedAt = store.Time(store.Micros(u.CreatedAt)), store.Time(store.Micros(u.UpdatedAt))
 
-	err := st.db.InTx(ctx, func(c store.Conn) error {
+	err := auditstore.Tx(ctx, st.db, func(c store.Conn) error {
 		if opts.RequireNoAdmin {
 			if err := c.LockTable(ctx, "users"); err != nil {
 				return err
@@ -137,7 +138,10 @@ func (st *Store) UpdateUser(ctx context.Context, id string, upd auth.UserUpdate)
 	}
 	// RETURNING (SQLite 3.35+, PostgreSQL) hands back the row as written,
 	// without a second query or a transaction.
-	u, err := store.ScanUser(st.db.Write().QueryRow(ctx, `UPDATE users SET
+	var u *unhidra.User
+	err := auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		var err error
+		u, err = store.ScanUser(c.QueryRow(ctx, `UPDATE users SET
 			display_name = COALESCE(?, display_name),
 			display_name_lower = COALESCE(?, display_name_lower),
 			status_text = COALESCE(?, status_text),
@@ -146,26 +150,33 @@ func (st *Store) UpdateUser(ctx context.Context, id string, upd auth.UserUpdate)
 			updated_at = ?
 		WHERE id = ?
 		RETURNING `+store.UserColumns,
-		upd.DisplayName, displayLower, upd.StatusText, upd.Role, upd.Disabled, store.Micros(upd.Now), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, unhidra.Errorf(unhidra.ENotFound, "user not found")
-	} else if err != nil {
-		return nil, fmt.Errorf("update user: %w", err)
+			upd.DisplayName, displayLower, upd.StatusText, upd.Role, upd.Disabled, store.Micros(upd.Now), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return unhidra.Errorf(unhidra.ENotFound, "user not found")
+		} else if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return u, nil
 }
 
 // SetPasswordHash replaces the user's password hash and bumps UpdatedAt.
 func (st *Store) SetPasswordHash(ctx context.Context, userID, hash string, now time.Time) error {
-	n, err := st.db.Write().ExecN(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
-		hash, store.Micros(now), userID)
-	if err != nil {
-		return fmt.Errorf("set password hash: %w", err)
-	}
-	if n == 0 {
-		return unhidra.Errorf(unhidra.ENotFound, "user not found")
-	}
-	return nil
+	return auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		n, err := c.ExecN(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
+			hash, store.Micros(now), userID)
+		if err != nil {
+			return fmt.Errorf("set password hash: %w", err)
+		}
+		if n == 0 {
+			return unhidra.Errorf(unhidra.ENotFound, "user not found")
+		}
+		return nil
+	})
 }
 
 // SearchUsers returns up to limit users whose username or display name

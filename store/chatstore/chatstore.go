@@ -13,8 +13,10 @@ import (
 	"context"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
 // Store implements chat.Store on a store.DB. It is safe for concurrent use.
@@ -49,6 +51,11 @@ func NewWithSearchTuning(db *store.DB, t SearchTuning) *Store {
 // Tx runs fn in one write transaction (see chat.Store).
 func (s *Store) Tx(ctx context.Context, fn func(chat.Tx) error) error {
 	return s.db.InTx(ctx, func(c store.Conn) error { return fn(tx{reader{c: c, tune: s.tune}}) })
+}
+
+// Audit appends audit events in the transaction (chat.Tx).
+func (t tx) Audit(ctx context.Context, events ...*audit.Event) error {
+	return auditstore.Append(ctx, t.c, events...)
 }
 
 // UserByID returns the user or ENotFound.

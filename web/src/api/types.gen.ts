@@ -43,6 +43,12 @@ export interface AccessToken {
   revoked_at?: string
 }
 
+/** Bad names the first entry (or checkpoint) that does not check out. */
+export interface Bad {
+  seq: number
+  reason: string
+}
+
 /**
  * Channel is a conversation: public, private or direct. The per-caller
  * fields (Role … Muted) are filled when a channel is listed for a user.
@@ -86,6 +92,20 @@ export interface ChannelEvent {
   created_at: string
 }
 
+/**
+ * Checkpoint is a signed statement that the log's entry Seq has hash Hash.
+ * Exported outside the database (a file, a SIEM, the API), it makes
+ * truncation of the log's tail detectable: the log must still hold that
+ * entry with that hash.
+ */
+export interface Checkpoint {
+  seq: number
+  hash: string
+  time: string
+  key_id: string
+  signature: string
+}
+
 /** ConnectionInfo describes one live socket for operators. */
 export interface ConnectionInfo {
   id: string
@@ -106,6 +126,27 @@ export interface Edit {
   editor_id: string
   body?: string
   ciphertext?: string
+}
+
+/**
+ * Entry is an event as the log keeps it: its place in the chain and the
+ * hashes that link it.
+ */
+export interface Entry {
+  seq: number
+  action: string
+  actor_type: string
+  actor_id?: string
+  target_type?: string
+  target_id?: string
+  ip?: string
+  result: string
+  reason?: string
+  metadata?: Record<string, string>
+  /** Time is when the action happened (microsecond precision, UTC). */
+  time: string
+  prev_hash: string
+  hash: string
 }
 
 /** Hold is a legal hold on a user or a channel. */
@@ -190,6 +231,15 @@ export interface ReactionCount {
   emoji: string
   count: number
   me: boolean
+}
+
+/** Report is the outcome of Verify. */
+export interface Report {
+  ok: boolean
+  checked: number
+  last_seq: number
+  checkpoints: number
+  first_bad?: Bad
 }
 
 /**
@@ -515,6 +565,15 @@ export type ClientFrameType = ClientFrame['type']
 export interface AdminUpdateUserRequest {
   role?: UserRole
   disabled?: boolean
+}
+
+export interface AuditCheckpointsResponse {
+  checkpoints: Checkpoint[]
+}
+
+export interface AuditEntriesResponse {
+  entries: Entry[]
+  has_more: boolean
 }
 
 export interface BreakGlassRequest {
@@ -924,4 +983,7 @@ export interface Endpoints {
   'PUT /api/v1/admin/legal-holds/{kind}/{id}': { request: PlaceHoldRequest; response: HoldResponse }
   'DELETE /api/v1/admin/legal-holds/{kind}/{id}': { request: undefined; response: undefined }
   'GET /api/v1/admin/compliance/export': { request: undefined; response: undefined }
+  'GET /api/v1/admin/audit': { request: undefined; response: AuditEntriesResponse }
+  'GET /api/v1/admin/audit/verify': { request: undefined; response: Report }
+  'GET /api/v1/admin/audit/checkpoints': { request: undefined; response: AuditCheckpointsResponse }
 }
