@@ -79,7 +79,7 @@ var (
 	docListInvites  = opDoc{summary: "List invites (admins)", tag: "invites", resp: invitesResponse{}}
 	docDeleteInvite = opDoc{summary: "Withdraw an invite (admins)", tag: "invites"}
 
-	docAdminListUsers  = opDoc{summary: "List all users (admins)", tag: "admin", resp: usersResponse{}, query: []param{cursorParam, limitParam}}
+	docAdminListUsers      = opDoc{summary: "List all users (admins)", tag: "admin", resp: usersResponse{}, query: []param{cursorParam, limitParam}}
 	docAdminUpdateUser     = opDoc{summary: "Change a user's role or disable them (admins)", tag: "admin", req: adminUpdateUserRequest{}, resp: userResponse{}}
 	docAdminRevokeSessions = opDoc{summary: "Sign a user out everywhere: every session ends, their sockets close with 4001 (admins)", tag: "admin", resp: revokedResponse{}}
 )
