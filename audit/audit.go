@@ -53,6 +53,8 @@ const (
 	ActionMessageDelete  = "chat.message_delete"  // a message deleted by a moderator (not its author)
 	ActionChannelCreate  = "chat.channel_create"
 	ActionChannelArchive = "chat.channel_archive"
+	ActionTokenCreate    = "auth.token_create"     // a personal access token made (its id, never the secret)
+	ActionTokenRevoke    = "auth.token_revoke"     // a personal access token revoked
 	ActionRetention      = "chat.retention_delete" // expired messages of a channel deleted (Metadata: messages)
 	ActionRetentionSet   = "admin.retention_set"   // a channel's retention changed (Metadata: days, or "server")
 	ActionHoldPlace      = "admin.hold_place"      // a legal hold placed (TargetType user or channel)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/wire"
 )
 
@@ -150,7 +151,7 @@ func (s *Service) CreateAccessToken(ctx context.Context, in CreateAccessTokenInp
 		ID: hex.EncodeToString(idb), UserID: p.UserID, Name: name, Scopes: scopes,
 		CreatedAt: now, ExpiresAt: now.Add(in.ExpiresIn), Hash: hashSecret(secret),
 	}
-	if err := s.cfg.Store.CreateAccessToken(ctx, t); err != nil {
+	if err := s.cfg.Store.CreateAccessToken(audit.With(ctx, s.callerEvent(ctx, audit.ActionTokenCreate, "access_token", t.ID)), t); err != nil {
 		return nil, "", err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "access token created", slog.String("user_id", p.UserID), slog.String("token_id", t.ID),
@@ -178,7 +179,7 @@ func (s *Service) RevokeAccessToken(ctx context.Context, id string) error {
 	if err := unhidra.CheckID("id", id); err != nil {
 		return err
 	}
-	if err := s.cfg.Store.RevokeAccessToken(ctx, p.UserID, id, s.now().UTC()); err != nil {
+	if err := s.cfg.Store.RevokeAccessToken(audit.With(ctx, s.callerEvent(ctx, audit.ActionTokenRevoke, "access_token", id)), p.UserID, id, s.now().UTC()); err != nil {
 		return err
 	}
 	s.announce(ctx, p.UserID, wire.Control{Type: wire.ControlSessionRevoked, SessionID: patSessionID(id)})

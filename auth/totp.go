@@ -17,6 +17,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/ratelimit"
 )
 
@@ -152,7 +153,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 		return nil, err
 	}
 	codes, hashes := newRecoveryCodes(p.UserID)
-	if err := s.cfg.Store.ConfirmTOTP(ctx, p.UserID, step, s.now().UTC(), hashes); err != nil {
+	if err := s.cfg.Store.ConfirmTOTP(audit.With(ctx, s.callerEvent(ctx, audit.ActionTOTPEnable, "user", p.UserID)), p.UserID, step, s.now().UTC(), hashes); err != nil {
 		return nil, err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "two-factor turned on", slog.String("user_id", p.UserID))
@@ -172,7 +173,7 @@ func (s *Service) DisableTOTP(ctx context.Context, plain, code string) error {
 	if err := s.checkSecondFactor(ctx, p.UserID, code); err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteTOTP(ctx, p.UserID); err != nil {
+	if err := s.cfg.Store.DeleteTOTP(audit.With(ctx, s.callerEvent(ctx, audit.ActionTOTPDisable, "user", p.UserID)), p.UserID); err != nil {
 		return err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "two-factor turned off", slog.String("user_id", p.UserID))

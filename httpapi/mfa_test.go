@@ -291,6 +291,22 @@ func TestPersonalAccessTokens(t *testing.T) {
 			// A disabled user's tokens stop working.
 			newCall(t, n, "PATCH", "/api/v1/admin/users/"+bob.User.ID).bearer(alice.AccessToken).json(map[string]any{"disabled": true}).expect(200, nil)
 			newCall(t, n, "GET", "/api/v1/users/me").bearer(write.Secret).expectError(401, "unauthenticated")
+
+			// Making and revoking tokens is audited, by id, never the secret.
+			for _, action := range []string{"auth.token_create", "auth.token_revoke"} {
+				for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+					r := newCall(t, n, "GET", "/api/v1/admin/audit?action="+action).bearer(alice.AccessToken).expect(200, nil)
+					if strings.Contains(string(r.Body), `"target_id"`) {
+						if strings.Contains(string(r.Body), write.Secret) || strings.Contains(string(r.Body), read.Secret) {
+							t.Fatal("a token secret is in the audit log")
+						}
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("no %s entry in the audit log", action)
+					}
+				}
+			}
 		})
 	}
 }

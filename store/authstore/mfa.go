@@ -11,6 +11,7 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
 // The second factor, personal access tokens and the break-glass flag
@@ -54,7 +55,7 @@ func (st *Store) PutPendingTOTP(ctx context.Context, rec *auth.TOTPRecord) error
 // ConfirmTOTP confirms the pending authenticator and sets the recovery
 // codes, in one transaction.
 func (st *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, at time.Time, recoveryHashes [][]byte) error {
-	err := st.db.InTx(ctx, func(c store.Conn) error {
+	err := auditstore.Tx(ctx, st.db, func(c store.Conn) error {
 		n, err := c.ExecN(ctx, `UPDATE totp_secrets SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL`,
 			store.Micros(at), step, userID)
 		if err != nil {
@@ -80,7 +81,7 @@ func (st *Store) UseTOTPStep(ctx context.Context, userID string, step int64) (bo
 
 // DeleteTOTP removes the authenticator and the recovery codes.
 func (st *Store) DeleteTOTP(ctx context.Context, userID string) error {
-	err := st.db.InTx(ctx, func(c store.Conn) error {
+	err := auditstore.Tx(ctx, st.db, func(c store.Conn) error {
 		if _, err := c.Exec(ctx, `DELETE FROM totp_secrets WHERE user_id = ?`, userID); err != nil {
 			return fmt.Errorf("delete totp: %w", err)
 		}
@@ -210,9 +211,12 @@ func scanAccessToken(s store.Scanner) (*auth.AccessToken, error) {
 
 // CreateAccessToken stores t.
 func (st *Store) CreateAccessToken(ctx context.Context, t *auth.AccessToken) error {
-	_, err := st.db.Write().Exec(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.UserID, t.Name, strings.Join(t.Scopes, " "), t.Hash, store.Micros(t.CreatedAt), store.Micros(t.ExpiresAt),
-		store.MicrosPtr(t.LastUsedAt), store.MicrosPtr(t.RevokedAt))
+	err := auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.UserID, t.Name, strings.Join(t.Scopes, " "), t.Hash, store.Micros(t.CreatedAt), store.Micros(t.ExpiresAt),
+			store.MicrosPtr(t.LastUsedAt), store.MicrosPtr(t.RevokedAt))
+		return err
+	})
 	switch {
 	case store.IsForeignKeyViolation(err):
 		return &unhidra.Error{Code: unhidra.ENotFound, Message: "user not found", Err: err}
@@ -259,9 +263,19 @@ func (st *Store) ListAccessTokens(ctx context.Context, userID string) ([]*auth.A
 
 // RevokeAccessToken revokes one live token of userID.
 func (st *Store) RevokeAccessToken(ctx context.Context, userID, id string, at time.Time) error {
-	n, err := st.db.Write().ExecN(ctx, `UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL`,
-		store.Micros(at), id, userID)
-	if err != nil {
+	var n int64
+	err := auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		var err error
+		n, err = c.ExecN(ctx, `UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL`,
+			store.Micros(at), id, userID)
+		if err == nil && n == 0 {
+			err = store.NotFound("access token")
+		}
+		return err
+	})
+	if unhidra.ErrorCode(err) == unhidra.ENotFound {
+		n = 0
+	} else if err != nil {
 		return fmt.Errorf("revoke access token: %w", err)
 	}
 	if n == 0 {
