@@ -375,7 +375,7 @@ func checkChart(t *testing.T, sc scenario, m *manifests) {
 		t.Errorf("UNHIDRA_KEY_ENCRYPTION_KEY_FILE=%q, want /keys/kek", got)
 	}
 	init := container(t, pod.Spec.InitContainers, "signing-keys")
-	for _, f := range append(slices.Clone(sc.keyFiles), "kek") {
+	for _, f := range append(slices.Clone(sc.keyFiles), "kek", "audit-signing-key") {
 		if !strings.Contains(strings.Join(init.Command, " "), f) {
 			t.Errorf("the signing-keys init container does not copy %s: %q", f, init.Command)
 		}
@@ -394,8 +394,13 @@ func checkChart(t *testing.T, sc scenario, m *manifests) {
 			t.Fatalf("keys volume from Secret %q, which the chart does not render", keysSecret)
 		}
 		checkGeneratedKey(t, s.Data[sc.keyFiles[0]])
-		if kek, err := base64.StdEncoding.DecodeString(string(s.Data["kek"])); err != nil || len(kek) != 32 {
-			t.Errorf("the generated key-encryption key is not 32 bytes in base64: %q", s.Data["kek"])
+		for _, k := range []string{"kek", "audit-signing-key"} {
+			if b, err := base64.StdEncoding.DecodeString(string(s.Data[k])); err != nil || len(b) != 32 {
+				t.Errorf("the generated %s is not 32 bytes in base64: %q", k, s.Data[k])
+			}
+		}
+		if env["UNHIDRA_AUDIT_SIGNING_KEY_FILE"] != "/keys/audit-signing-key" {
+			t.Errorf("UNHIDRA_AUDIT_SIGNING_KEY_FILE=%q", env["UNHIDRA_AUDIT_SIGNING_KEY_FILE"])
 		}
 	}
 	for _, v := range pod.Spec.Volumes {
