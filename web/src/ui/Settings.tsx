@@ -11,6 +11,7 @@ import { fullTime } from './common'
 import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
 import { AdminUsers } from './AdminUsers'
+import { AuditLog } from './AuditLog'
 import { Compliance } from './Compliance'
 
 const TABS = [
@@ -24,10 +25,11 @@ const TABS = [
   ['notifications', 'Notifications'],
   ['users', 'Users'],
   ['compliance', 'Compliance'],
+  ['audit', 'Audit log'],
 ] as const
 
 // The tabs only admins see.
-const ADMIN_TABS: readonly string[] = ['users', 'compliance']
+const ADMIN_TABS: readonly string[] = ['users', 'compliance', 'audit']
 
 export function Settings({ tab }: { tab?: string }) {
   const loc = useLocation()
@@ -61,6 +63,7 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'notifications' && <Notifications />}
           {t === 'users' && <AdminUsers />}
           {t === 'compliance' && <Compliance />}
+          {t === 'audit' && <AuditLog />}
         </section>
       </div>
     </div>
