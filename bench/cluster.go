@@ -7,14 +7,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/unhidra/unhidra"
-	"github.com/unhidra/unhidra/client"
 )
 
 // ClusterResult is the outcome of the cluster scenario for one node count.
@@ -129,19 +125,10 @@ func Cluster(ctx context.Context, o Options, co ClusterOptions, nodes, members, 
 		return nil, err
 	}
 	began := time.Now()
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-	deadline := time.Now().Add(o.Duration)
-	sent := 0
-	for time.Now().Before(deadline) {
-		<-tick.C
-		body := Marker + strconv.FormatInt(time.Now().UnixNano(), 10)
-		if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
-			return nil, err
-		}
-		sent++
+	sent, err := sendTimed(ctx, sender, ch, rate, o.Duration)
+	if err != nil {
+		return nil, err
 	}
-	tick.Stop()
-	time.Sleep(3 * time.Second) // let the last deliveries arrive
 	after, err := cpu()
 	if err != nil {
 		return nil, err

@@ -180,20 +180,10 @@ func Fanout(ctx context.Context, o Options, members, procs int, rate float64) (*
 		return nil, err
 	}
 	began := time.Now()
-	interval := time.Duration(float64(time.Second) / rate)
-	tick := time.NewTicker(interval)
-	deadline := time.Now().Add(o.Duration)
-	sent := 0
-	for time.Now().Before(deadline) {
-		<-tick.C
-		body := Marker + strconv.FormatInt(time.Now().UnixNano(), 10)
-		if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
-			return nil, err
-		}
-		sent++
+	sent, err := sendTimed(ctx, sender, ch, rate, o.Duration)
+	if err != nil {
+		return nil, err
 	}
-	tick.Stop()
-	time.Sleep(3 * time.Second) // let the last deliveries arrive
 	after, err := ServerMetrics(ctx, o.Server)
 	if err != nil {
 		return nil, err
@@ -442,4 +432,25 @@ func connectDrained(ctx context.Context, c *client.Client) (*client.Conn, error)
 		}
 	}()
 	return cn, nil
+}
+
+// sendTimed sends timed messages (Marker and the send time) into ch at rate
+// per second for d, then waits for the last deliveries to arrive, and
+// returns how many it sent.
+func sendTimed(ctx context.Context, sender *client.Conn, ch string, rate float64, d time.Duration) (int, error) {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	deadline := time.Now().Add(d)
+	sent := 0
+	for time.Now().Before(deadline) {
+		<-tick.C
+		body := Marker + strconv.FormatInt(time.Now().UnixNano(), 10)
+		if err := sender.Send(ctx, &unhidra.SendInput{ChannelID: ch, ClientMsgID: client.NewClientMsgID(), Body: body}); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	tick.Stop()
+	time.Sleep(3 * time.Second) // let the last deliveries arrive
+	return sent, nil
 }
