@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 )
 
 // StartSSOSession starts a session for the user whom an identity provider
@@ -30,9 +31,11 @@ func (s *Service) StartSSOSession(ctx context.Context, userID string, meta Clien
 		UserAgent:  truncate(meta.UserAgent, 256),
 	}
 	refresh := randomToken("uhr_")
-	if err := s.cfg.Store.CreateSession(ctx, sess, hashToken(refresh)); err != nil {
+	actx := audit.With(ctx, s.userEvent(audit.ActionSSOLogin, u.ID, "session", sess.ID, meta.IP))
+	if err := s.cfg.Store.CreateSession(actx, sess, hashToken(refresh)); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
+	s.recordUntaken(actx)
 	return s.pair(u, sess.ID, refresh)
 }
 

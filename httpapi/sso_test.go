@@ -278,6 +278,14 @@ func TestSSOSignInProvisionsOnceOnBothEngines(t *testing.T) {
 			if n := e.users("alice"); n != 1 {
 				t.Fatalf("%d users named alice, want 1", n)
 			}
+			// Each sign-in is audited with its session, in the same
+			// transaction (outbox or already chained).
+			var audited int
+			if err := e.node.Store.Read().QueryRow(t.Context(), `SELECT
+				(SELECT COUNT(*) FROM audit_outbox WHERE action = 'auth.sso_login') +
+				(SELECT COUNT(*) FROM audit_log WHERE action = 'auth.sso_login')`).Scan(&audited); err != nil || audited != 2 {
+				t.Fatalf("%d auth.sso_login entries (%v), want 2", audited, err)
+			}
 		})
 	}
 }
