@@ -107,6 +107,18 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 // startSession starts a session of u after a complete login and returns
 // its first tokens and a device token.
 func (s *Service) startSession(ctx context.Context, u *unhidra.User, meta ClientMeta) (*TokenPair, error) {
+	pair, err := s.createSession(ctx, u, meta, audit.ActionLogin)
+	if err != nil {
+		return nil, err
+	}
+	pair.DeviceToken = s.issueDeviceToken(strings.ToLower(u.Username))
+	return pair, nil
+}
+
+// createSession stores a new session of u, audited as action in the same
+// transaction, and returns its first tokens: what every way of signing in
+// ends with.
+func (s *Service) createSession(ctx context.Context, u *unhidra.User, meta ClientMeta, action string) (*TokenPair, error) {
 	now := s.now().UTC()
 	sess := &unhidra.Session{
 		ID:         newID(),
@@ -118,17 +130,12 @@ func (s *Service) startSession(ctx context.Context, u *unhidra.User, meta Client
 		UserAgent:  truncate(meta.UserAgent, 256),
 	}
 	refresh := randomToken("uhr_")
-	actx := audit.With(ctx, s.userEvent(audit.ActionLogin, u.ID, "session", sess.ID, meta.IP))
+	actx := audit.With(ctx, s.userEvent(action, u.ID, "session", sess.ID, meta.IP))
 	if err := s.cfg.Store.CreateSession(actx, sess, hashToken(refresh)); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	s.recordUntaken(actx)
-	pair, err := s.pair(u, sess.ID, refresh)
-	if err != nil {
-		return nil, err
-	}
-	pair.DeviceToken = s.issueDeviceToken(strings.ToLower(u.Username))
-	return pair, nil
+	return s.pair(u, sess.ID, refresh)
 }
 
 // loginTry is one admitted login attempt, reserved in the backoffs that

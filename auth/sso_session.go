@@ -20,23 +20,7 @@ func (s *Service) StartSSOSession(ctx context.Context, userID string, meta Clien
 	if u.Disabled {
 		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "this account is disabled")
 	}
-	now := s.now().UTC()
-	sess := &unhidra.Session{
-		ID:         newID(),
-		UserID:     u.ID,
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(s.cfg.SessionTTL),
-		IP:         meta.IP,
-		UserAgent:  truncate(meta.UserAgent, 256),
-	}
-	refresh := randomToken("uhr_")
-	actx := audit.With(ctx, s.userEvent(audit.ActionSSOLogin, u.ID, "session", sess.ID, meta.IP))
-	if err := s.cfg.Store.CreateSession(actx, sess, hashToken(refresh)); err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
-	}
-	s.recordUntaken(actx)
-	return s.pair(u, sess.ID, refresh)
+	return s.createSession(ctx, u, meta, audit.ActionSSOLogin)
 }
 
 // UnusablePasswordHash returns the hash of a random password nobody knows,
