@@ -74,6 +74,10 @@ const (
 	ActionDeviceRevoke    = "devices.revoke"
 	ActionFileDelete      = "files.delete"
 	ActionSettingsChange  = "admin.settings_change"
+
+	// ActionConnectionClose: an admin closed a live socket (TargetType
+	// connection) or every socket of a user (TargetType user).
+	ActionConnectionClose = "admin.connection_close"
 )
 
 // Actor types.

@@ -39,6 +39,9 @@ type Store interface {
 	SearchUsers(ctx context.Context, q, after string, limit int) ([]*unhidra.User, error)
 	// CountAdmins counts users with the admin role that are not disabled.
 	CountAdmins(ctx context.Context) (int, error)
+	// CountBreakGlassAdmins counts the enabled admins that are
+	// break-glass.
+	CountBreakGlassAdmins(ctx context.Context) (int, error)
 
 	// AddSetupToken stores the SHA-256 hash of a newly issued setup token,
 	// created at at, and deletes the stored ones created before

@@ -207,11 +207,13 @@ func (g *Gateway) presenceKeeper() {
 	every := g.kv.TTL() / 3
 	t := time.NewTicker(every)
 	defer t.Stop()
+	g.registerNode()
 	for {
 		select {
 		case <-g.stop:
 			return
 		case <-t.C:
+			g.registerNode()
 			g.users.heartbeat()
 			g.sweepExpired()
 		}
@@ -283,6 +285,11 @@ func (g *Gateway) sweepExpired() {
 		return
 	}
 	for _, k := range keys {
+		if k.Group == nodesGroup {
+			// The node registry (nodes.go): no user's status changed.
+			// This node's own entry is written at the next heartbeat.
+			continue
+		}
 		if k.Name == g.nodeID {
 			// This node's own entry ran out (a pause longer than the
 			// TTL): write it again.
