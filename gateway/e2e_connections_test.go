@@ -31,7 +31,8 @@ type connectionsPage struct {
 // TestAdminConnectionsAcrossNodes: an admin on one node lists the sockets
 // of both nodes (with their node, user and a bounded user agent), pages
 // through them without losing or repeating one, and closes a socket and a
-// user's sockets held by the other node; members are refused all of it.
+// user's sockets held by the other node; members and guests are refused
+// all of it.
 func TestAdminConnectionsAcrossNodes(t *testing.T) {
 	t.Parallel()
 	cfg := testserver.Config(t, "postgres")
@@ -121,6 +122,13 @@ func TestAdminConnectionsAcrossNodes(t *testing.T) {
 	api(t, n1, "GET", "/api/v1/admin/connections", a.Token, nil, 403, nil)
 	api(t, n1, "DELETE", "/api/v1/admin/connections/"+idB1, a.Token, nil, 403, nil)
 	api(t, n2, "DELETE", "/api/v1/admin/users/"+a.ID+"/connections", b.Token, nil, 403, nil)
+	// A guest: refused the same way.
+	g := newAccount(t, n1, false)
+	api(t, n1, "PATCH", "/api/v1/admin/users/"+g.ID, admin.Token, map[string]any{"role": "guest"}, 200, nil)
+	api(t, n2, "GET", "/api/v1/admin/connections", g.Token, nil, 403, nil)
+	api(t, n2, "DELETE", "/api/v1/admin/connections/"+idB1, g.Token, nil, 403, nil)
+	api(t, n1, "DELETE", "/api/v1/admin/users/"+b.ID+"/connections", g.Token, nil, 403, nil)
+	api(t, n1, "GET", "/api/v1/admin/connections", "", nil, 401, nil)
 	alive(wb1)
 	alive(wa)
 
