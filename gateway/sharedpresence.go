@@ -213,7 +213,6 @@ func (g *Gateway) presenceKeeper() {
 		case <-g.stop:
 			return
 		case <-t.C:
-			g.registerNode()
 			g.users.heartbeat()
 			g.sweepExpired()
 		}
@@ -223,10 +222,11 @@ func (g *Gateway) presenceKeeper() {
 // heartbeatWorkers bounds the writes of one heartbeat in flight at once.
 const heartbeatWorkers = 8
 
-// heartbeat marks every entry this node has written for writing again and
-// writes them, through each user's own publishing turn so that a
+// heartbeat writes the node's registry entry, marks every entry this
+// node has written for writing again and writes them, through each user's own publishing turn so that a
 // heartbeat never overwrites a newer state (or revives a deleted entry).
 func (u *userIndex) heartbeat() {
+	u.g.registerNode() // the node's own registry entry (nodes.go)
 	var ids []string
 	for i := range u.shards {
 		sh := &u.shards[i]

@@ -30,6 +30,8 @@ func decodeTargets() []any {
 		&loginMFARequest{}, &codeRequest{}, &disableTOTPRequest{}, &createTokenRequest{}, &breakGlassRequest{},
 		// retention
 		&setRetentionRequest{}, &placeHoldRequest{},
+		// runtime settings
+		&settingsPatch{},
 	}
 }
 
@@ -64,6 +66,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"body":"edited text"}`,
 		`{"days":30}`,
 		`{"reason":"case 7"}`,
+		`{"registration":"closed","retention_days":30,"password_login":null}`,
+		`{"retention_days": 3 }`,
 		// Hostile shapes.
 		`{"username":`, `[]`, `null`, `{} {}`, `{"surprise":1}`, "\x00", `{"username":"\ud800"}`,
 		"{\"body\":\"a\x00b\"}", "{\"body\":\"\xff\"}", `{"seq":99999999999999999999}`, `{"seq":-1}`,

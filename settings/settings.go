@@ -510,10 +510,12 @@ func (s *Service) update(ctx context.Context, patch map[string]json.RawMessage, 
 	if err != nil {
 		return nil, err
 	}
+	// What the transaction read and wrote is the newest state: in force
+	// here from now on.
+	s.reloadMu.Lock()
+	s.cur.Store(snap)
+	s.reloadMu.Unlock()
 	if len(changed) > 0 {
-		s.reloadMu.Lock()
-		s.cur.Store(snap)
-		s.reloadMu.Unlock()
 		s.log.LogAttrs(ctx, slog.LevelInfo, "settings changed", slog.String("by", by), slog.Any("keys", changed))
 		s.notify(ctx, changed)
 	}

@@ -229,7 +229,12 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, nil, log)
+		// The password rules in force, an admin's override included.
+		live := server.NewSettings(cfg, db, nil, nil, log)
+		if err := live.Reload(ctx); err != nil {
+			return err
+		}
+		svc, err := server.NewAuth(cfg, db, keys, nil, live, log)
 		if err != nil {
 			return err
 		}
