@@ -116,10 +116,29 @@ func TestAdminAcrossNodes(t *testing.T) {
 				t.Fatalf("closing it again: %v", err)
 			}
 
+			// A page of 200 across the nodes, most of it from node 1.
+			const many = 150
+			for range many {
+				cn, err := bob.Connect(ctx, client.ConnectOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cn.CloseNow()
+			}
+			start := time.Now()
+			page, err = alice.AdminConnections(ctx, "", "", 200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Connections) != many+1 || page.NextCursor != "" {
+				t.Fatalf("listed %d sockets, want %d", len(page.Connections), many+1)
+			}
+			t.Logf("a page of %d sockets from both nodes took %v", len(page.Connections), time.Since(start))
+
 			// Node 1 killed: its registry entry outlives it for the
 			// presence TTL, and the list says it did not answer.
 			c.Nodes[1].Kill()
-			start := time.Now()
+			start = time.Now()
 			page, err = alice.AdminConnections(ctx, "", "", 0)
 			if err != nil {
 				t.Fatal(err)
