@@ -1,0 +1,4 @@
+-- rollout: expand
+-- Placeholder for the migration another branch adds as 0011: versions must
+-- run without gaps, and this branch's own migration is 0012. Drop this file
+-- when the two are merged.
