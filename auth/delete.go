@@ -145,8 +145,23 @@ func (s *Service) AdminDeleteUser(ctx context.Context, id, mode string) (*Deleti
 // maxPendingScan bounds one read of pending deletions.
 const maxPendingScan = 1000
 
-// purge runs the channels' part of a deletion and records it done.
+// purge runs the channels' part of a deletion and records it done. One
+// purge of a user at a time on this node: another one already running
+// (the request's, or the background's) answers not done, so that two do
+// not queue behind each other for the same channels.
 func (s *Service) purge(ctx context.Context, id, mode string) (bool, error) {
+	s.purgeMu.Lock()
+	if s.purging[id] {
+		s.purgeMu.Unlock()
+		return false, nil
+	}
+	s.purging[id] = true
+	s.purgeMu.Unlock()
+	defer func() {
+		s.purgeMu.Lock()
+		delete(s.purging, id)
+		s.purgeMu.Unlock()
+	}()
 	done, err := s.cfg.Content.PurgeUser(ctx, id, mode == unhidra.DeleteErase)
 	if err != nil || !done {
 		return false, err

@@ -27,6 +27,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"log/slog"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -133,6 +134,8 @@ type Service struct {
 	log *slog.Logger
 
 	deletions chan struct{} // wakes RunDeletions
+	purgeMu   sync.Mutex
+	purging   map[string]bool // users whose deletion this node is purging
 }
 
 // New returns a Service with defaults filled in.
@@ -155,7 +158,7 @@ func New(cfg Config) *Service {
 	if cfg.DeviceTokenTTL <= 0 {
 		cfg.DeviceTokenTTL = DefaultDeviceTokenTTL
 	}
-	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger, deletions: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger, deletions: make(chan struct{}, 1), purging: map[string]bool{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
