@@ -240,15 +240,15 @@ func (s *Service) eraseUser(ctx context.Context, userID string) (complete bool, 
 		if err != nil {
 			return false, err
 		}
-		for len(rs) > 0 {
+		for rest := rs; len(rest) > 0; {
 			n := 1
-			for n < len(rs) && rs[n].ChannelID == rs[0].ChannelID {
+			for n < len(rest) && rest[n].ChannelID == rest[0].ChannelID {
 				n++
 			}
-			if err := s.removeReactions(ctx, userID, rs[:n]); err != nil {
+			if err := s.removeReactions(ctx, userID, rest[:n]); err != nil {
 				return false, err
 			}
-			rs = rs[n:]
+			rest = rest[n:]
 		}
 		if len(rs) < PurgeBatch {
 			break

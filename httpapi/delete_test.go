@@ -480,6 +480,18 @@ func TestEraseInBatches(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// More reactions than a batch, on erin's messages.
+			erin := unhidra.NewContextWithPrincipal(t.Context(), &unhidra.Principal{UserID: e.erin.ID, Role: unhidra.RoleMember})
+			const reacted = 130
+			for i := range reacted {
+				m, _, err := e.n.Chat.Send(erin, unhidra.SendInput{ChannelID: gen.ID, ClientMsgID: "e" + strconv.Itoa(i), Body: "erin " + strconv.Itoa(i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.n.Chat.React(carol, m.ID, "👍", true); err != nil {
+					t.Fatal(err)
+				}
+			}
 			// The node "stops" right after the account's transaction: the
 			// account is deleted, its channels not yet purged.
 			st := authstore.New(e.n.Store)
@@ -499,9 +511,14 @@ func TestEraseInBatches(t *testing.T) {
 			// Every delete is an event: the log grew by one per message.
 			var ch struct{ Channel channel }
 			e.as(t, "erin", "GET", "/api/v1/channels/"+gen.ID).expect(200, &ch)
-			// Two joins, the messages and their deletes, carol leaving.
-			if want := int64(2 + 2*(n-inOther) + 1); ch.Channel.LastSeq != want {
+			// Two joins, carol's messages and their deletes, erin's messages
+			// with carol's reactions added and removed, carol leaving.
+			if want := int64(2 + 2*(n-inOther) + 3*reacted + 1); ch.Channel.LastSeq != want {
 				t.Fatalf("general's last seq %d, want %d", ch.Channel.LastSeq, want)
+			}
+			var left int
+			if err := e.n.Store.Read().QueryRow(t.Context(), `SELECT COUNT(*) FROM reactions WHERE user_id = ?`, e.carol.ID).Scan(&left); err != nil || left != 0 {
+				t.Fatalf("carol's reactions left: %d, %v", left, err)
 			}
 		})
 	}
