@@ -39,6 +39,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth"
 )
 
@@ -356,7 +357,7 @@ func (s *Service) login(ctx context.Context, p *provider, subject string, claims
 			return nil, &Error{Code: CodeInternal, Err: err}
 		}
 	}
-	pair, err := s.cfg.Auth.StartSSOSession(ctx, u.ID, meta)
+	pair, err := s.cfg.Auth.StartVerifiedSession(ctx, u.ID, audit.ActionSSOLogin, nil, meta)
 	if err != nil {
 		if unhidra.ErrorCode(err) == unhidra.EUnauthenticated {
 			return nil, &Error{Code: CodeAccountDenied, Err: err}

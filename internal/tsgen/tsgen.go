@@ -54,6 +54,7 @@ var constUnions = []struct{ name, dir, anchor string }{
 var renamed = map[string]string{
 	"unhidra.Event":  "ChannelEvent",
 	"chat.Highlight": "SearchHighlight",
+	"passkey.Begin":  "PasskeyBegin",
 }
 
 // fieldUnions types the string members whose value is one of a union, by

@@ -11,6 +11,7 @@ import { fullTime } from './common'
 import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
 import { AdminUsers } from './AdminUsers'
+import { Passkeys } from './Passkeys'
 import { AuditLog } from './AuditLog'
 import { Compliance } from './Compliance'
 
@@ -18,6 +19,7 @@ const TABS = [
   ['profile', 'Profile'],
   ['password', 'Password'],
   ['sessions', 'Active sessions'],
+  ['passkeys', 'Passkeys'],
   ['security', 'Two-factor authentication'],
   ['tokens', 'Access tokens'],
   ['sign-in', 'Single sign-on'],
@@ -56,6 +58,7 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'profile' && <Profile />}
           {t === 'password' && <Password />}
           {t === 'sessions' && <Sessions />}
+          {t === 'passkeys' && <Passkeys />}
           {t === 'security' && <TwoFactor />}
           {t === 'tokens' && <AccessTokens />}
           {t === 'sign-in' && <SignIn />}
