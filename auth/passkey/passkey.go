@@ -104,17 +104,19 @@ func New(cfg Config) (*Service, error) {
 	if cfg.RPName == "" {
 		cfg.RPName = "Unhidra"
 	}
-	if cfg.PublicURL != "" {
-		if _, _, err := relyingParty(cfg.PublicURL); err != nil {
-			return nil, fmt.Errorf("passkey: --public-url: %w", err)
-		}
-	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PublicURL != "" {
+		// Not fatal: the server works without passkeys, whose ceremonies
+		// then answer with this reason.
+		if _, _, err := relyingParty(cfg.PublicURL); err != nil {
+			s.log.Warn("passkeys are unavailable: --public-url cannot be their relying party", slog.String("reason", err.Error()))
+		}
 	}
 	return s, nil
 }

@@ -115,7 +115,7 @@ test('register passkeys, sign in with them without a username, rename and remove
   await stolen.cdp.send('WebAuthn.addCredential', { authenticatorId: stolen.authenticatorId, credential: after[0]! })
   await stolen.page.goto('/')
   await stolen.page.getByRole('button', { name: 'Sign in with a passkey' }).click()
-  await expect(stolen.page.getByRole('alert')).toContainText('passkey was not accepted')
+  await expect(stolen.page.getByRole('alert')).toContainText('This passkey was not accepted')
   await expect(channels(stolen.page)).toBeHidden()
   await snap(stolen.page, 'passkeys-removed-refused')
 

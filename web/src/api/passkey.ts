@@ -3,6 +3,7 @@
 // binary members in base64url; the browser's API wants ArrayBuffers, and
 // its answer goes back as JSON again (PublicKeyCredential.toJSON's form).
 import { api, auth, rawPost } from './http'
+import { ApiError } from './errors'
 import type { Passkey, PasskeyBegin, PasskeysResponse, PasskeyResponse, Tokens } from './types'
 
 export type { Passkey }
@@ -107,11 +108,19 @@ export async function signInWithPasskey(): Promise<void> {
   } catch (e) {
     browserError(e)
   }
-  const t = await rawPost<Tokens>('/api/v1/auth/webauthn/login/finish', {
-    ceremony_id: b.ceremony_id,
-    credential: credentialJSON(cred),
-    cookie: true,
-  })
+  let t: Tokens
+  try {
+    t = await rawPost<Tokens>('/api/v1/auth/webauthn/login/finish', {
+      ceremony_id: b.ceremony_id,
+      credential: credentialJSON(cred),
+      cookie: true,
+    })
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401 && /not accepted/.test(e.message)) {
+      throw new Error('This passkey was not accepted: it may have been removed from your account. Sign in another way.')
+    }
+    throw e
+  }
   auth.set(t)
 }
 

@@ -23,7 +23,7 @@ export function Passkeys() {
     setBusy(true)
     try {
       const k = await addPasskey(name.trim() || defaultName())
-      toast(`Passkey “${k.name}” added.`)
+      toast(`Passkey “${k.name}” added.`, 'info')
       setName('')
       await load()
     } catch (x) {
@@ -76,7 +76,7 @@ export function Passkeys() {
         </p>
       )}
       {list?.length === 0 && <p class="muted">No passkeys yet.</p>}
-      <ul class="list" aria-label="Your passkeys">
+      <ul class="list" aria-label="Your passkeys" style={{ padding: 0 }}>
         {list?.map((k) => (
           <li class="session-row" key={k.id}>
             <KeyRound size={18} aria-hidden="true" />
