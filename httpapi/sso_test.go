@@ -596,3 +596,26 @@ func TestSSOFlowFinishesOnAnotherNode(t *testing.T) {
 		t.Fatalf("signed in as %+v", got.User)
 	}
 }
+
+// TestSSOTwoFlowsInOneBrowser: flows started in two tabs of one browser
+// (one cookie jar) both finish, in either order: each flow has its own
+// binding cookie, and finishing one leaves the other's alone.
+func TestSSOTwoFlowsInOneBrowser(t *testing.T) {
+	e := newSSOEnv(t, "sqlite", ssoProvider{id: "okta"}, ssoProvider{id: "keycloak"})
+	e.providers["okta"].SignInAs(oidctest.User{Subject: "7", PreferredUsername: "gina"})
+	e.providers["keycloak"].SignInAs(oidctest.User{Subject: "8", PreferredUsername: "hal"})
+	c := e.browser()
+	first := e.startFlow(c, "okta")
+	second := e.startFlow(c, "keycloak")
+	if q := e.finish(c, second); q.Get("sso") != "signed_in" {
+		t.Fatalf("the second flow ended with %v", q)
+	}
+	if q := e.finish(c, first); q.Get("sso") != "signed_in" {
+		t.Fatalf("the first flow, finished after the second, ended with %v", q)
+	}
+	if got := e.cookieRefresh(c); got.User.Username != "gina" {
+		t.Fatalf("signed in as %+v, want gina (the last flow finished)", got.User)
+	}
+	// Each binding was spent with its flow.
+	e.expectRefused(c, first, sso.CodeInvalidState)
+}

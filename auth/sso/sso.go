@@ -25,6 +25,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -175,8 +176,18 @@ func CallbackPath(providerID string) string { return "/api/v1/auth/oidc/" + prov
 type Flow struct {
 	URL     string
 	Binding string
-	TTL     time.Duration
+	// Key names the flow among others in progress in the same browser
+	// (FlowKey of its state): the binding cookie is stored under it, so
+	// that starting a second flow (another tab, another provider) does
+	// not break the first.
+	Key string
+	TTL time.Duration
 }
+
+// FlowKey is the short name of the flow whose state parameter is state:
+// 16 hex digits of its SHA-256 (it reveals nothing the state, which is in
+// the URL, does not).
+func FlowKey(state string) string { return hex.EncodeToString(hash(state)[:8]) }
 
 // Start begins a flow with the provider. base is the server's public URL
 // (scheme://host[:port]) that the redirect URI is built on. PurposeLink
@@ -218,7 +229,7 @@ func (s *Service) Start(ctx context.Context, providerID, purpose, base string) (
 	}
 	u := s.oauth2Config(rp, p, base+CallbackPath(p.ID)).AuthCodeURL(state,
 		oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
-	return &Flow{URL: u, Binding: binding, TTL: s.cfg.StateTTL}, nil
+	return &Flow{URL: u, Binding: binding, Key: FlowKey(state), TTL: s.cfg.StateTTL}, nil
 }
 
 // Callback is what the provider's redirect brought back.
