@@ -42,8 +42,8 @@ type ChainerOptions struct {
 	// PruneBatch is the most entries one prune transaction removes
 	// (10,000), unless checkpoints are further apart.
 	PruneBatch int64
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Chainer moves outbox rows into the hash-chained log while its node holds
