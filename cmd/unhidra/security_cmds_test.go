@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/unhidra/unhidra/client"
 	"github.com/unhidra/unhidra/internal/testserver"
 	"github.com/unhidra/unhidra/internal/webauthntest"
+
+	"github.com/unhidra/unhidra/store"
 )
 
 // TestCLITokens: tokens create prints the secret once on stdout, ls lists
@@ -154,6 +158,29 @@ func TestAdminBreakGlass(t *testing.T) {
 	}
 	if c := run(t.Context(), []string{"admin", "break-glass", "root_admin", "maybe", "--data", dir}, nil, &out, &errb, envOf(nil)); c == 0 {
 		t.Fatal("break-glass maybe accepted")
+	}
+	// Both changes are audited, by the shell, in their own transaction
+	// (in the outbox until a server chains them); the refusals are not.
+	db, err := store.Open(t.Context(), filepath.Join(dir, "unhidra.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Read().Query(t.Context(), `SELECT actor_type, metadata FROM audit_outbox WHERE action = 'admin.break_glass' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var actor, meta string
+		if err := rows.Scan(&actor, &meta); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, actor+" "+meta)
+	}
+	rows.Close()
+	if want := []string{`system {"state":"set","via":"cli"}`, `system {"state":"cleared","via":"cli"}`}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("break-glass events = %q, want %q", got, want)
 	}
 }
 

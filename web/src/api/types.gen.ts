@@ -247,6 +247,18 @@ export interface ProviderInfo {
 }
 
 /**
+ * PruneAnchor is the signed record of a prune: entries 1 to Seq are gone,
+ * and entry Seq had hash Hash.
+ */
+export interface PruneAnchor {
+  through_seq: number
+  hash: string
+  time: string
+  key_id: string
+  signature: string
+}
+
+/**
  * ReactionCount summarises one emoji on a message. Me is true when the
  * viewer reacted; in frames fanned out to everyone it is false.
  */
@@ -262,6 +274,10 @@ export interface Report {
   checked: number
   last_seq: number
   checkpoints: number
+  /** the last entry retention removed: verification starts from its signed anchor */
+  pruned_through?: number
+  /** signed prune anchors checked */
+  prunes?: number
   first_bad?: Bad
 }
 
@@ -597,6 +613,10 @@ export interface AuditCheckpointsResponse {
 export interface AuditEntriesResponse {
   entries: Entry[]
   has_more: boolean
+}
+
+export interface AuditPrunesResponse {
+  prunes: PruneAnchor[]
 }
 
 export interface BreakGlassRequest {
@@ -1044,4 +1064,5 @@ export interface Endpoints {
   'GET /api/v1/admin/audit': { request: undefined; response: AuditEntriesResponse }
   'GET /api/v1/admin/audit/verify': { request: undefined; response: Report }
   'GET /api/v1/admin/audit/checkpoints': { request: undefined; response: AuditCheckpointsResponse }
+  'GET /api/v1/admin/audit/prunes': { request: undefined; response: AuditPrunesResponse }
 }
