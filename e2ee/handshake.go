@@ -169,9 +169,9 @@ func sharedKey(th [32]byte, dhs [][]byte, ss []byte) [32]byte {
 // the key directory (X3DH with the ML-KEM step of PQXDH). It verifies the
 // bundle first; the caller must also have checked that the bundle's
 // identity is in the user's signed client list, or show it as unverified.
-// rand (nil: crypto/rand) supplies the 32-byte ephemeral key; the ML-KEM
-// encapsulation draws its own randomness. The session's first Encrypt
-// returns a PrekeyMessage.
+// rand (nil: crypto/rand) supplies the 32-byte ephemeral key and then the
+// 32-byte first ratchet key; the ML-KEM encapsulation draws its own
+// randomness. Until a reply decrypts, Encrypt returns PrekeyMessages.
 func Initiate(rand io.Reader, self *ClientKeys, peer *Bundle) (*Session, error) {
 	return initiate(rand, self, peer, systemEncapsulate)
 }
@@ -224,21 +224,31 @@ func initiate(rand io.Reader, self *ClientKeys, peer *Bundle, encaps encapsulato
 		h.hasOPK, h.opkID, h.opk = true, opk.ID, opk.Key
 	}
 	th := h.transcript()
+	// The first sending chain, with a ratchet key of its own: the
+	// ephemeral key is forgotten as soon as SK is derived.
+	rk0, err := GenerateDHKey(rand)
+	if err != nil {
+		return nil, err
+	}
+	out, err := rk0.dh(peer.SignedPrekey.Key)
+	if err != nil {
+		return nil, err
+	}
 	s := &Session{
-		local:       local,
-		remote:      peer.ClientIdentity,
-		initiator:   true,
-		ad:          th,
-		baseKey:     ek.Public(),
-		dhs:         ek, // replaced by the first ratchet key at the first Encrypt
-		dhr:         peer.SignedPrekey.Key,
-		hasDHr:      true,
-		rk:          sharedKey(th, dhs, ss),
-		sendRatchet: true,
+		local:     local,
+		remote:    peer.ClientIdentity,
+		initiator: true,
+		ad:        th,
+		baseKey:   ek.Public(),
+		dhs:       rk0,
+		dhr:       peer.SignedPrekey.Key,
+		hasDHr:    true,
+		hasCKs:    true,
 		pending: &pendingPrekey{
 			spkID: h.spkID, hasOPK: h.hasOPK, opkID: h.opkID, pqID: h.pqID, kemCT: ct,
 		},
 	}
+	s.rk, s.cks = kdfRK(sharedKey(th, dhs, ss), out)
 	return s, nil
 }
 

@@ -5,9 +5,11 @@ import (
 	"crypto/mlkem/mlkemtest"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 	"time"
 )
@@ -196,3 +198,7 @@ func errName(err error) string {
 	}
 	return "other: " + err.Error()
 }
+
+func osReadVector(name string) ([]byte, error) { return os.ReadFile(vectorPath(name)) }
+
+func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }

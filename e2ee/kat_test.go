@@ -163,10 +163,10 @@ func TestRFC8439(t *testing.T) {
 
 func TestRFC5869(t *testing.T) {
 	for _, v := range []struct {
-		name             string
-		ikm, salt, info  []byte
-		l                int
-		prk, okm         string
+		name            string
+		ikm, salt, info []byte
+		l               int
+		prk, okm        string
 	}{
 		{"A.1", bytes.Repeat([]byte{0x0b}, 22), seq(0x00, 0x0c), seq(0xf0, 0xf9), 42,
 			"077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5",

@@ -21,18 +21,22 @@ type UserKeys struct {
 	Clients   []ClientIdentity
 }
 
-// fingerprint is the 64-byte iterated hash over the user's master key and
-// every client's signing and identity keys, clients sorted by client id.
+// fingerprint is the 64-byte iterated hash of a context: d = SHA-512 of
+// the context, then h = SHA-512(h || d) SafetyNumberIterations times from
+// an empty h. Hashing the digest rather than the context keeps each
+// iteration two SHA-512 blocks however many clients a user has.
 func fingerprint(label string, fields [][]byte) []byte {
-	f0 := context(label, fields...)
-	var h []byte
-	for range SafetyNumberIterations {
-		s := sha512.New()
-		s.Write(h)
-		s.Write(f0)
-		h = s.Sum(nil)
+	d := sha512.Sum512(context(label, fields...))
+	buf := make([]byte, 0, 128)
+	var h [64]byte
+	for i := range SafetyNumberIterations {
+		buf = buf[:0]
+		if i > 0 {
+			buf = append(buf, h[:]...)
+		}
+		h = sha512.Sum512(append(buf, d[:]...))
 	}
-	return h
+	return h[:]
 }
 
 func (u *UserKeys) fingerprint() ([]byte, error) {

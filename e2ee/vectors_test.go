@@ -465,9 +465,11 @@ type handshakeCase struct {
 	BobSignedPrekey  prekeyVec  `json:"bob_signed_prekey"`
 	BobPQPrekey      prekeyVec  `json:"bob_pq_prekey"`
 	BobOneTimePrekey *prekeyVec `json:"bob_one_time_prekey"`
-	// Alice's randomness for Initiate, read in this order.
+	// Alice's randomness for Initiate, read in this order (Go reads no
+	// KEM randomness outside tests: crypto/mlkem draws its own).
 	EphemeralPrivate hexBytes `json:"ephemeral_private"`
 	KEMRandomness    hexBytes `json:"kem_randomness"`
+	RatchetPrivate   hexBytes `json:"ratchet_private"`
 	// Intermediate values.
 	BaseKey         hexBytes   `json:"base_key"`
 	KEMCiphertext   hexBytes   `json:"kem_ciphertext"`
@@ -475,8 +477,7 @@ type handshakeCase struct {
 	DH              []hexBytes `json:"dh"`
 	Transcript      hexBytes   `json:"transcript"`
 	SharedKey       hexBytes   `json:"shared_key"`
-	// Alice's first Encrypt reads a ratchet key; Bob's first reply too.
-	RatchetPrivate      hexBytes `json:"ratchet_private"`
+	// Bob's first reply reads a ratchet key.
 	Plaintext           hexBytes `json:"plaintext"`
 	PrekeyMessage       hexBytes `json:"prekey_message"`
 	ReplyRatchetPrivate hexBytes `json:"reply_ratchet_private"`
@@ -510,8 +511,8 @@ func genHandshakeCase(t testing.TB, name string, withOPK bool) handshakeCase {
 		b.OneTimePrekey = &o
 		c.BobOneTimePrekey = &prekeyVec{ID: 9, Private: priv, Public: o.Key[:]}
 	}
-	c.EphemeralPrivate, c.KEMRandomness = d.bytes(32), d.bytes(32)
-	rnd := script(c.EphemeralPrivate, c.KEMRandomness)
+	c.EphemeralPrivate, c.KEMRandomness, c.RatchetPrivate = d.bytes(32), d.bytes(32), d.bytes(32)
+	rnd := script(c.EphemeralPrivate, c.KEMRandomness, c.RatchetPrivate)
 	s, err := initiate(rnd, alice, b, testEncapsulate)
 	if err != nil || rnd.left() != 0 {
 		t.Fatal(err, rnd.left())
@@ -529,12 +530,15 @@ func genHandshakeCase(t testing.TB, name string, withOPK bool) handshakeCase {
 		dh4, _ := ek.dh(opk.Public())
 		c.DH = append(c.DH, dh4)
 	}
-	c.Transcript, c.SharedKey = clone(s.ad[:]), clone(s.rk[:])
-	c.RatchetPrivate = d.bytes(32)
+	var dhs [][]byte
+	for _, x := range c.DH {
+		dhs = append(dhs, x)
+	}
+	sk := sharedKey(s.ad, dhs, ss)
+	c.Transcript, c.SharedKey = clone(s.ad[:]), sk[:]
 	c.Plaintext = []byte("Hello Bob, this is the first message of " + name + ".")
-	rnd = script(c.RatchetPrivate)
-	c.PrekeyMessage, err = s.Encrypt(rnd, c.Plaintext)
-	if err != nil || rnd.left() != 0 {
+	c.PrekeyMessage, err = s.Encrypt(script(), c.Plaintext)
+	if err != nil {
 		t.Fatal(err)
 	}
 	pm, _ := ParsePrekeyMessage(c.PrekeyMessage)
@@ -553,7 +557,7 @@ func genHandshakeCase(t testing.TB, name string, withOPK bool) handshakeCase {
 
 func genHandshake(t testing.TB) handshakeVectors {
 	return handshakeVectors{
-		Description: "X3DH + ML-KEM-768. dh lists DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B) and, with a one-time prekey, DH4 = DH(EK_A, OPK_B). shared_key is SK, the first root key. ratchet_private is read by Alice's first Encrypt, reply_ratchet_private by Bob's.",
+		Description: "X3DH + ML-KEM-768. dh lists DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B) and, with a one-time prekey, DH4 = DH(EK_A, OPK_B). shared_key is SK. Initiate reads ephemeral_private, kem_randomness (the m of ML-KEM.Encaps_internal) and ratchet_private, in that order; Alice's first Encrypt reads nothing; Bob's first Encrypt reads reply_ratchet_private.",
 		Cases: []handshakeCase{
 			genHandshakeCase(t, "one-time prekey", true),
 			genHandshakeCase(t, "no one-time prekey", false),
@@ -583,14 +587,19 @@ func replayHandshake(t *testing.T, c handshakeCase) (alice, bob *Session) {
 		opk, _ = NewDHKey(o.Private)
 		b.OneTimePrekey = &OneTimePrekey{ID: o.ID, Key: opk.Public()}
 	}
-	alice, err := initiate(script(c.EphemeralPrivate, c.KEMRandomness), ak, b, testEncapsulate)
+	alice, err := initiate(script(c.EphemeralPrivate, c.KEMRandomness, c.RatchetPrivate), ak, b, testEncapsulate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(alice.baseKey[:], c.BaseKey) || !bytes.Equal(alice.ad[:], c.Transcript) || !bytes.Equal(alice.rk[:], c.SharedKey) {
+	// The root key after the first ratchet step is KDF_RK(SK, DH(ratchet key, SPK)).
+	rkey, _ := NewDHKey(c.RatchetPrivate)
+	out, _ := rkey.dh(b.SignedPrekey.Key)
+	var sk [32]byte
+	copy(sk[:], c.SharedKey)
+	if rk, _ := kdfRK(sk, out); !bytes.Equal(alice.baseKey[:], c.BaseKey) || !bytes.Equal(alice.ad[:], c.Transcript) || rk != alice.rk {
 		t.Fatal("base key, transcript or shared key")
 	}
-	m, _ := alice.Encrypt(script(c.RatchetPrivate), c.Plaintext)
+	m, _ := alice.Encrypt(script(), c.Plaintext)
 	if !bytes.Equal(m, c.PrekeyMessage) {
 		t.Fatal("prekey message")
 	}
@@ -722,7 +731,7 @@ func genRatchet(t testing.TB) ratchetVectors {
 	run("tampered and out of bounds", func(g *ratchetGen) {
 		g.encrypt("alice", "a0")
 		g.encrypt("alice", "a1")
-		g.decrypt("bob", "a1", func(m []byte) []byte { m[len(m)-1] ^= 1; return m }, t0)         // tag
+		g.decrypt("bob", "a1", func(m []byte) []byte { m[len(m)-1] ^= 1; return m }, t0)          // tag
 		g.decrypt("bob", "a1", func(m []byte) []byte { m[messageHeaderSize] ^= 1; return m }, t0) // ciphertext
 		g.decrypt("bob", "a1", func(m []byte) []byte { m[40] ^= 1; return m }, t0)                // n: 1 → 257
 		g.decrypt("bob", "a1", func(m []byte) []byte { m[39] = 0x10; return m }, t0)              // n far ahead
