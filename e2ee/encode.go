@@ -49,14 +49,12 @@ func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 // writer appends the fixed layouts of docs/protocol.md.
 type writer struct{ b []byte }
 
-func (w *writer) u8(v byte)        { w.b = append(w.b, v) }
-func (w *writer) u16(v uint16)     { w.b = binary.BigEndian.AppendUint16(w.b, v) }
-func (w *writer) u32(v uint32)     { w.b = binary.BigEndian.AppendUint32(w.b, v) }
-func (w *writer) u64(v uint64)     { w.b = binary.BigEndian.AppendUint64(w.b, v) }
-func (w *writer) raw(p []byte)     { w.b = append(w.b, p...) }
-func (w *writer) str8(s string)    { w.b = append(append(w.b, byte(len(s))), s...) }
-func (w *writer) bytes16(p []byte) { w.u16(uint16(len(p))); w.raw(p) }
-func (w *writer) bytes32(p []byte) { w.u32(uint32(len(p))); w.raw(p) }
+func (w *writer) u8(v byte)     { w.b = append(w.b, v) }
+func (w *writer) u16(v uint16)  { w.b = binary.BigEndian.AppendUint16(w.b, v) }
+func (w *writer) u32(v uint32)  { w.b = binary.BigEndian.AppendUint32(w.b, v) }
+func (w *writer) u64(v uint64)  { w.b = binary.BigEndian.AppendUint64(w.b, v) }
+func (w *writer) raw(p []byte)  { w.b = append(w.b, p...) }
+func (w *writer) str8(s string) { w.b = append(append(w.b, byte(len(s))), s...) }
 
 // reader consumes a layout; the first short read or bad value sets err and
 // every later read returns zero values, so a decoder checks err once.
@@ -127,16 +125,6 @@ func (r *reader) id() string {
 		return ""
 	}
 	return s
-}
-
-func (r *reader) bytes16() []byte { return clone(r.take(int(r.u16()))) }
-func (r *reader) bytes32() []byte {
-	n := r.u32()
-	if uint64(n) > uint64(len(r.b)) {
-		r.fail()
-		return nil
-	}
-	return clone(r.take(int(n)))
 }
 
 func (r *reader) array32() (a [32]byte) {
