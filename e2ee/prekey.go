@@ -29,25 +29,23 @@ type OneTimePrekey struct {
 	Key DHPublic `json:"key"`
 }
 
-func signedPrekeyBytes(c *ClientIdentity, id uint32, key DHPublic) []byte {
-	return context(labelSignedPrekey, []byte(c.UserID), []byte(c.ClientID), u32(id), key[:])
+func signedPrekeyBytes(user, client string, id uint32, key DHPublic) []byte {
+	return context(labelSignedPrekey, []byte(user), []byte(client), u32(id), key[:])
 }
 
-func pqPrekeyBytes(c *ClientIdentity, id uint32, key *KEMPublic) []byte {
-	return context(labelPQPrekey, []byte(c.UserID), []byte(c.ClientID), u32(id), key[:])
+func pqPrekeyBytes(user, client string, id uint32, key *KEMPublic) []byte {
+	return context(labelPQPrekey, []byte(user), []byte(client), u32(id), key[:])
 }
 
 // SignPrekey signs an X25519 prekey as the client's signed prekey.
 func (c *ClientKeys) SignPrekey(id uint32, k *DHKey) SignedPrekey {
-	pub := c.Public()
-	return SignedPrekey{ID: id, Key: k.Public(), Sig: c.Signing.sign(signedPrekeyBytes(&pub, id, k.Public()))}
+	return SignedPrekey{ID: id, Key: k.Public(), Sig: c.Signing.sign(signedPrekeyBytes(c.UserID, c.ClientID, id, k.Public()))}
 }
 
 // SignPQPrekey signs an ML-KEM-768 key as the client's PQ prekey.
 func (c *ClientKeys) SignPQPrekey(id uint32, k *KEMKey) PQPrekey {
-	pub := c.Public()
 	p := PQPrekey{ID: id, Key: k.Public()}
-	p.Sig = c.Signing.sign(pqPrekeyBytes(&pub, id, &p.Key))
+	p.Sig = c.Signing.sign(pqPrekeyBytes(c.UserID, c.ClientID, id, &p.Key))
 	return p
 }
 
@@ -61,7 +59,7 @@ func (p *SignedPrekey) Verify(owner *ClientIdentity) error {
 	if err := CheckDHPublic(p.Key[:]); err != nil {
 		return err
 	}
-	if err := verify(owner.SigningKey, signedPrekeyBytes(owner, p.ID, p.Key), p.Sig); err != nil {
+	if err := verify(owner.SigningKey, signedPrekeyBytes(owner.UserID, owner.ClientID, p.ID, p.Key), p.Sig); err != nil {
 		return errf(ErrBadSignature, "signed prekey %d: %v", p.ID, err)
 	}
 	return nil
@@ -72,7 +70,7 @@ func (p *PQPrekey) Verify(owner *ClientIdentity) error {
 	if err := CheckKEMPublic(p.Key[:]); err != nil {
 		return err
 	}
-	if err := verify(owner.SigningKey, pqPrekeyBytes(owner, p.ID, &p.Key), p.Sig); err != nil {
+	if err := verify(owner.SigningKey, pqPrekeyBytes(owner.UserID, owner.ClientID, p.ID, &p.Key), p.Sig); err != nil {
 		return errf(ErrBadSignature, "PQ prekey %d: %v", p.ID, err)
 	}
 	return nil
