@@ -299,8 +299,8 @@ func (k *InboundSenderKey) FirstIteration() uint32 { return k.baseIteration }
 func (k *InboundSenderKey) Generation() uint64 { return k.generation }
 
 // Decrypt verifies and decrypts a group message of this chain. A message of
-// another chain is ErrWrongSession, a replay ErrDuplicate, a message before
-// FirstIteration ErrDuplicate too (ask for the key: SenderKeyRequest).
+// another chain, or from before FirstIteration, is ErrWrongSession (the key
+// is missing: ask for it with a SenderKeyRequest); a replay is ErrDuplicate.
 func (k *InboundSenderKey) Decrypt(msg []byte, now time.Time) ([]byte, error) {
 	m, err := ParseSenderKeyMessage(msg)
 	if err != nil {
@@ -316,6 +316,9 @@ func (k *InboundSenderKey) Decrypt(msg []byte, now time.Time) ([]byte, error) {
 	limit := now.Add(-SkippedKeyMaxAge).Unix()
 	c.skipped = slices.DeleteFunc(c.skipped, func(s senderSkipped) bool { return s.stored < limit })
 	var mk [32]byte
+	if m.Iteration < c.baseIteration && !slices.ContainsFunc(c.skipped, func(s senderSkipped) bool { return s.iteration == m.Iteration }) {
+		return nil, errf(ErrWrongSession, "iteration %d is before the key held (%d): request it", m.Iteration, c.baseIteration)
+	}
 	if m.Iteration < c.iteration {
 		i := slices.IndexFunc(c.skipped, func(s senderSkipped) bool { return s.iteration == m.Iteration })
 		if i < 0 {

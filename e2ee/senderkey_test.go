@@ -175,7 +175,7 @@ func TestSenderKeyRequestAndMerge(t *testing.T) {
 	if dave.FirstIteration() != 4 {
 		t.Fatalf("first iteration %d", dave.FirstIteration())
 	}
-	if _, err := dave.Decrypt(ms[1], t0); !errors.Is(err, ErrDuplicate) {
+	if _, err := dave.Decrypt(ms[1], t0); !errors.Is(err, ErrWrongSession) {
 		t.Fatalf("before the key: %v", err)
 	}
 	q := SenderKeyRequest{GroupID: "channel-1", UserID: "alice", ClientID: "a1", ChainID: g.out.ChainID(), Iteration: 1}
