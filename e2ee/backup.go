@@ -123,7 +123,6 @@ type Backup struct {
 	Data     []byte `json:"data"`
 }
 
-
 func (k *RecoveryKey) backupKeys() (enc, check []byte) {
 	return hkdfSHA256(k[:], nil, labelBackupKey, 32), hkdfSHA256(k[:], nil, labelBackupCheck, 16)
 }
