@@ -108,6 +108,9 @@ func TestRecoveryKeyText(t *testing.T) {
 	for range 50 {
 		k, _ := GenerateRecoveryKey(r)
 		s := k.String()
+		if len(strings.ReplaceAll(s, " ", "")) != 47 || len(strings.Fields(s)) != 12 {
+			t.Fatalf("%q: not 47 characters in 12 groups", s)
+		}
 		got, err := ParseRecoveryKey(s)
 		if err != nil || got != k {
 			t.Fatalf("%q: %v", s, err)
@@ -136,9 +139,14 @@ func TestRecoveryKeyText(t *testing.T) {
 			t.Fatalf("%q accepted", bad)
 		}
 	}
-	var zero RecoveryKey
-	if got, err := ParseRecoveryKey(zero.String()); err != nil || got != zero {
-		t.Fatalf("all-zero key: %v", err)
+	var zero, ones RecoveryKey
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	for _, k := range []RecoveryKey{zero, ones} {
+		if got, err := ParseRecoveryKey(k.String()); err != nil || got != k || len(strings.ReplaceAll(k.String(), " ", "")) != 47 {
+			t.Fatalf("%x: %v", k, err)
+		}
 	}
 }
 
