@@ -77,6 +77,18 @@ const (
 	ActionSettingsChange  = "admin.settings_change"
 )
 
+// Actions added after the first set, each recorded by the feature it names.
+const (
+	ActionSSOLink      = "auth.sso_link"           // an identity linked to the caller's account (Metadata: provider, subject)
+	ActionSSOUnlink    = "auth.sso_unlink"         // an identity unlinked (Metadata: provider)
+	ActionRecoveryUse  = "auth.recovery_code_use"  // a recovery code spent (Metadata: purpose, remaining)
+	ActionRecoveryNew  = "auth.recovery_codes_new" // the recovery codes replaced
+	ActionBreakGlass   = "admin.break_glass"       // an account marked or unmarked break-glass (Metadata: state set or cleared)
+	ActionInviteCreate = "admin.invite_create"     // an invite made (target: its id, never the code)
+	ActionInviteDelete = "admin.invite_delete"     // an invite withdrawn
+	ActionAuditPrune   = "audit.prune"             // retention removed the oldest entries (Metadata: through_seq, entries)
+)
+
 // Actor types.
 const (
 	ActorUser      = "user"

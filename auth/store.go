@@ -14,6 +14,10 @@ import (
 //
 // Errors are *unhidra.Error with ENotFound or EConflict where noted; anything
 // else is an internal error.
+//
+// A write whose context carries audit events (audit.With) writes them in
+// its own transaction, so that they commit with the change or not at all;
+// UseRecoveryCode writes them only when it spent a code.
 type Store interface {
 	// CreateUser inserts u with its password hash in one transaction that
 	// also applies opts. Usernames are unique case-insensitively (EConflict).

@@ -31,6 +31,8 @@ func decodeTargets() []any {
 		&loginMFARequest{}, &codeRequest{}, &disableTOTPRequest{}, &createTokenRequest{}, &breakGlassRequest{},
 		// retention
 		&setRetentionRequest{}, &placeHoldRequest{},
+		// passkeys
+		&passkeyRegisterRequest{}, &passkeyLoginRequest{}, &renamePasskeyRequest{},
 	}
 }
 

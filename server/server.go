@@ -236,8 +236,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return fail(err)
 	}
+	passkeys, err := NewPasskeys(cfg, db, n.Auth, log)
+	if err != nil {
+		return fail(err)
+	}
 	n.API = httpapi.New(httpapi.Config{
 		SSO:              ssoSvc,
+		Passkeys:         passkeys,
 		PublicURL:        strings.TrimRight(cfg.PublicURL, "/"),
 		Auth:             n.Auth,
 		Chat:             n.Chat,

@@ -55,6 +55,7 @@ var constUnions = []struct{ name, dir, anchor string }{
 var renamed = map[string]string{
 	"unhidra.Event":  "ChannelEvent",
 	"chat.Highlight": "SearchHighlight",
+	"passkey.Begin":  "PasskeyBegin",
 }
 
 // fieldUnions types the string members whose value is one of a union, by

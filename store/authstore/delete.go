@@ -13,13 +13,13 @@ import (
 	"github.com/unhidra/unhidra/store/auditstore"
 )
 
-// Deleting an account (auth.Store.DeleteUser, migration 0012).
+// Deleting an account (auth.Store.DeleteUser, migration 0013).
 
 // CredentialTables are the tables of rows that belong to one account and
 // go when it is deleted, each with the column naming the user. A table
-// added later that references users (passkeys, say) belongs here, or in
-// KeptUserTables: storetest's DeleteUser case fails for a table that is
-// in neither. Refresh tokens go with their sessions (ON DELETE CASCADE).
+// added later that references users belongs here, or in KeptUserTables:
+// storetest's Delete/EveryUserTable case fails for a table that is in
+// neither. Refresh tokens go with their sessions (ON DELETE CASCADE).
 var CredentialTables = []struct{ Table, Column string }{
 	{"sessions", "user_id"},
 	{"access_tokens", "user_id"},
@@ -29,6 +29,8 @@ var CredentialTables = []struct{ Table, Column string }{
 	{"identities", "user_id"},
 	{"sso_states", "user_id"},
 	{"break_glass_accounts", "user_id"},
+	{"passkeys", "user_id"},
+	{"passkey_ceremonies", "user_id"},
 }
 
 // KeptUserTables reference users but are not the account store's to clear:

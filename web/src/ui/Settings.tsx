@@ -12,6 +12,7 @@ import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvide
 import { getTheme, setTheme, type Theme } from './theme'
 import { AdminChannels } from './AdminChannels'
 import { AdminUsers } from './AdminUsers'
+import { Passkeys } from './Passkeys'
 import { AuditLog } from './AuditLog'
 import { Compliance } from './Compliance'
 
@@ -19,6 +20,7 @@ const TABS = [
   ['profile', 'Profile'],
   ['password', 'Password'],
   ['sessions', 'Active sessions'],
+  ['passkeys', 'Passkeys'],
   ['security', 'Two-factor authentication'],
   ['tokens', 'Access tokens'],
   ['sign-in', 'Single sign-on'],
@@ -58,6 +60,7 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'profile' && <Profile />}
           {t === 'password' && <Password />}
           {t === 'sessions' && <Sessions />}
+          {t === 'passkeys' && <Passkeys />}
           {t === 'security' && <TwoFactor />}
           {t === 'tokens' && <AccessTokens />}
           {t === 'sign-in' && <SignIn />}

@@ -1,4 +1,0 @@
--- rollout: expand
--- Placeholder for the migration another branch adds as 0011: versions must
--- run without gaps, and this branch's own migration is 0012. Drop this file
--- when the two are merged.
