@@ -47,6 +47,7 @@ const (
 	ActionSessionsRevoke = "auth.sessions_revoke" // every other session revoked
 	ActionPasswordChange = "auth.password_change" // Result ok or failed
 	ActionUserUpdate     = "admin.user_update"    // role or disabled changed by an admin
+	ActionUserDelete     = "admin.user_delete"    // an account deleted by an admin (Metadata: mode, messages)
 	ActionMemberAdd      = "chat.member_add"      // join, or added by someone
 	ActionMemberRemove   = "chat.member_remove"   // leave, or removed by someone
 	ActionMemberRole     = "chat.member_role"     // a member's channel role changed

@@ -23,6 +23,7 @@ func decodeTargets() []any {
 		// accounts
 		&registerRequest{}, &loginRequest{}, &refreshRequest{}, &logoutRequest{},
 		&updateMeRequest{}, &changePasswordRequest{}, &createInviteRequest{}, &adminUpdateUserRequest{},
+		&adminDeleteUserRequest{},
 		// chat
 		&createChannelRequest{}, &updateChannelRequest{}, &setMemberRequest{}, &prefsRequest{},
 		&sendRequest{}, &readRequest{}, &editRequest{},
@@ -66,6 +67,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"body":"edited text"}`,
 		`{"days":30}`,
 		`{"reason":"case 7"}`,
+		`{"mode":"anonymise"}`,
+		`{"mode":"erase"}`,
 		// Hostile shapes.
 		`{"username":`, `[]`, `null`, `{} {}`, `{"surprise":1}`, "\x00", `{"username":"\ud800"}`,
 		"{\"body\":\"a\x00b\"}", "{\"body\":\"\xff\"}", `{"seq":99999999999999999999}`, `{"seq":-1}`,

@@ -192,7 +192,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
 		{"DELETE", "/api/v1/admin/users/{id}/sessions", user, s.handleAdminRevokeSessions, docAdminRevokeSessions},
-	}...), append(append(append(append(append(append(s.mfaRoutes(), s.passkeyRoutes()...), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), s.auditRoutes()...)...)
+	}...), append(append(append(append(append(append(append(s.mfaRoutes(), s.passkeyRoutes()...), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), s.auditRoutes()...), s.adminRoutes()...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

@@ -99,8 +99,9 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 }
 
 // NewAuth builds the account service over db with the configured password
-// and token settings and the keys of LoadKeys.
-func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher, log *slog.Logger) (*auth.Service, error) {
+// and token settings and the keys of LoadKeys. content, the chat service's
+// part of deleting accounts, may be nil (the deletion is then unavailable).
+func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher, content auth.Content, log *slog.Logger) (*auth.Service, error) {
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = cfg.Argon2Memory, cfg.Argon2Iterations, cfg.Argon2Parallelism
 	hasher, err := password.New(password.Config{Params: params})
@@ -133,6 +134,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher,
 		MFABackoff:     rates.Backoff("mfa-account", ratelimit.BackoffOptions{Free: 5, Max: 5 * time.Minute}),
 		PasswordLogin:  cfg.PasswordLogin,
 		Events:         events,
+		Content:        content,
 		Logger:         log,
 	}), nil
 }
@@ -204,10 +206,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return fail(err)
 	}
 	n.Audit = n.audit.service
-	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, log); err != nil {
+	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg, RetentionDays: cfg.RetentionDays})
+	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, n.Chat, log); err != nil {
 		return fail(err)
 	}
-	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg, RetentionDays: cfg.RetentionDays})
 	if n.Presence, err = OpenPresence(ctx, cfg, n.Bus); err != nil {
 		return fail(err)
 	}
@@ -363,6 +365,7 @@ func (n *Node) Run(ctx context.Context) error {
 		slog.String("version", unhidra.Version), slog.String("db", n.Store.Engine()))
 	go n.rotateKeys(ctx)
 	go n.sweepRetention(ctx)
+	go n.Auth.RunDeletions(ctx, deletionsEvery)
 	go n.rates.Run(ctx)
 	// The chainer outlives the requests still finishing at shutdown, so
 	// their audit events are chained before the lease is given up.
@@ -450,6 +453,10 @@ func (n *Node) rotateKeys(ctx context.Context) {
 		}
 	}
 }
+
+// deletionsEvery is how often each node looks for deleted accounts whose
+// channels and messages are still to purge (auth.Service.RunDeletions).
+const deletionsEvery = time.Minute
 
 // sweepRetention deletes expired messages every --retention-every (and
 // once at start), until ctx ends. Every node runs it; a message another

@@ -29,6 +29,7 @@ func TestSQLite(t *testing.T) {
 	storetest.Schema(t, open)
 	storetest.Accounts(t, open)
 	storetest.SSO(t, open)
+	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
 }
 
@@ -41,5 +42,6 @@ func TestPostgres(t *testing.T) {
 	storetest.Schema(t, open)
 	storetest.Accounts(t, open)
 	storetest.SSO(t, open)
+	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
 }

@@ -224,7 +224,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, log)
+		svc, err := server.NewAuth(cfg, db, keys, nil, nil, log)
 		if err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, log)
+		svc, err := server.NewAuth(cfg, db, keys, nil, nil, log)
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,7 @@ var constUnions = []struct{ name, dir, anchor string }{
 	{"MessageKind", ".", "MessageText"},
 	{"SenderType", ".", "SenderUser"},
 	{"PresenceStatus", "wire", "StatusOnline"},
+	{"DeleteMode", ".", "DeleteAnonymise"},
 }
 
 // renamed are the Go types whose TypeScript name is not their own: the
@@ -61,20 +62,23 @@ var renamed = map[string]string{
 // Go type (as reflect prints it) and JSON member. An entry that matches
 // no member is an error, so a rename cannot leave one behind.
 var fieldUnions = map[string]map[string]string{
-	"unhidra.User":                   {"role": "UserRole"},
-	"unhidra.Channel":                {"kind": "ChannelKind", "role": "ChannelRole"},
-	"unhidra.Member":                 {"role": "ChannelRole"},
-	"unhidra.Message":                {"kind": "MessageKind"},
-	"unhidra.Sender":                 {"type": "SenderType"},
-	"unhidra.Event":                  {"type": "ChannelEventType"},
-	"gateway.ConnectionInfo":         {"status": "PresenceStatus"},
-	"wire.Error":                     {"code": "ErrorCode"},
-	"wire.Member":                    {"role": "ChannelRole"},
-	"wire.ClientFrame":               {"status": "ClientPresenceStatus"},
-	"httpapi.createChannelRequest":   {"kind": "ChannelKind"},
-	"httpapi.setMemberRequest":       {"role": "ChannelRole"},
-	"httpapi.adminUpdateUserRequest": {"role": "UserRole"},
-	"httpapi.errorDetail":            {"code": "ErrorCode"},
+	"unhidra.User":                    {"role": "UserRole"},
+	"unhidra.Channel":                 {"kind": "ChannelKind", "role": "ChannelRole"},
+	"unhidra.Member":                  {"role": "ChannelRole"},
+	"unhidra.Message":                 {"kind": "MessageKind"},
+	"unhidra.Sender":                  {"type": "SenderType"},
+	"unhidra.Event":                   {"type": "ChannelEventType"},
+	"gateway.ConnectionInfo":          {"status": "PresenceStatus"},
+	"wire.Error":                      {"code": "ErrorCode"},
+	"wire.Member":                     {"role": "ChannelRole"},
+	"wire.ClientFrame":                {"status": "ClientPresenceStatus"},
+	"httpapi.createChannelRequest":    {"kind": "ChannelKind"},
+	"httpapi.setMemberRequest":        {"role": "ChannelRole"},
+	"httpapi.adminUpdateUserRequest":  {"role": "UserRole"},
+	"httpapi.adminDeleteUserRequest":  {"mode": "DeleteMode"},
+	"httpapi.adminDeleteUserResponse": {"mode": "DeleteMode"},
+	"chat.AdminChannel":               {"kind": "ChannelKind"},
+	"httpapi.errorDetail":             {"code": "ErrorCode"},
 }
 
 type section int

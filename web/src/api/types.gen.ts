@@ -24,6 +24,8 @@ export type MessageKind = 'text' | 'telemetry' | 'event' | 'command' | 'system'
 export type SenderType = 'user' | 'device'
 /** Presence statuses. */
 export type PresenceStatus = 'online' | 'away' | 'dnd' | 'offline'
+/** Ways to delete an account (auth.Service.AdminDeleteUser). */
+export type DeleteMode = 'anonymise' | 'erase'
 /** The presence statuses a client may set (offline is the server's word for a user without a socket). */
 export type ClientPresenceStatus = 'online' | 'away' | 'dnd'
 /** The types of the durable channel events: the frames with a gap-free seq, which advance resume positions. */
@@ -41,6 +43,24 @@ export interface AccessToken {
   expires_at: string
   last_used_at?: string
   revoked_at?: string
+}
+
+/** AdminChannel is a public or private channel as the admins' list shows it. */
+export interface AdminChannel {
+  id: string
+  name: string
+  /** public or private */
+  kind: ChannelKind
+  encrypted: boolean
+  archived: boolean
+  archived_at?: string
+  created_by: string
+  created_at: string
+  member_count: number
+  /** LastSeq is the seq of the channel's last event. */
+  last_seq: number
+  /** time of the channel's last event */
+  last_activity_at?: string
 }
 
 /** Bad names the first entry (or checkpoint) that does not check out. */
@@ -347,6 +367,12 @@ export interface User {
   status_text: string
   role: UserRole
   disabled: boolean
+  /**
+   * Deleted marks an account an admin deleted: what remains is its
+   * tombstone (display name "Deleted user", no profile), kept so that the
+   * messages it sent still name a sender.
+   */
+  deleted: boolean
   created_at: string
   updated_at: string
 }
@@ -600,6 +626,28 @@ export type ClientFrame =
 export type ClientFrameType = ClientFrame['type']
 
 // ---- REST bodies
+
+export interface AdminChannelsResponse {
+  channels: AdminChannel[]
+  next_cursor?: string
+  /** direct channels on the server, which the list leaves out */
+  direct_count: number
+}
+
+export interface AdminDeleteUserRequest {
+  /** anonymise: the account goes, its messages stay and show "Deleted user"; erase: its messages are deleted too */
+  mode: DeleteMode
+}
+
+export interface AdminDeleteUserResponse {
+  /** what remains of the account: deleted, display name "Deleted user" */
+  user: User
+  mode: DeleteMode
+  /** messages of the user not deleted when the account was: kept (anonymise) or erased (erase) */
+  messages: number
+  /** the server is still removing the user from channels or erasing their messages; it finishes in the background */
+  pending: boolean
+}
 
 export interface AdminUpdateUserRequest {
   role?: UserRole
@@ -1065,4 +1113,8 @@ export interface Endpoints {
   'GET /api/v1/admin/audit/verify': { request: undefined; response: Report }
   'GET /api/v1/admin/audit/checkpoints': { request: undefined; response: AuditCheckpointsResponse }
   'GET /api/v1/admin/audit/prunes': { request: undefined; response: AuditPrunesResponse }
+  'DELETE /api/v1/admin/users/{id}': { request: AdminDeleteUserRequest; response: AdminDeleteUserResponse }
+  'GET /api/v1/admin/channels': { request: undefined; response: AdminChannelsResponse }
+  'GET /api/v1/admin/channels/{id}/members': { request: undefined; response: MembersResponse }
+  'POST /api/v1/admin/channels/{id}/archive': { request: undefined; response: undefined }
 }

@@ -10,6 +10,7 @@ import { askNotificationPermission, notificationPermission, setSound, soundOn } 
 import { fullTime } from './common'
 import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
+import { AdminChannels } from './AdminChannels'
 import { AdminUsers } from './AdminUsers'
 import { Passkeys } from './Passkeys'
 import { AuditLog } from './AuditLog'
@@ -26,12 +27,13 @@ const TABS = [
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
   ['users', 'Users'],
+  ['channels', 'Channels'],
   ['compliance', 'Compliance'],
   ['audit', 'Audit log'],
 ] as const
 
 // The tabs only admins see.
-const ADMIN_TABS: readonly string[] = ['users', 'compliance', 'audit']
+const ADMIN_TABS: readonly string[] = ['users', 'channels', 'compliance', 'audit']
 
 export function Settings({ tab }: { tab?: string }) {
   const loc = useLocation()
@@ -65,6 +67,7 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'appearance' && <Appearance />}
           {t === 'notifications' && <Notifications />}
           {t === 'users' && <AdminUsers />}
+          {t === 'channels' && <AdminChannels />}
           {t === 'compliance' && <Compliance />}
           {t === 'audit' && <AuditLog />}
         </section>
