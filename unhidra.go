@@ -24,15 +24,31 @@ const (
 // User is an account. The password hash never lives here: it stays in the store
 // and the auth service.
 type User struct {
-	ID          string    `json:"id"`
-	Username    string    `json:"username"`
-	DisplayName string    `json:"display_name"`
-	StatusText  string    `json:"status_text"`
-	Role        string    `json:"role"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+	StatusText  string `json:"status_text"`
+	Role        string `json:"role"`
+	Disabled    bool   `json:"disabled"`
+	// Deleted marks an account an admin deleted: what remains is its
+	// tombstone (display name "Deleted user", no profile), kept so that the
+	// messages it sent still name a sender.
+	Deleted   bool      `json:"deleted"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// DeletedUserName is the display name of every deleted account.
+const DeletedUserName = "Deleted user"
+
+// Ways to delete an account (auth.Service.AdminDeleteUser).
+const (
+	// DeleteAnonymise removes the account and keeps its messages, which
+	// then show "Deleted user" as their author.
+	DeleteAnonymise = "anonymise"
+	// DeleteErase removes the account and deletes every message it sent.
+	DeleteErase = "erase"
+)
 
 // IsAdmin reports whether u holds the system admin role.
 func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }

@@ -47,6 +47,7 @@ const (
 	ActionSessionsRevoke = "auth.sessions_revoke" // every other session revoked
 	ActionPasswordChange = "auth.password_change" // Result ok or failed
 	ActionUserUpdate     = "admin.user_update"    // role or disabled changed by an admin
+	ActionUserDelete     = "admin.user_delete"    // an account deleted by an admin (Metadata: mode, messages)
 	ActionMemberAdd      = "chat.member_add"      // join, or added by someone
 	ActionMemberRemove   = "chat.member_remove"   // leave, or removed by someone
 	ActionMemberRole     = "chat.member_role"     // a member's channel role changed
@@ -78,6 +79,18 @@ const (
 	// ActionConnectionClose: an admin closed a live socket (TargetType
 	// connection) or every socket of a user (TargetType user).
 	ActionConnectionClose = "admin.connection_close"
+)
+
+// Actions added after the first set, each recorded by the feature it names.
+const (
+	ActionSSOLink      = "auth.sso_link"           // an identity linked to the caller's account (Metadata: provider, subject)
+	ActionSSOUnlink    = "auth.sso_unlink"         // an identity unlinked (Metadata: provider)
+	ActionRecoveryUse  = "auth.recovery_code_use"  // a recovery code spent (Metadata: purpose, remaining)
+	ActionRecoveryNew  = "auth.recovery_codes_new" // the recovery codes replaced
+	ActionBreakGlass   = "admin.break_glass"       // an account marked or unmarked break-glass (Metadata: state set or cleared)
+	ActionInviteCreate = "admin.invite_create"     // an invite made (target: its id, never the code)
+	ActionInviteDelete = "admin.invite_delete"     // an invite withdrawn
+	ActionAuditPrune   = "audit.prune"             // retention removed the oldest entries (Metadata: through_seq, entries)
 )
 
 // Actor types.

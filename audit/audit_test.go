@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"iter"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,35 @@ func TestEncodingVector(t *testing.T) {
 type memSource struct {
 	entries []*Entry
 	cps     []*Checkpoint
+	anchors []*PruneAnchor
+}
+
+func (m *memSource) Anchors(ctx context.Context) iter.Seq2[*PruneAnchor, error] {
+	return func(yield func(*PruneAnchor, error) bool) {
+		for _, a := range m.anchors {
+			if !yield(a, nil) {
+				return
+			}
+		}
+	}
+}
+
+// prune removes the entries up to seq (and the checkpoints before it), as
+// a pruner without key (nil) or with one would.
+func (m *memSource) prune(seq int64, key *SigningKey) {
+	var h []byte
+	for len(m.entries) > 0 && m.entries[0].Seq <= seq {
+		h = m.entries[0].Hash
+		m.entries = m.entries[1:]
+	}
+	for len(m.cps) > 0 && m.cps[0].Seq < seq {
+		m.cps = m.cps[1:]
+	}
+	if key != nil {
+		a := &PruneAnchor{Seq: seq, Hash: h, Time: time.UnixMicro(seq)}
+		key.SignAnchor(a)
+		m.anchors = append(m.anchors, a)
+	}
 }
 
 func (m *memSource) Entries(ctx context.Context, after int64) iter.Seq2[*Entry, error] {
@@ -144,6 +174,104 @@ func TestVerifyInMemory(t *testing.T) {
 	}
 }
 
+func TestVerifyAfterPrune(t *testing.T) {
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	key, _ := NewSigningKey(seed)
+	rand.Read(seed)
+	other, _ := NewSigningKey(seed)
+	ring := Keyring{}
+	ring.Add(key.Public())
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		change func(m *memSource)
+		seq    int64
+		reason string
+	}{
+		{name: "signed prune", change: func(m *memSource) { m.prune(6, key) }},
+		{name: "two signed prunes", change: func(m *memSource) { m.prune(3, key); m.prune(9, key) }},
+		{name: "everything pruned", change: func(m *memSource) { m.prune(12, key) }},
+		{name: "prefix deleted without anchor", change: func(m *memSource) { m.prune(6, nil) }, seq: 1, reason: "entry 1 is missing"},
+		{name: "anchor by another key", change: func(m *memSource) { m.prune(6, other) }, seq: 6, reason: "does not trust"},
+		{name: "anchor with a checkpoint's signature", change: func(m *memSource) {
+			m.prune(6, key)
+			m.anchors[0].Signature = m.cps[0].Signature // the checkpoint at 6
+		}, seq: 6, reason: "bad signature"},
+		{name: "more deleted after the anchor", change: func(m *memSource) { m.prune(6, key); m.entries = m.entries[2:] }, seq: 7, reason: "entry 7 is missing"},
+		{name: "kept entry edited", change: func(m *memSource) { m.prune(6, key); m.entries[1].ActorID = "mallory" }, seq: 8, reason: "edited"},
+		{name: "anchor moved", change: func(m *memSource) {
+			m.prune(6, key)
+			m.anchors[0].Seq = 7
+		}, seq: 7, reason: "bad signature"},
+		{name: "newest anchor deleted", change: func(m *memSource) { m.prune(3, key); m.prune(6, key); m.anchors = m.anchors[:1] }, seq: 4, reason: "entry 4 is missing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := chain(t, 12, key)
+			tc.change(m)
+			rep, err := Verify(ctx, m, ring, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reason == "" {
+				if !rep.OK || rep.LastSeq != 12 || rep.PrunedThrough == 0 || rep.Checked != 12-rep.PrunedThrough {
+					t.Fatalf("%+v %+v", rep, rep.FirstBad)
+				}
+				return
+			}
+			if rep.OK || rep.FirstBad.Seq != tc.seq || !strings.Contains(rep.FirstBad.Reason, tc.reason) {
+				t.Fatalf("first bad = %+v, want seq %d with %q", rep.FirstBad, tc.seq, tc.reason)
+			}
+		})
+	}
+	// Exported checkpoints from before the prune: the pruned ones are
+	// skipped, the one at the anchor must match it.
+	m := chain(t, 12, key)
+	exported := slices.Clone(m.cps)
+	m.prune(6, key)
+	if rep, _ := Verify(ctx, m, ring, exported); !rep.OK {
+		t.Fatalf("exported checkpoints after a prune: %+v", rep.FirstBad)
+	}
+	forged := *exported[1] // at 6
+	forged.Hash = bytes.Repeat([]byte{7}, 32)
+	key.Sign(&forged)
+	if rep, _ := Verify(ctx, m, ring, []*Checkpoint{&forged}); rep.OK || rep.FirstBad.Seq != 6 {
+		t.Fatalf("a checkpoint at the anchor that disagrees: %+v", rep)
+	}
+}
+
+func TestCheckPrefix(t *testing.T) {
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	key, _ := NewSigningKey(seed)
+	ring := Keyring{}
+	ring.Add(key.Public())
+	ctx := context.Background()
+	m := chain(t, 12, key)
+	cp6 := m.cps[1]
+	if bad, err := CheckPrefix(m.Entries(ctx, 0), 0, ZeroHash(), cp6, ring); bad != nil || err != nil {
+		t.Fatalf("a clean prefix: %+v %v", bad, err)
+	}
+	m.entries[3].ActorID = "mallory" // entry 4
+	if bad, _ := CheckPrefix(m.Entries(ctx, 0), 0, ZeroHash(), cp6, ring); bad == nil || bad.Seq != 4 {
+		t.Fatalf("an edited entry in the prefix: %+v", bad)
+	}
+	// From an anchor: the entries after it only.
+	if bad, _ := CheckPrefix(m.Entries(ctx, 4), 4, m.entries[3].Hash, m.cps[2], ring); bad != nil {
+		t.Fatalf("from entry 4 to 9: %+v", bad)
+	}
+	if bad, _ := CheckPrefix(m.Entries(ctx, 4), 4, m.entries[3].Hash, m.cps[2], Keyring{}); bad == nil || bad.Seq != 9 || !strings.Contains(bad.Reason, "does not trust") {
+		t.Fatalf("an untrusted checkpoint: %+v", bad)
+	}
+	// A checkpoint beyond the entries.
+	m = chain(t, 12, key)
+	m.entries = m.entries[:5]
+	if bad, _ := CheckPrefix(m.Entries(ctx, 0), 0, ZeroHash(), cp6, ring); bad == nil || bad.Seq != 6 || !strings.Contains(bad.Reason, "missing") {
+		t.Fatalf("a prefix cut short: %+v", bad)
+	}
+}
+
 func TestCheckpointJSONRoundTrip(t *testing.T) {
 	seed := make([]byte, 32)
 	key, _ := NewSigningKey(seed)
@@ -207,6 +335,7 @@ func FuzzEvent(f *testing.F) {
 // FuzzDecoders feeds the text decoders (hex digests, keys, checkpoints).
 func FuzzDecoders(f *testing.F) {
 	f.Add(`{"seq":1,"hash":"00ff","time":"2026-01-01T00:00:00.000001Z","key_id":"ab","signature":"AAAA"}`)
+	f.Add(`{"through_seq":1000,"hash":"00ff","time":"2026-01-01T00:00:00.000001Z","key_id":"ab","signature":"AAAA"}`)
 	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
 	f.Add("zz")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -222,6 +351,11 @@ func FuzzDecoders(f *testing.F) {
 		if json.Unmarshal([]byte(s), &c) == nil {
 			_ = Keyring{}.Check(&c)
 			_ = c.SignedBytes()
+		}
+		var a PruneAnchor
+		if json.Unmarshal([]byte(s), &a) == nil {
+			_ = Keyring{}.CheckAnchor(&a)
+			_ = a.SignedBytes()
 		}
 	})
 }

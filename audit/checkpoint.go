@@ -37,13 +37,20 @@ type Checkpoint struct {
 // (unix microseconds, decimal) and key id, each a 4-byte big-endian length
 // followed by its bytes.
 func (c *Checkpoint) SignedBytes() []byte {
+	return signedStatement(checkpointText, c.Seq, c.Hash, c.Time, c.KeyID)
+}
+
+// signedStatement is what a signature covers: the label, seq (decimal),
+// the hash (a 4-byte big-endian length, then its bytes), time (unix
+// microseconds, decimal) and key id, each a field.
+func signedStatement(label string, seq int64, hash []byte, t time.Time, keyID string) []byte {
 	b := make([]byte, 0, 128)
-	b = appendField(b, checkpointText)
-	b = appendField(b, strconv.FormatInt(c.Seq, 10))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Hash)))
-	b = append(b, c.Hash...)
-	b = appendField(b, strconv.FormatInt(c.Time.UnixMicro(), 10))
-	b = appendField(b, c.KeyID)
+	b = appendField(b, label)
+	b = appendField(b, strconv.FormatInt(seq, 10))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(hash)))
+	b = append(b, hash...)
+	b = appendField(b, strconv.FormatInt(t.UnixMicro(), 10))
+	b = appendField(b, keyID)
 	return b
 }
 
@@ -89,8 +96,10 @@ func (k *SigningKey) PublicBase64() string { return base64.StdEncoding.EncodeToS
 // Sign fills c.KeyID and c.Signature.
 func (k *SigningKey) Sign(c *Checkpoint) {
 	c.KeyID = k.ID
-	c.Signature = ed25519.Sign(k.priv, c.SignedBytes())
+	c.Signature = k.sign(c.SignedBytes())
 }
+
+func (k *SigningKey) sign(msg []byte) []byte { return ed25519.Sign(k.priv, msg) }
 
 // ReadSigningKeyFile reads a key file: the base64 seed on one line. A file
 // readable by others is refused.
@@ -160,12 +169,14 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 }
 
 // Check verifies c's signature against the keyring.
-func (r Keyring) Check(c *Checkpoint) error {
-	pub, ok := r[c.KeyID]
+func (r Keyring) Check(c *Checkpoint) error { return r.check(c.KeyID, c.SignedBytes(), c.Signature) }
+
+func (r Keyring) check(keyID string, msg, sig []byte) error {
+	pub, ok := r[keyID]
 	if !ok {
-		return fmt.Errorf("signed by key %s, which this verifier does not trust", c.KeyID)
+		return fmt.Errorf("signed by key %s, which this verifier does not trust", keyID)
 	}
-	if !ed25519.Verify(pub, c.SignedBytes(), c.Signature) {
+	if !ed25519.Verify(pub, msg, sig) {
 		return errors.New("bad signature")
 	}
 	return nil

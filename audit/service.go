@@ -76,6 +76,22 @@ func (s *Service) Checkpoints(ctx context.Context, after int64, limit int) ([]*C
 	return s.store.CheckpointPage(ctx, after, limit)
 }
 
+// Anchors returns the signed prune anchors, oldest first: what retention
+// removed, for auditors who verify an export (it starts after the newest).
+func (s *Service) Anchors(ctx context.Context) ([]*PruneAnchor, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var out []*PruneAnchor
+	for a, err := range s.store.Anchors(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // Verify walks the whole log (see the package function Verify).
 func (s *Service) Verify(ctx context.Context) (*Report, error) {
 	if err := requireAdmin(ctx); err != nil {

@@ -31,6 +31,9 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, upd AdminUpdat
 	if err != nil {
 		return nil, err
 	}
+	if target.Deleted {
+		return nil, unhidra.Errorf(unhidra.EConflict, "this account was deleted")
+	}
 	losesAdmin := target.IsAdmin() && !target.Disabled &&
 		((upd.Role != nil && *upd.Role != unhidra.RoleAdmin) || (upd.Disabled != nil && *upd.Disabled))
 	if losesAdmin {
@@ -76,7 +79,7 @@ func (s *Service) AdminListUsers(ctx context.Context, cursor string, limit int) 
 	if err != nil {
 		return nil, "", err
 	}
-	users, err := s.cfg.Store.SearchUsers(ctx, "", after, limit+1)
+	users, err := s.cfg.Store.SearchUsers(ctx, "", after, limit+1, true)
 	if err != nil {
 		return nil, "", err
 	}

@@ -37,7 +37,7 @@ func (s *Service) SearchUsers(ctx context.Context, q, cursor string, limit int) 
 	if err != nil {
 		return nil, "", err
 	}
-	users, err = s.cfg.Store.SearchUsers(ctx, strings.ToLower(q), after, limit+1)
+	users, err = s.cfg.Store.SearchUsers(ctx, strings.ToLower(q), after, limit+1, false)
 	if err != nil {
 		return nil, "", err
 	}

@@ -2,9 +2,13 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 )
 
 // MaxInviteLifetime is the longest an invite may stay valid.
@@ -32,10 +36,21 @@ func (s *Service) CreateInvite(ctx context.Context, maxUses int, expiresIn time.
 	now := s.now().UTC()
 	exp := now.Add(expiresIn)
 	inv := &unhidra.Invite{Code: randomToken("uhi_"), CreatedBy: p.UserID, MaxUses: maxUses, ExpiresAt: &exp, CreatedAt: now}
-	if err := s.cfg.Store.CreateInvite(ctx, inv); err != nil {
+	ev := s.callerEvent(ctx, audit.ActionInviteCreate, "invite", InviteID(inv.Code))
+	ev.Metadata = map[string]string{"max_uses": strconv.Itoa(maxUses), "expires_at": exp.Truncate(time.Second).Format(time.RFC3339)}
+	actx := audit.With(ctx, ev)
+	if err := s.cfg.Store.CreateInvite(actx, inv); err != nil {
 		return nil, err
 	}
+	s.recordUntaken(actx)
 	return inv, nil
+}
+
+// InviteID names an invite in the audit log without its code, which is a
+// credential: the first 8 bytes of the code's SHA-256, in hex.
+func InviteID(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(h[:8])
 }
 
 // ListInvites lists invites (admins only).
@@ -54,5 +69,10 @@ func (s *Service) DeleteInvite(ctx context.Context, code string) error {
 	if err := unhidra.CheckID("code", code); err != nil {
 		return err
 	}
-	return s.cfg.Store.DeleteInvite(ctx, code)
+	actx := audit.With(ctx, s.callerEvent(ctx, audit.ActionInviteDelete, "invite", InviteID(code)))
+	if err := s.cfg.Store.DeleteInvite(actx, code); err != nil {
+		return err
+	}
+	s.recordUntaken(actx)
+	return nil
 }

@@ -107,7 +107,7 @@ func (s *Service) Login(ctx context.Context, username, plain string, meta Client
 // startSession starts a session of u after a complete login and returns
 // its first tokens and a device token.
 func (s *Service) startSession(ctx context.Context, u *unhidra.User, meta ClientMeta) (*TokenPair, error) {
-	pair, err := s.createSession(ctx, u, meta, audit.ActionLogin)
+	pair, err := s.createSession(ctx, u, meta, audit.ActionLogin, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (s *Service) startSession(ctx context.Context, u *unhidra.User, meta Client
 // createSession stores a new session of u, audited as action in the same
 // transaction, and returns its first tokens: what every way of signing in
 // ends with.
-func (s *Service) createSession(ctx context.Context, u *unhidra.User, meta ClientMeta, action string) (*TokenPair, error) {
+func (s *Service) createSession(ctx context.Context, u *unhidra.User, meta ClientMeta, action string, metadata map[string]string) (*TokenPair, error) {
 	now := s.now().UTC()
 	sess := &unhidra.Session{
 		ID:         newID(),
@@ -130,7 +130,9 @@ func (s *Service) createSession(ctx context.Context, u *unhidra.User, meta Clien
 		UserAgent:  truncate(meta.UserAgent, 256),
 	}
 	refresh := randomToken("uhr_")
-	actx := audit.With(ctx, s.userEvent(action, u.ID, "session", sess.ID, meta.IP))
+	ev := s.userEvent(action, u.ID, "session", sess.ID, meta.IP)
+	ev.Metadata = metadata
+	actx := audit.With(ctx, ev)
 	if err := s.cfg.Store.CreateSession(actx, sess, hashToken(refresh)); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}

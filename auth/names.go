@@ -78,7 +78,9 @@ func impersonatesSystem(name string) bool {
 		}
 	}
 	switch b.String() {
-	case "admin", "administrator", "system", "moderator", "root", "unhidra", "support", "security":
+	case "admin", "administrator", "system", "moderator", "root", "unhidra", "support", "security",
+		"deleteduser": // what every deleted account is called
+
 		return true
 	}
 	return false

@@ -70,6 +70,9 @@ func TestCheckDisplayName(t *testing.T) {
 		{"Unhidra", false, false},
 		{"Support ★", false, false},
 		{"security", false, false},
+		{"Deleted user", false, false}, // every deleted account's name
+		{"deleted_user", false, false},
+		{"Deleted", false, true},
 		{"Admin Bob", false, true},
 		{"rooted", false, true},
 		{"admin", true, true}, // admins may

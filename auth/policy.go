@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth/password"
 )
 
@@ -76,9 +77,11 @@ func (s *Service) SetBreakGlass(ctx context.Context, userID string, on bool) err
 			return err
 		}
 	}
-	if err := s.cfg.Store.SetBreakGlass(ctx, userID, on, s.now().UTC()); err != nil {
+	actx := audit.With(ctx, breakGlassEvent(s.callerEvent(ctx, audit.ActionBreakGlass, "user", userID), on, ""))
+	if err := s.cfg.Store.SetBreakGlass(actx, userID, on, s.now().UTC()); err != nil {
 		return err
 	}
+	s.recordUntaken(actx)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "break-glass changed", slog.String("user_id", userID), slog.Bool("on", on), slog.String("by", p.UserID))
 	return nil
 }
@@ -114,10 +117,26 @@ func (s *Service) SetBreakGlassUnchecked(ctx context.Context, username string, o
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Store.SetBreakGlass(ctx, u.ID, on, s.now().UTC()); err != nil {
+	ev := &audit.Event{Action: audit.ActionBreakGlass, ActorType: audit.ActorSystem, TargetType: "user", TargetID: u.ID, Time: s.now()}
+	actx := audit.With(ctx, breakGlassEvent(ev, on, "cli"))
+	if err := s.cfg.Store.SetBreakGlass(actx, u.ID, on, s.now().UTC()); err != nil {
 		return nil, err
 	}
+	s.recordUntaken(actx)
 	return u, nil
+}
+
+// breakGlassEvent completes e, an admin.break_glass event: state set or
+// cleared, and how, if not through the API.
+func breakGlassEvent(e *audit.Event, on bool, via string) *audit.Event {
+	e.Metadata = map[string]string{"state": "cleared"}
+	if on {
+		e.Metadata["state"] = "set"
+	}
+	if via != "" {
+		e.Metadata["via"] = via
+	}
+	return e
 }
 
 // IsBreakGlass reports whether the user is break-glass. Admins only.

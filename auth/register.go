@@ -88,6 +88,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 			return nil, err
 		}
 		if hash == nil {
+			// Someone tried to claim the server: recorded, the token never.
+			s.record(ctx, &audit.Event{Action: audit.ActionAdminCreate, ActorType: audit.ActorAnonymous, Result: audit.ResultFailed,
+				Reason: "bad_setup_token", IP: auditIP(audit.ClientIP(ctx)), Metadata: map[string]string{"via": "setup_token"}, Time: s.now()})
 			return nil, errBadSetupToken()
 		}
 		u.Role = unhidra.RoleAdmin
@@ -157,7 +160,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 	if u.Role == unhidra.RoleAdmin {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "admin created with the setup token", slog.String("user_id", u.ID), slog.String("username", u.Username))
 		if s.ssoOnly() {
-			if err := s.cfg.Store.SetBreakGlass(ctx, u.ID, true, now); err != nil {
+			ev := breakGlassEvent(&audit.Event{Action: audit.ActionBreakGlass, ActorType: audit.ActorSystem, TargetType: "user", TargetID: u.ID, Time: s.now()}, true, "first_admin")
+			if err := s.cfg.Store.SetBreakGlass(audit.With(ctx, ev), u.ID, true, now); err != nil {
 				return nil, fmt.Errorf("mark the first admin break-glass: %w", err)
 			}
 		}

@@ -27,6 +27,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"log/slog"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -97,6 +98,10 @@ type Config struct {
 	// the store call (audit.With) whatever this is.
 	Audit audit.Recorder
 
+	// Content, when set, is the chat service's part of deleting accounts
+	// (delete.go); without it AdminDeleteUser answers unavailable.
+	Content Content
+
 	// Events, when set, hears session revocations (wire.UserSubject), so
 	// that live WebSockets of a revoked session close at once.
 	Events Publisher
@@ -139,6 +144,10 @@ type Service struct {
 	cfg Config
 	now func() time.Time
 	log *slog.Logger
+
+	deletions chan struct{} // wakes RunDeletions
+	purgeMu   sync.Mutex
+	purging   map[string]bool // users whose deletion this node is purging
 }
 
 // New returns a Service with defaults filled in.
@@ -161,7 +170,7 @@ func New(cfg Config) *Service {
 	if cfg.DeviceTokenTTL <= 0 {
 		cfg.DeviceTokenTTL = DefaultDeviceTokenTTL
 	}
-	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
+	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger, deletions: make(chan struct{}, 1), purging: map[string]bool{}}
 	if s.now == nil {
 		s.now = time.Now
 	}

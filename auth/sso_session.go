@@ -5,14 +5,16 @@ import (
 	"fmt"
 
 	"github.com/unhidra/unhidra"
-	"github.com/unhidra/unhidra/audit"
 )
 
-// StartSSOSession starts a session for the user whom an identity provider
-// has just authenticated (package auth/sso checks the provider's ID token
-// before calling this; nothing else may). A disabled account is refused as
-// at a password login.
-func (s *Service) StartSSOSession(ctx context.Context, userID string, meta ClientMeta) (*TokenPair, error) {
+// StartVerifiedSession starts a session for a user whom another sign-in
+// method has just authenticated: package auth/sso after checking the
+// provider's ID token, package auth/passkey after checking a WebAuthn
+// assertion; nothing else may call it. action is the audit action of the
+// login (audit.ActionSSOLogin, audit.ActionPasskeyLogin). A disabled
+// account is refused as at a password login.
+// metadata goes into that event (ids, never secrets).
+func (s *Service) StartVerifiedSession(ctx context.Context, userID, action string, metadata map[string]string, meta ClientMeta) (*TokenPair, error) {
 	u, err := s.cfg.Store.UserByID(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("look up user: %w", err)
@@ -20,7 +22,7 @@ func (s *Service) StartSSOSession(ctx context.Context, userID string, meta Clien
 	if u.Disabled {
 		return nil, unhidra.Errorf(unhidra.EUnauthenticated, "this account is disabled")
 	}
-	return s.createSession(ctx, u, meta, audit.ActionSSOLogin)
+	return s.createSession(ctx, u, meta, action, metadata)
 }
 
 // UnusablePasswordHash returns the hash of a random password nobody knows,

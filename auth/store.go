@@ -14,6 +14,10 @@ import (
 //
 // Errors are *unhidra.Error with ENotFound or EConflict where noted; anything
 // else is an internal error.
+//
+// A write whose context carries audit events (audit.With) writes them in
+// its own transaction, so that they commit with the change or not at all;
+// UseRecoveryCode writes them only when it spent a code.
 type Store interface {
 	// CreateUser inserts u with its password hash in one transaction that
 	// also applies opts. Usernames are unique case-insensitively (EConflict).
@@ -35,13 +39,39 @@ type Store interface {
 	// SearchUsers returns up to limit users whose username or display name
 	// contains q case-insensitively, ordered by username. An empty q lists all
 	// users. after, when non-empty, is an exclusive lower bound on the
-	// lower-cased username (cursor pagination).
-	SearchUsers(ctx context.Context, q, after string, limit int) ([]*unhidra.User, error)
+	// lower-cased username (cursor pagination). Deleted accounts are left
+	// out unless withDeleted.
+	SearchUsers(ctx context.Context, q, after string, limit int, withDeleted bool) ([]*unhidra.User, error)
 	// CountAdmins counts users with the admin role that are not disabled.
 	CountAdmins(ctx context.Context) (int, error)
 	// CountBreakGlassAdmins counts the enabled admins that are
 	// break-glass.
 	CountBreakGlassAdmins(ctx context.Context) (int, error)
+
+	// DeleteUser turns an account into its tombstone in one transaction
+	// (with the audit events attached to ctx): the username becomes
+	// DeletedUsername(id), which frees the old one; the display name becomes
+	// unhidra.DeletedUserName; the status text and the password hash are
+	// cleared; the account is disabled and marked deleted in d.Mode, its
+	// purge not done; and every credential and sign-in of the user goes
+	// (sessions with their refresh tokens, personal access tokens, the
+	// authenticator and recovery codes, second-factor tickets, single
+	// sign-on identities and flows, the break-glass mark). Deleting a
+	// deleted account again only changes its mode and reopens its purge.
+	// With d.KeepAdmin, deleting the last enabled admin is EConflict,
+	// decided under a lock of the users table so two admins deleting each
+	// other cannot both succeed. ENotFound if there is no such user.
+	DeleteUser(ctx context.Context, id string, d UserDeletion) (*unhidra.User, error)
+	// DeletionState returns how a deleted account was deleted (ENotFound
+	// if there is no such deleted account).
+	DeletionState(ctx context.Context, id string) (*DeletionState, error)
+	// PendingDeletions lists the deleted accounts whose purge is not done,
+	// oldest deletion first, at most limit.
+	PendingDeletions(ctx context.Context, limit int) ([]PendingDeletion, error)
+	// FinishDeletion records that the purge of a deleted account in mode is
+	// done; nothing happens if the account's mode is no longer mode (an
+	// erase asked for meanwhile).
+	FinishDeletion(ctx context.Context, id, mode string, at time.Time) error
 
 	// AddSetupToken stores the SHA-256 hash of a newly issued setup token,
 	// created at at, and deletes the stored ones created before
@@ -200,6 +230,33 @@ type UserUpdate struct {
 	Disabled    *bool
 	Now         time.Time
 }
+
+// UserDeletion is how DeleteUser deletes an account.
+type UserDeletion struct {
+	Mode      string // unhidra.DeleteAnonymise or unhidra.DeleteErase
+	KeepAdmin bool   // refuse to delete the last enabled admin
+	Now       time.Time
+}
+
+// DeletionState is how an account was deleted.
+type DeletionState struct {
+	Mode      string
+	DeletedAt time.Time
+	// PurgedAt is when its channels' part was done; nil while pending.
+	PurgedAt *time.Time
+}
+
+// PendingDeletion is a deleted account whose purge is still to do.
+type PendingDeletion struct {
+	UserID    string
+	Mode      string
+	DeletedAt time.Time
+}
+
+// DeletedUsername is the username a deleted account keeps: "deleted-" and
+// its id, longer than ValidateUsername allows, so no registration can
+// ever take it, and unique as the id is.
+func DeletedUsername(id string) string { return "deleted-" + id }
 
 // RefreshToken is the stored half of a refresh token: only its SHA-256 hash.
 type RefreshToken struct {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image/png"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,7 +146,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 		return nil, err
 	}
 	var step int64
-	if err := s.guardCode(ctx, p.UserID, func() (bool, error) {
+	if err := s.guardCode(ctx, p.UserID, purposeConfirm, func() (bool, error) {
 		st, ok, merr := s.matchTOTP(rec, normalizeCode(code))
 		step = st
 		return ok, merr
@@ -170,7 +171,7 @@ func (s *Service) DisableTOTP(ctx context.Context, plain, code string) error {
 	if err := s.checkPassword(ctx, p.UserID, plain); err != nil {
 		return err
 	}
-	if err := s.checkSecondFactor(ctx, p.UserID, code); err != nil {
+	if err := s.checkSecondFactor(ctx, p.UserID, code, purposeDisable); err != nil {
 		return err
 	}
 	if err := s.cfg.Store.DeleteTOTP(audit.With(ctx, s.callerEvent(ctx, audit.ActionTOTPDisable, "user", p.UserID)), p.UserID); err != nil {
@@ -187,13 +188,15 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]s
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkSecondFactor(ctx, p.UserID, code); err != nil {
+	if err := s.checkSecondFactor(ctx, p.UserID, code, purposeRecoveryCodes); err != nil {
 		return nil, err
 	}
 	codes, hashes := newRecoveryCodes(p.UserID)
-	if err := s.cfg.Store.ReplaceRecoveryCodes(ctx, p.UserID, hashes, s.now().UTC()); err != nil {
+	actx := audit.With(ctx, s.callerEvent(ctx, audit.ActionRecoveryNew, "user", p.UserID))
+	if err := s.cfg.Store.ReplaceRecoveryCodes(actx, p.UserID, hashes, s.now().UTC()); err != nil {
 		return nil, err
 	}
+	s.recordUntaken(actx)
 	return codes, nil
 }
 
@@ -251,9 +254,27 @@ func (s *Service) hasTOTP(ctx context.Context, userID string) (bool, error) {
 	return rec.ConfirmedAt != nil, nil
 }
 
+// What a second-factor code is checked for: the purpose of its audit
+// events (auth.totp_verify, auth.recovery_code_use).
+const (
+	purposeLogin         = "login"
+	purposeConfirm       = "totp_confirm"
+	purposeDisable       = "totp_disable"
+	purposeRecoveryCodes = "recovery_codes"
+)
+
+// mfaEvent is an event about userID's second factor, checked for purpose.
+// Its actor is the user: at a login's second step, whoever knew their
+// password.
+func (s *Service) mfaEvent(ctx context.Context, action, userID, purpose string) *audit.Event {
+	e := s.userEvent(action, userID, "user", userID, audit.ClientIP(ctx))
+	e.Metadata = map[string]string{"purpose": purpose}
+	return e
+}
+
 // checkSecondFactor accepts a current TOTP code or an unused recovery code
 // of the user (spending it), under the MFA backoff.
-func (s *Service) checkSecondFactor(ctx context.Context, userID, code string) error {
+func (s *Service) checkSecondFactor(ctx context.Context, userID, code, purpose string) error {
 	if err := s.sealKey(); err != nil {
 		return err
 	}
@@ -263,12 +284,19 @@ func (s *Service) checkSecondFactor(ctx context.Context, userID, code string) er
 	} else if err != nil {
 		return err
 	}
-	return s.guardCode(ctx, userID, func() (bool, error) { return s.verifyCode(ctx, rec, code) })
+	return s.guardCode(ctx, userID, purpose, func() (bool, error) { return s.verifyCode(ctx, rec, code, purpose) })
 }
 
 // guardCode runs check under the account's MFA backoff: refused while it
-// is backing off, a wrong code counted, a right one clearing it.
-func (s *Service) guardCode(ctx context.Context, userID string, check func() (bool, error)) error {
+// is backing off, a wrong code counted, a right one clearing it. A wrong
+// code, and a try refused by the backoff, are audited (auth.totp_verify,
+// failed).
+func (s *Service) guardCode(ctx context.Context, userID, purpose string, check func() (bool, error)) error {
+	failed := func(reason string) {
+		e := s.mfaEvent(ctx, audit.ActionTOTPVerify, userID, purpose)
+		e.Result, e.Reason = audit.ResultFailed, reason
+		s.record(ctx, e)
+	}
 	b := s.cfg.MFABackoff
 	if b != nil {
 		d, err := b.Reserve(ctx, userID)
@@ -276,6 +304,7 @@ func (s *Service) guardCode(ctx context.Context, userID string, check func() (bo
 			return backoffUnavailable(err)
 		}
 		if d > 0 {
+			failed("rate_limited")
 			return &unhidra.Error{Code: unhidra.ERateLimited, Message: "too many wrong codes; try again later", RetryAfterSeconds: ratelimit.RetryAfterSeconds(d)}
 		}
 	}
@@ -300,14 +329,16 @@ func (s *Service) guardCode(ctx context.Context, userID string, check func() (bo
 		return err
 	}
 	if !ok {
+		failed("bad_code")
 		return unhidra.Errorf(unhidra.EUnauthenticated, "the code is wrong or was already used")
 	}
 	return nil
 }
 
 // verifyCode checks code as a TOTP code (6 digits) or a recovery code and
-// records its use.
-func (s *Service) verifyCode(ctx context.Context, rec *TOTPRecord, code string) (bool, error) {
+// records its use; a recovery code spent is audited with the spending
+// (auth.recovery_code_use, with how many are left).
+func (s *Service) verifyCode(ctx context.Context, rec *TOTPRecord, code, purpose string) (bool, error) {
 	norm := normalizeCode(code)
 	if len(norm) == int(totpDigits) {
 		step, ok, err := s.matchTOTP(rec, norm)
@@ -319,7 +350,15 @@ func (s *Service) verifyCode(ctx context.Context, rec *TOTPRecord, code string) 
 	if len(norm) != recoveryCodeLen {
 		return false, nil
 	}
-	return s.cfg.Store.UseRecoveryCode(ctx, rec.UserID, recoveryHash(rec.UserID, norm), s.now().UTC())
+	// Counted before the spending, in a read of its own: two codes of one
+	// account spent at the same instant could both say the same number.
+	left, err := s.cfg.Store.CountRecoveryCodes(ctx, rec.UserID)
+	if err != nil {
+		return false, err
+	}
+	ev := s.mfaEvent(ctx, audit.ActionRecoveryUse, rec.UserID, purpose)
+	ev.Metadata["remaining"] = strconv.Itoa(max(left-1, 0))
+	return s.cfg.Store.UseRecoveryCode(audit.With(ctx, ev), rec.UserID, recoveryHash(rec.UserID, norm), s.now().UTC())
 }
 
 // matchTOTP finds the step, within one of now and later than the last
@@ -425,7 +464,7 @@ func (s *Service) CompleteMFALogin(ctx context.Context, ticket, code string, met
 	if t.UsedAt != nil || !now.Before(t.ExpiresAt) || t.Attempts >= maxTicketAttempts {
 		return nil, invalid
 	}
-	if err := s.checkSecondFactor(ctx, t.UserID, code); err != nil {
+	if err := s.checkSecondFactor(ctx, t.UserID, code, purposeLogin); err != nil {
 		if unhidra.ErrorCode(err) == unhidra.EUnauthenticated {
 			if n, ferr := s.cfg.Store.FailMFATicket(ctx, hash); ferr != nil {
 				return nil, ferr

@@ -97,6 +97,31 @@ type Reader interface {
 	ChannelRetention(ctx context.Context, channelID string) (*int, error)
 	// Holds lists the legal holds, by kind and target.
 	Holds(ctx context.Context) ([]Hold, error)
+	// CountUserMessages counts the messages userID sent that are not
+	// deleted.
+	CountUserMessages(ctx context.Context, userID string) (int, error)
+	// UserMessageChannels lists the channels holding messages of userID
+	// that are not deleted.
+	UserMessageChannels(ctx context.Context, userID string) ([]string, error)
+	// ErasableMessageIDs returns up to limit ids of userID's messages in
+	// channelID that are not deleted and not kept by a legal hold (on the
+	// user or the channel), oldest first.
+	ErasableMessageIDs(ctx context.Context, channelID, userID string, limit int) ([]string, error)
+	// ErasureHolds reports whether a legal hold is on userID, and lists the
+	// channels on hold that hold messages of userID not deleted.
+	ErasureHolds(ctx context.Context, userID string) (onUser bool, channels []string, err error)
+	// UserReactions returns up to limit of userID's reactions that no
+	// legal hold keeps (on the user, or on the message's channel), ordered
+	// by channel.
+	UserReactions(ctx context.Context, userID string, limit int) ([]UserReaction, error)
+	// AdminChannels lists public and private channels (never direct ones)
+	// whose name contains q case-insensitively, ordered by (name, id) after
+	// (afterName, afterID), at most limit, with their member counts and the
+	// time of their last event.
+	AdminChannels(ctx context.Context, q, afterName, afterID string, limit int) ([]*AdminChannel, error)
+	// CountDirectChannels counts the direct channels.
+	CountDirectChannels(ctx context.Context) (int, error)
+
 	// ComplianceMessages returns up to q.Limit messages of standard (not
 	// end-to-end encrypted) channels created in [q.From, q.To), not
 	// deleted, ordered by (created_at, id) after q.After, each with its
@@ -175,6 +200,9 @@ type Tx interface {
 	PutHold(ctx context.Context, h Hold) error
 	// DeleteHold releases a legal hold and reports whether there was one.
 	DeleteHold(ctx context.Context, kind, targetID string) (bool, error)
+	// ForgetUser deletes what the channels keep about userID beyond
+	// memberships and messages: thread follows and mention rows.
+	ForgetUser(ctx context.Context, userID string) error
 	// SetFollow records whether userID follows the thread of rootID. With
 	// onlyIfUnset it leaves an existing choice alone (auto-follow on reply
 	// must not undo an explicit unfollow).
@@ -203,6 +231,11 @@ type EventRecord struct {
 	// Message is the current row of MessageID (without reactions), when
 	// read back by Events; nil if there is no such row.
 	Message *unhidra.Message
+}
+
+// UserReaction is one reaction of a user, with its message's channel.
+type UserReaction struct {
+	ChannelID, MessageID, Emoji string
 }
 
 // MessageQuery selects messages of one channel (or one thread).

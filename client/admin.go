@@ -3,97 +3,91 @@ package client
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"time"
+
+	"github.com/unhidra/unhidra"
 )
 
-// Setting is one runtime setting as an admin sees it (docs/api.md
-// "Administration"): Value and Default are a string or a number (float64).
-type Setting struct {
-	Key         string     `json:"key"`
-	Value       any        `json:"value"`
-	Default     any        `json:"default"`
-	Source      string     `json:"source"` // "default" or "override"
-	Description string     `json:"description"`
-	Type        string     `json:"type"` // "string" or "integer"
-	Choices     []string   `json:"choices,omitempty"`
-	Min         *int       `json:"min,omitempty"`
-	Max         *int       `json:"max,omitempty"`
-	Flag        string     `json:"flag"`
-	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
-	UpdatedBy   string     `json:"updated_by,omitempty"`
+// Deletion is the answer to AdminDeleteUser.
+type Deletion struct {
+	// User is what remains of the account: Deleted, display name
+	// "Deleted user".
+	User *unhidra.User `json:"user"`
+	Mode string        `json:"mode"`
+	// Messages is how many of the user's messages were not deleted when
+	// the account was: kept (anonymise) or erased (erase).
+	Messages int `json:"messages"`
+	// Pending says the server is still purging the user's channels and
+	// messages; it finishes in the background.
+	Pending bool `json:"pending"`
 }
 
-// Settings lists the runtime settings; admins only.
-func (c *Client) Settings(ctx context.Context) ([]Setting, error) {
-	var out struct {
-		Settings []Setting `json:"settings"`
+// AdminDeleteUser deletes an account (admins only): mode is
+// unhidra.DeleteAnonymise (its messages stay, shown as "Deleted user") or
+// unhidra.DeleteErase (they are deleted too).
+func (c *Client) AdminDeleteUser(ctx context.Context, userID, mode string) (*Deletion, error) {
+	if err := need("user", userID); err != nil {
+		return nil, err
 	}
-	err := c.do(ctx, "GET", "/api/v1/admin/settings", nil, &out)
-	return out.Settings, err
-}
-
-// UpdateSettings changes settings, all or nothing: a value sets an
-// override, nil returns the setting to its default. Admins only.
-func (c *Client) UpdateSettings(ctx context.Context, patch map[string]any) ([]Setting, error) {
-	var out struct {
-		Settings []Setting `json:"settings"`
-	}
-	err := c.do(ctx, "PATCH", "/api/v1/admin/settings", patch, &out)
-	return out.Settings, err
-}
-
-// Connection is one live WebSocket of the install.
-type Connection struct {
-	ID        string    `json:"id"`
-	NodeID    string    `json:"node_id"`
-	UserID    string    `json:"user_id"`
-	Username  string    `json:"username"`
-	SessionID string    `json:"session_id"`
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"user_agent"`
-	Since     time.Time `json:"since"`
-	FramesIn  int64     `json:"frames_in"`
-	FramesOut int64     `json:"frames_out"`
-	Status    string    `json:"status"`
-	Channels  int       `json:"channels"`
-}
-
-// Connections is a page of live WebSockets across every node.
-type Connections struct {
-	Connections []Connection `json:"connections"`
-	NextCursor  string       `json:"next_cursor,omitempty"`
-	// Unreachable names nodes that did not answer in time.
-	Unreachable []string `json:"unreachable_nodes"`
-}
-
-// AdminConnections lists live WebSockets of every node, oldest first:
-// userID's only if set, limit per page (0: the server's default), after
-// cursor (a NextCursor). Admins only.
-func (c *Client) AdminConnections(ctx context.Context, userID, cursor string, limit int) (*Connections, error) {
-	q := url.Values{}
-	if userID != "" {
-		q.Set("user_id", userID)
-	}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	path := "/api/v1/admin/connections"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var out Connections
-	if err := c.do(ctx, "GET", path, nil, &out); err != nil {
+	var out Deletion
+	if err := c.do(ctx, "DELETE", "/api/v1/admin/users/"+esc(userID), map[string]string{"mode": mode}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-// CloseConnection closes one live WebSocket, on whichever node holds it,
-// with 4010; the session stays valid. Admins only.
-func (c *Client) CloseConnection(ctx context.Context, id string) error {
-	return c.do(ctx, "DELETE", "/api/v1/admin/connections/"+url.PathEscape(id), nil, nil)
+// AdminChannel is a public or private channel as the admins' list shows it.
+type AdminChannel struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	Kind           string     `json:"kind"`
+	Encrypted      bool       `json:"encrypted"`
+	Archived       bool       `json:"archived"`
+	ArchivedAt     *time.Time `json:"archived_at,omitempty"`
+	CreatedBy      string     `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	MemberCount    int        `json:"member_count"`
+	LastSeq        int64      `json:"last_seq"`
+	LastActivityAt *time.Time `json:"last_activity_at,omitempty"`
+}
+
+// AdminChannelPage is one page of AdminChannels.
+type AdminChannelPage struct {
+	Channels   []*AdminChannel `json:"channels"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+	// DirectCount is how many direct channels the server has (they are
+	// not listed).
+	DirectCount int `json:"direct_count"`
+}
+
+// AdminChannels lists every public and private channel whose name
+// contains q (admins only).
+func (c *Client) AdminChannels(ctx context.Context, q string, opts ListOptions) (*AdminChannelPage, error) {
+	var out AdminChannelPage
+	if err := c.do(ctx, "GET", "/api/v1/admin/channels"+query("q", q, "cursor", opts.Cursor, "limit", opts.limit()), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// AdminChannelMembers lists the members of any public or private channel
+// (admins only).
+func (c *Client) AdminChannelMembers(ctx context.Context, channelID string, opts ListOptions) ([]*unhidra.Member, string, error) {
+	if err := need("channel", channelID); err != nil {
+		return nil, "", err
+	}
+	var out struct {
+		Members    []*unhidra.Member `json:"members"`
+		NextCursor string            `json:"next_cursor,omitempty"`
+	}
+	err := c.do(ctx, "GET", "/api/v1/admin/channels/"+url.PathEscape(channelID)+"/members"+query("cursor", opts.Cursor, "limit", opts.limit()), nil, &out)
+	return out.Members, out.NextCursor, err
+}
+
+// AdminArchiveChannel archives any public or private channel (admins only).
+func (c *Client) AdminArchiveChannel(ctx context.Context, channelID string) error {
+	if err := need("channel", channelID); err != nil {
+		return err
+	}
+	return c.do(ctx, "POST", "/api/v1/admin/channels/"+url.PathEscape(channelID)+"/archive", nil, nil)
 }

@@ -163,3 +163,49 @@ func (c *Client) SetBreakGlass(ctx context.Context, userID string, on bool) erro
 	}
 	return c.do(ctx, "PUT", "/api/v1/admin/users/"+esc(userID)+"/break-glass", map[string]bool{"break_glass": on}, nil)
 }
+
+// Passkey is one of the caller's passkeys. Registering one and signing in
+// with one need an authenticator, so they happen in a browser; the client
+// lists, renames and removes them.
+type Passkey struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	BackupEligible bool       `json:"backup_eligible"`
+	SignCount      uint32     `json:"sign_count"`
+	CreatedAt      time.Time  `json:"created_at"`
+	LastUsedAt     *time.Time `json:"last_used_at,omitempty"`
+}
+
+// Passkeys lists the caller's passkeys, oldest first.
+func (c *Client) Passkeys(ctx context.Context) ([]*Passkey, error) {
+	var out struct {
+		Passkeys []*Passkey `json:"passkeys"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/users/me/passkeys", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Passkeys, nil
+}
+
+// RenamePasskey renames one of the caller's passkeys.
+func (c *Client) RenamePasskey(ctx context.Context, id, name string) (*Passkey, error) {
+	if err := need("rename passkey", id); err != nil {
+		return nil, err
+	}
+	var out struct {
+		Passkey *Passkey `json:"passkey"`
+	}
+	if err := c.do(ctx, "PATCH", "/api/v1/users/me/passkeys/"+esc(id), map[string]string{"name": name}, &out); err != nil {
+		return nil, err
+	}
+	return out.Passkey, nil
+}
+
+// RemovePasskey removes one of the caller's passkeys; it stops signing in
+// at once.
+func (c *Client) RemovePasskey(ctx context.Context, id string) error {
+	if err := need("remove passkey", id); err != nil {
+		return err
+	}
+	return c.do(ctx, "DELETE", "/api/v1/users/me/passkeys/"+esc(id), nil, nil)
+}

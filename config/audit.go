@@ -13,6 +13,9 @@ import (
 // checkpoints; deliberately no flag, so it never shows in a process list.
 const AuditSigningKeyEnv = "UNHIDRA_AUDIT_SIGNING_KEY"
 
+// MaxAuditRetentionDays bounds --audit-retention-days (a hundred years).
+const MaxAuditRetentionDays = 36500
+
 // Audit configures the audit log (docs/audit.md).
 type Audit struct {
 	// SigningKey is UNHIDRA_AUDIT_SIGNING_KEY; SigningKeyFile a file
@@ -27,9 +30,10 @@ type Audit struct {
 	// entries, or this long after the last one.
 	CheckpointEvery    int64
 	CheckpointInterval time.Duration
-	// Retention is how long entries are kept; 0 keeps them forever (the
-	// only value this version accepts).
-	Retention time.Duration
+	// RetentionDays is how many days entries are kept; 0 keeps them
+	// forever. The chain lease holder prunes older ones every
+	// --retention-every (docs/audit.md "Retention").
+	RetentionDays int
 	// Syslog is tcp://HOST:PORT or udp://HOST:PORT: every entry is
 	// forwarded there as an RFC 5424 message (empty disables).
 	Syslog string
@@ -44,7 +48,7 @@ func (a *Audit) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.CheckpointFile, "audit-checkpoint-file", a.CheckpointFile, "`FILE` that each audit checkpoint this node signs is appended to, as a JSON line (default DATA/audit-checkpoints.jsonl; - disables)")
 	fs.Int64Var(&a.CheckpointEvery, "audit-checkpoint-every", a.CheckpointEvery, "sign an audit checkpoint after this many `N` entries")
 	fs.DurationVar(&a.CheckpointInterval, "audit-checkpoint-interval", a.CheckpointInterval, "sign an audit checkpoint at least this often while entries are added")
-	fs.DurationVar(&a.Retention, "audit-retention", a.Retention, "how long audit entries are kept; 0 keeps them forever (the only value accepted in this version)")
+	fs.IntVar(&a.RetentionDays, "audit-retention-days", a.RetentionDays, "remove audit entries older than this many `DAYS`, a signed checkpoint at a time (0: keep forever; suspended while a legal hold exists)")
 	fs.StringVar(&a.Syslog, "audit-syslog", a.Syslog, "forward every audit entry as RFC 5424 syslog to `tcp://HOST:PORT|udp://HOST:PORT` (empty disables)")
 }
 
@@ -69,8 +73,8 @@ func (a *Audit) validate(bad func(format string, args ...any)) {
 	if a.CheckpointInterval < time.Second {
 		bad("--audit-checkpoint-interval %s: want 1s or more", a.CheckpointInterval)
 	}
-	if a.Retention != 0 {
-		bad("--audit-retention %s: this version keeps the audit log forever (0); pruning is not available yet", a.Retention)
+	if a.RetentionDays < 0 || a.RetentionDays > MaxAuditRetentionDays {
+		bad("--audit-retention-days %d: want 0 (keep forever) to %d", a.RetentionDays, MaxAuditRetentionDays)
 	}
 	if a.Syslog != "" {
 		u, err := url.Parse(a.Syslog)

@@ -199,7 +199,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxFileSize, "max-file-size", c.MaxFileSize, "largest file upload in `BYTES`; "+notActive("file uploads"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish at shutdown")
 	fs.IntVar(&c.RetentionDays, "retention-days", c.RetentionDays, "delete messages older than this many `DAYS` in channels without a retention of their own (0: keep forever)")
-	fs.DurationVar(&c.RetentionEvery, "retention-every", c.RetentionEvery, "how often each node deletes expired messages")
+	fs.DurationVar(&c.RetentionEvery, "retention-every", c.RetentionEvery, "how often each node deletes expired messages (and the audit chain lease holder prunes expired audit entries)")
 	fs.DurationVar(&c.EraseDelay, "erase-delay", c.EraseDelay, "SQLite: how soon after a deletion the write-ahead log is checkpointed and truncated, so deleted content leaves the disk")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics only on this `HOST:PORT` instead of the main listener, where it is public; empty serves it on the main listener")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve /debug/pprof/ on this `HOST:PORT` (keep it on loopback); empty disables")

@@ -191,3 +191,18 @@ func TestKeyEncryptionKey(t *testing.T) {
 		t.Fatal("a missing key file was accepted")
 	}
 }
+
+func TestAuditRetentionDays(t *testing.T) {
+	c, err := load(t, nil, map[string]string{"UNHIDRA_AUDIT_RETENTION_DAYS": "400"})
+	if err != nil || c.Audit.RetentionDays != 400 {
+		t.Fatalf("UNHIDRA_AUDIT_RETENTION_DAYS=400: %d, %v", c.Audit.RetentionDays, err)
+	}
+	if c, err := load(t, nil, nil); err != nil || c.Audit.RetentionDays != 0 {
+		t.Fatalf("default: %d, %v (want 0, keep forever)", c.Audit.RetentionDays, err)
+	}
+	for _, v := range []string{"-1", "36501", "1y"} {
+		if _, err := load(t, []string{"--audit-retention-days", v}, nil); err == nil || !strings.Contains(err.Error(), "audit-retention-days") {
+			t.Errorf("--audit-retention-days %s: %v", v, err)
+		}
+	}
+}

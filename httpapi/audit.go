@@ -16,6 +16,7 @@ func (s *Server) auditRoutes() []route {
 		{"GET", "/api/v1/admin/audit", user, s.handleAuditList, docAuditList},
 		{"GET", "/api/v1/admin/audit/verify", user, s.handleAuditVerify, docAuditVerify},
 		{"GET", "/api/v1/admin/audit/checkpoints", user, s.handleAuditCheckpoints, docAuditCheckpoints},
+		{"GET", "/api/v1/admin/audit/prunes", user, s.handleAuditPrunes, docAuditPrunes},
 	}
 }
 
@@ -29,6 +30,8 @@ var (
 	docAuditVerify      = opDoc{summary: "Walk the whole audit log and check its hash chain and signed checkpoints (admins)", tag: "admin", resp: audit.Report{}}
 	docAuditCheckpoints = opDoc{summary: "The signed checkpoints of the audit log, for export (admins)", tag: "admin", resp: auditCheckpointsResponse{},
 		query: []param{{"after", "exclusive lower seq bound"}, limitParam}}
+	docAuditPrunes = opDoc{summary: "The signed anchors of what audit retention removed, oldest first; the log starts after the newest (admins)", tag: "admin",
+		resp: auditPrunesResponse{}}
 )
 
 type auditEntriesResponse struct {
@@ -38,6 +41,10 @@ type auditEntriesResponse struct {
 
 type auditCheckpointsResponse struct {
 	Checkpoints []*audit.Checkpoint `json:"checkpoints"`
+}
+
+type auditPrunesResponse struct {
+	Prunes []*audit.PruneAnchor `json:"prunes"`
 }
 
 func (s *Server) auditService() (*audit.Service, error) {
@@ -149,5 +156,18 @@ func (s *Server) handleAuditCheckpoints(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	writeJSON(w, http.StatusOK, auditCheckpointsResponse{Checkpoints: orEmpty(cps)})
+	return nil
+}
+
+func (s *Server) handleAuditPrunes(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.auditService()
+	if err != nil {
+		return err
+	}
+	as, err := svc.Anchors(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, auditPrunesResponse{Prunes: orEmpty(as)})
 	return nil
 }

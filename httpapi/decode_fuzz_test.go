@@ -23,6 +23,7 @@ func decodeTargets() []any {
 		// accounts
 		&registerRequest{}, &loginRequest{}, &refreshRequest{}, &logoutRequest{},
 		&updateMeRequest{}, &changePasswordRequest{}, &createInviteRequest{}, &adminUpdateUserRequest{},
+		&adminDeleteUserRequest{},
 		// chat
 		&createChannelRequest{}, &updateChannelRequest{}, &setMemberRequest{}, &prefsRequest{},
 		&sendRequest{}, &readRequest{}, &editRequest{},
@@ -30,6 +31,8 @@ func decodeTargets() []any {
 		&loginMFARequest{}, &codeRequest{}, &disableTOTPRequest{}, &createTokenRequest{}, &breakGlassRequest{},
 		// retention
 		&setRetentionRequest{}, &placeHoldRequest{},
+		// passkeys
+		&passkeyRegisterRequest{}, &passkeyLoginRequest{}, &renamePasskeyRequest{},
 		// runtime settings
 		&settingsPatch{},
 	}
@@ -66,6 +69,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"body":"edited text"}`,
 		`{"days":30}`,
 		`{"reason":"case 7"}`,
+		`{"mode":"anonymise"}`,
+		`{"mode":"erase"}`,
 		`{"registration":"closed","retention_days":30,"password_login":null}`,
 		`{"retention_days": 3 }`,
 		// Hostile shapes.

@@ -342,6 +342,9 @@ func TestSSOOnly(t *testing.T) {
 			if !bg.BreakGlass {
 				t.Fatal("the first admin is not break-glass under sso-only")
 			}
+			if r := auditedOne(t, n, "admin.break_glass", map[string]string{"via": "first_admin"}); r.TargetID != alice.ID || r.Metadata["state"] != "set" {
+				t.Fatalf("the first admin's break-glass event: %+v", r)
+			}
 			newCall(t, n, "POST", "/api/v1/auth/login").json(map[string]string{"username": "nobody", "password": "x"}).
 				expectError(403, "password_login_disabled")
 			// The last enabled break-glass admin keeps the mark: with a

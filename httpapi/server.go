@@ -20,6 +20,7 @@ import (
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth"
+	"github.com/unhidra/unhidra/auth/passkey"
 	"github.com/unhidra/unhidra/auth/sso"
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
@@ -40,6 +41,9 @@ type Config struct {
 	Settings *settings.Service
 	// SSO runs single sign-on (/api/v1/auth/oidc/…); nil: no providers.
 	SSO *sso.Service
+	// Passkeys runs passkey sign-in (/api/v1/auth/webauthn/…); nil
+	// answers 404.
+	Passkeys *passkey.Service
 	// PublicURL is the URL browsers use (--public-url); SSO redirect URIs
 	// are built on it, or on the request's own origin when it is empty.
 	PublicURL string
@@ -192,7 +196,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
 		{"DELETE", "/api/v1/admin/users/{id}/sessions", user, s.handleAdminRevokeSessions, docAdminRevokeSessions},
-	}...), append(append(append(append(append(s.mfaRoutes(), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), append(s.auditRoutes(), s.settingsRoutes()...)...)...)
+	}...), append(append(append(append(append(append(append(s.mfaRoutes(), s.passkeyRoutes()...), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), s.auditRoutes()...), append(s.adminRoutes(), s.settingsRoutes()...)...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

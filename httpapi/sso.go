@@ -10,10 +10,14 @@ import (
 	"github.com/unhidra/unhidra/auth/sso"
 )
 
-// ssoCookie binds a single sign-on flow to the browser that started it
-// (auth/sso). SameSite=Lax, not Strict: it must come back on the
-// provider's redirect, a cross-site top-level navigation.
+// ssoCookie, followed by "_" and the flow's key (sso.FlowKey), binds a
+// single sign-on flow to the browser that started it (auth/sso); one
+// cookie per flow, so flows in two tabs do not undo each other.
+// SameSite=Lax, not Strict: it must come back on the provider's redirect,
+// a cross-site top-level navigation.
 const ssoCookie = "unhidra_sso"
+
+func ssoCookieName(key string) string { return ssoCookie + "_" + key }
 
 const ssoCookiePath = "/api/v1/auth/oidc/"
 
@@ -93,7 +97,7 @@ func (s *Server) startSSO(w http.ResponseWriter, r *http.Request, purpose string
 		return nil, err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: ssoCookie, Value: flow.Binding, Path: ssoCookiePath, MaxAge: int(flow.TTL.Seconds()),
+		Name: ssoCookieName(flow.Key), Value: flow.Binding, Path: ssoCookiePath, MaxAge: int(flow.TTL.Seconds()),
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})
 	return flow, nil
@@ -133,11 +137,12 @@ func (s *Server) handleSSOCallback(w http.ResponseWriter, r *http.Request) error
 	}
 	q := r.URL.Query()
 	cb := sso.Callback{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error")}
-	if c, err := r.Cookie(ssoCookie); err == nil {
+	name := ssoCookieName(sso.FlowKey(cb.State))
+	if c, err := r.Cookie(name); err == nil {
 		cb.Binding = c.Value
 	}
 	// The binding is spent with the state, success or not.
-	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: "", Path: ssoCookiePath, MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: ssoCookiePath, MaxAge: -1,
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
 	res, err := svc.Finish(r.Context(), r.PathValue("provider"), cb, s.publicBase(r), s.meta(r))
 	if err != nil {

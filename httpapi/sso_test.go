@@ -596,3 +596,94 @@ func TestSSOFlowFinishesOnAnotherNode(t *testing.T) {
 		t.Fatalf("signed in as %+v", got.User)
 	}
 }
+
+// TestSSOTwoFlowsInOneBrowser: flows started in two tabs of one browser
+// (one cookie jar) both finish, in either order: each flow has its own
+// binding cookie, and finishing one leaves the other's alone.
+func TestSSOTwoFlowsInOneBrowser(t *testing.T) {
+	e := newSSOEnv(t, "sqlite", ssoProvider{id: "okta"}, ssoProvider{id: "keycloak"})
+	e.providers["okta"].SignInAs(oidctest.User{Subject: "7", PreferredUsername: "gina"})
+	e.providers["keycloak"].SignInAs(oidctest.User{Subject: "8", PreferredUsername: "hal"})
+	c := e.browser()
+	first := e.startFlow(c, "okta")
+	second := e.startFlow(c, "keycloak")
+	if q := e.finish(c, second); q.Get("sso") != "signed_in" {
+		t.Fatalf("the second flow ended with %v", q)
+	}
+	if q := e.finish(c, first); q.Get("sso") != "signed_in" {
+		t.Fatalf("the first flow, finished after the second, ended with %v", q)
+	}
+	if got := e.cookieRefresh(c); got.User.Username != "gina" {
+		t.Fatalf("signed in as %+v, want gina (the last flow finished)", got.User)
+	}
+	// Each binding was spent with its flow.
+	e.expectRefused(c, first, sso.CodeInvalidState)
+}
+
+// linkIdentity links the provider's signed-in identity to the holder of
+// tok through the browser flow.
+func (e *ssoEnv) linkIdentity(provider, tok string) {
+	e.t.Helper()
+	c := e.browser()
+	req, _ := http.NewRequest("POST", e.node.URL+"/api/v1/auth/oidc/"+provider+"/link", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var link struct{ URL string }
+	json.NewDecoder(resp.Body).Decode(&link)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || link.URL == "" {
+		e.t.Fatalf("link: %d %+v", resp.StatusCode, link)
+	}
+	e.until(c, isCallback)
+	if q := e.finish(c, e.get(c, link.URL)); q.Get("sso") != "linked" {
+		e.t.Fatalf("link ended with %v", q)
+	}
+}
+
+// TestSSOIdentityChangesAudited: linking and unlinking an identity, an
+// account provisioned by a first sign-in and a role the group mapping
+// changed are each in the audit log as soon as the action answers (the
+// same transaction as the change); a refused unlink records nothing.
+func TestSSOIdentityChangesAudited(t *testing.T) {
+	for _, engine := range testserver.Engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newSSOEnv(t, engine, ssoProvider{id: "test", mutate: func(p *config.OIDCProvider) {
+				p.GroupsClaim = "groups"
+				p.GroupRoles = map[string]string{"chat-admins": "admin"}
+			}})
+			n := e.node
+			gina := register(t, n, "gina", "battery staple 3")
+			tok := login(t, n, "gina", "battery staple 3").AccessToken
+			e.providers["test"].SignInAs(oidctest.User{Subject: "sub-gina", PreferredUsername: "gina"})
+			e.linkIdentity("test", tok)
+			if r := auditedOne(t, n, "auth.sso_link", nil); r.ActorID != gina.ID || r.TargetID != gina.ID || r.IP == "" ||
+				r.Metadata["provider"] != "test" || r.Metadata["subject"] != "sub-gina" {
+				t.Fatalf("sso_link: %+v", r)
+			}
+			newCall(t, n, "DELETE", "/api/v1/users/me/identities/test").bearer(tok).expect(204, nil)
+			if r := auditedOne(t, n, "auth.sso_unlink", nil); r.ActorID != gina.ID || r.Metadata["provider"] != "test" || r.Metadata["subject"] != "sub-gina" {
+				t.Fatalf("sso_unlink: %+v", r)
+			}
+			newCall(t, n, "DELETE", "/api/v1/users/me/identities/test").bearer(tok).expectError(404, "not_found")
+			if got := audited(t, n, "auth.sso_unlink"); len(got) != 1 {
+				t.Fatalf("a refused unlink was audited: %+v", got)
+			}
+
+			// A first sign-in provisions an account; the group mapping
+			// makes it an admin.
+			e.providers["test"].SignInAs(oidctest.User{Subject: "sub-nora", PreferredUsername: "nora", Groups: []string{"chat-admins"}})
+			nora := e.signIn(e.browser(), "test")
+			r := auditedOne(t, n, "auth.register", map[string]string{"via": "sso"})
+			if r.TargetID != nora.User.ID || r.Metadata["provider"] != "test" || r.Metadata["subject"] != "sub-nora" || r.Metadata["role"] != "member" {
+				t.Fatalf("register via sso: %+v", r)
+			}
+			r = auditedOne(t, n, "admin.user_update", map[string]string{"via": "sso_groups"})
+			if r.ActorType != "system" || r.TargetID != nora.User.ID || r.Metadata["old_role"] != "member" || r.Metadata["role"] != "admin" {
+				t.Fatalf("role by sso groups: %+v", r)
+			}
+		})
+	}
+}

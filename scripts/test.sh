@@ -37,6 +37,9 @@ echo "== staticcheck"
 lint=0
 ./scripts/staticcheck.sh || lint=$?
 
+echo "== tools the tests use (built once per machine, before the packages' time budgets start)"
+./scripts/tools.sh helm >/dev/null || echo "tools: helm could not be installed; the deploy checks will say why" >&2
+
 echo "== go test (race detector on; fuzz targets run their seed corpora; coverage)"
 cover=$(mktemp "${TMPDIR:-/tmp}/unhidra-cover.XXXXXX")
 status=0

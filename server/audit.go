@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -68,6 +69,9 @@ type auditLog struct {
 	syslog  *audit.SyslogSender // nil unless --audit-syslog
 	host    string
 	log     *slog.Logger
+	// retention is --audit-retention-days (0: keep forever); pruneEvery
+	// --retention-every.
+	retention, pruneEvery time.Duration
 }
 
 func newAuditLog(cfg config.Config, db *store.DB, log *slog.Logger) (*auditLog, error) {
@@ -81,7 +85,10 @@ func newAuditLog(cfg config.Config, db *store.DB, log *slog.Logger) (*auditLog, 
 	rand.Read(nonce)
 	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(nonce))
 	file := cfg.AuditCheckpointFile()
+	ring := audit.Keyring{}
+	ring.Add(key.Public())
 	ch, err := auditstore.NewChainer(db, auditstore.ChainerOptions{
+		Trusted:            ring,
 		Owner:              owner,
 		Key:                key,
 		CheckpointEvery:    cfg.Audit.CheckpointEvery,
@@ -100,9 +107,8 @@ func newAuditLog(cfg config.Config, db *store.DB, log *slog.Logger) (*auditLog, 
 		return nil, err
 	}
 	st := auditstore.New(db)
-	ring := audit.Keyring{}
-	ring.Add(key.Public())
-	a := &auditLog{store: st, chainer: ch, service: audit.NewService(st, ring), key: key, host: host, log: log}
+	a := &auditLog{store: st, chainer: ch, service: audit.NewService(st, ring), key: key, host: host, log: log,
+		retention: time.Duration(cfg.Audit.RetentionDays) * 24 * time.Hour, pruneEvery: cfg.RetentionEvery}
 	if cfg.Audit.Syslog != "" {
 		if a.syslog, err = audit.NewSyslogSender(cfg.Audit.Syslog); err != nil {
 			return nil, err
@@ -138,6 +144,9 @@ func (a *auditLog) run(ctx context.Context) {
 	if a.syslog != nil {
 		go a.forward(ctx)
 	}
+	if a.retention > 0 {
+		go a.prune(ctx)
+	}
 	a.chainer.Run(ctx)
 	// What the last requests recorded is chained before leaving.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -148,6 +157,36 @@ func (a *auditLog) run(ctx context.Context) {
 		}
 	}
 	_ = a.chainer.Release(dctx)
+}
+
+// prune removes the entries older than the retention while this node
+// holds the chain lease, every pruneEvery (and soon after it takes the
+// lease over). A prune that fails is retried at the next turn; one that a
+// log that does not verify refused has been logged and audited already.
+func (a *auditLog) prune(ctx context.Context) {
+	t := time.NewTicker(min(a.pruneEvery, 10*time.Second))
+	defer t.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !a.chainer.Holding() || time.Since(last) < a.pruneEvery {
+			continue
+		}
+		last = time.Now()
+		res, err := a.chainer.Prune(ctx, last.Add(-a.retention))
+		var perr *auditstore.PrefixError
+		switch {
+		case res.Held:
+			a.log.Debug("audit retention suspended: a legal hold exists")
+		case err == nil || errors.Is(err, auditstore.ErrNotHolding) || errors.As(err, &perr) || ctx.Err() != nil:
+		default:
+			a.log.Warn("audit prune failed; retrying at the next interval", slog.Any("err", err))
+		}
+	}
 }
 
 // forward sends the log to the syslog target while this node holds the

@@ -107,7 +107,7 @@ func TestAuditedActions(t *testing.T) {
 			if code := a.do("PATCH", "/api/v1/admin/users/"+self.User.ID, map[string]any{"role": "member"}, nil); code != 409 {
 				t.Fatalf("demoting the last admin: %d", code)
 			}
-			for _, p := range []string{"/api/v1/admin/audit/verify", "/api/v1/admin/audit", "/api/v1/admin/audit/checkpoints"} {
+			for _, p := range []string{"/api/v1/admin/audit/verify", "/api/v1/admin/audit", "/api/v1/admin/audit/checkpoints", "/api/v1/admin/audit/prunes"} {
 				if code := bob.do("GET", p, nil, nil); code != 403 {
 					t.Errorf("member GET %s: %d, want 403", p, code)
 				}

@@ -120,9 +120,10 @@ func NewSettings(cfg config.Config, db *store.DB, events settings.Publisher, che
 }
 
 // NewAuth builds the account service over db with the configured password
-// and token settings and the keys of LoadKeys; live, if set, supplies the
-// settings an admin changed (NewSettings).
-func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher, live auth.LiveSettings, log *slog.Logger) (*auth.Service, error) {
+// and token settings and the keys of LoadKeys. content, the chat service's
+// part of deleting accounts, may be nil (the deletion is then unavailable);
+// live, if set, supplies the settings an admin changed (NewSettings).
+func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher, content auth.Content, live auth.LiveSettings, log *slog.Logger) (*auth.Service, error) {
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = cfg.Argon2Memory, cfg.Argon2Iterations, cfg.Argon2Parallelism
 	hasher, err := password.New(password.Config{Params: params})
@@ -156,6 +157,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher,
 		PasswordLogin:  cfg.PasswordLogin,
 		Live:           live,
 		Events:         events,
+		Content:        content,
 		Logger:         log,
 	}), nil
 }
@@ -236,11 +238,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if _, err := n.Bus.Subscribe(wire.SettingsSubject, func(string, []byte) { n.Settings.Changed() }); err != nil {
 		return fail(fmt.Errorf("event bus: subscribe %s: %w", wire.SettingsSubject, err))
 	}
-	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, n.Settings, log); err != nil {
-		return fail(err)
-	}
 	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg,
 		RetentionDays: cfg.RetentionDays, LiveRetentionDays: n.Settings.RetentionDays})
+	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, n.Chat, n.Settings, log); err != nil {
+		return fail(err)
+	}
 	if n.Presence, err = OpenPresence(ctx, cfg, n.Bus); err != nil {
 		return fail(err)
 	}
@@ -269,8 +271,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return fail(err)
 	}
+	passkeys, err := NewPasskeys(cfg, db, n.Auth, log)
+	if err != nil {
+		return fail(err)
+	}
 	n.API = httpapi.New(httpapi.Config{
 		SSO:              ssoSvc,
+		Passkeys:         passkeys,
 		PublicURL:        strings.TrimRight(cfg.PublicURL, "/"),
 		Auth:             n.Auth,
 		Chat:             n.Chat,
@@ -394,6 +401,7 @@ func (n *Node) Run(ctx context.Context) error {
 		slog.String("version", unhidra.Version), slog.String("db", n.Store.Engine()))
 	go n.rotateKeys(ctx)
 	go n.sweepRetention(ctx)
+	go n.Auth.RunDeletions(ctx, deletionsEvery)
 	go n.Settings.Run(ctx)
 	go n.rates.Run(ctx)
 	// The chainer outlives the requests still finishing at shutdown, so
@@ -482,6 +490,10 @@ func (n *Node) rotateKeys(ctx context.Context) {
 		}
 	}
 }
+
+// deletionsEvery is how often each node looks for deleted accounts whose
+// channels and messages are still to purge (auth.Service.RunDeletions).
+const deletionsEvery = time.Minute
 
 // sweepRetention deletes expired messages every --retention-every (and
 // once at start), until ctx ends. Every node runs it; a message another

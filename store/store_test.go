@@ -29,6 +29,7 @@ func TestSQLite(t *testing.T) {
 	storetest.Schema(t, open)
 	storetest.Accounts(t, open)
 	storetest.SSO(t, open)
+	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
 	storetest.Settings(t, open)
 }
@@ -42,6 +43,7 @@ func TestPostgres(t *testing.T) {
 	storetest.Schema(t, open)
 	storetest.Accounts(t, open)
 	storetest.SSO(t, open)
+	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
 	storetest.Settings(t, open)
 }

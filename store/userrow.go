@@ -16,16 +16,18 @@ import (
 
 // UserColumns are the users columns ScanUser reads, in its order, for
 // `SELECT ` + UserColumns + ` FROM users …` (or a RETURNING clause).
-const UserColumns = `id, username, display_name, status_text, role, disabled, created_at, updated_at`
+const UserColumns = `id, username, display_name, status_text, role, disabled, deleted_at, created_at, updated_at`
 
 // ScanUser scans a row of UserColumns followed by extra destinations.
 func ScanUser(s Scanner, extra ...any) (*unhidra.User, error) {
 	var u unhidra.User
 	var created, updated int64
-	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.StatusText, &u.Role, &u.Disabled, &created, &updated}, extra...)
+	var deleted sql.NullInt64
+	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.StatusText, &u.Role, &u.Disabled, &deleted, &created, &updated}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
+	u.Deleted = deleted.Valid
 	u.CreatedAt, u.UpdatedAt = Time(created), Time(updated)
 	return &u, nil
 }

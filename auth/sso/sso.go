@@ -25,6 +25,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,12 +34,14 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/auth"
 )
 
@@ -174,8 +177,18 @@ func CallbackPath(providerID string) string { return "/api/v1/auth/oidc/" + prov
 type Flow struct {
 	URL     string
 	Binding string
-	TTL     time.Duration
+	// Key names the flow among others in progress in the same browser
+	// (FlowKey of its state): the binding cookie is stored under it, so
+	// that starting a second flow (another tab, another provider) does
+	// not break the first.
+	Key string
+	TTL time.Duration
 }
+
+// FlowKey is the short name of the flow whose state parameter is state:
+// 16 hex digits of its SHA-256 (it reveals nothing the state, which is in
+// the URL, does not).
+func FlowKey(state string) string { return hex.EncodeToString(hash(state)[:8]) }
 
 // Start begins a flow with the provider. base is the server's public URL
 // (scheme://host[:port]) that the redirect URI is built on. PurposeLink
@@ -217,7 +230,7 @@ func (s *Service) Start(ctx context.Context, providerID, purpose, base string) (
 	}
 	u := s.oauth2Config(rp, p, base+CallbackPath(p.ID)).AuthCodeURL(state,
 		oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
-	return &Flow{URL: u, Binding: binding, TTL: s.cfg.StateTTL}, nil
+	return &Flow{URL: u, Binding: binding, Key: FlowKey(state), TTL: s.cfg.StateTTL}, nil
 }
 
 // Callback is what the provider's redirect brought back.
@@ -327,7 +340,7 @@ func (s *Service) Finish(ctx context.Context, providerID string, cb Callback, ba
 	}
 	switch st.Purpose {
 	case PurposeLink:
-		return s.link(ctx, p, st.UserID, idt.Subject)
+		return s.link(ctx, p, st.UserID, idt.Subject, meta)
 	default:
 		return s.login(ctx, p, idt.Subject, claims, meta)
 	}
@@ -340,7 +353,7 @@ func (s *Service) login(ctx context.Context, p *provider, subject string, claims
 		if !p.AllowSignup {
 			return nil, fail(CodeSignupDisabled, "no account linked to this identity, and signup through %q is off", p.ID)
 		}
-		u, err = s.provision(ctx, p, subject, claims)
+		u, err = s.provision(ctx, p, subject, claims, meta)
 		if err != nil {
 			return nil, err
 		}
@@ -356,7 +369,7 @@ func (s *Service) login(ctx context.Context, p *provider, subject string, claims
 			return nil, &Error{Code: CodeInternal, Err: err}
 		}
 	}
-	pair, err := s.cfg.Auth.StartSSOSession(ctx, u.ID, meta)
+	pair, err := s.cfg.Auth.StartVerifiedSession(ctx, u.ID, audit.ActionSSOLogin, nil, meta)
 	if err != nil {
 		if unhidra.ErrorCode(err) == unhidra.EUnauthenticated {
 			return nil, &Error{Code: CodeAccountDenied, Err: err}
@@ -374,7 +387,7 @@ const maxSuffix = 20
 // provision creates the account of a first sign-in. A taken username gets
 // a numeric suffix: the existing account is never linked (see the package
 // doc).
-func (s *Service) provision(ctx context.Context, p *provider, subject string, claims map[string]any) (*unhidra.User, error) {
+func (s *Service) provision(ctx context.Context, p *provider, subject string, claims map[string]any, meta auth.ClientMeta) (*unhidra.User, error) {
 	base := UsernameFromClaims(claims, p.UsernameClaim, subject)
 	hash, err := s.cfg.Auth.UnusablePasswordHash(ctx)
 	if err != nil {
@@ -393,7 +406,9 @@ func (s *Service) provision(ctx context.Context, p *provider, subject string, cl
 		now := s.now().UTC()
 		u := &unhidra.User{ID: newID(), Username: name, DisplayName: displayName(claims, name),
 			Role: unhidra.RoleMember, CreatedAt: now, UpdatedAt: now}
-		err := s.cfg.Store.CreateUserWithIdentity(ctx, u, hash, &Identity{Provider: p.ID, Subject: subject})
+		ev := identityEvent(audit.ActionRegister, audit.ActorAnonymous, "", u.ID, meta.IP, p.ID, subject)
+		ev.Metadata["via"], ev.Metadata["role"], ev.Time = "sso", u.Role, now
+		err := s.cfg.Store.CreateUserWithIdentity(audit.With(ctx, ev), u, hash, &Identity{Provider: p.ID, Subject: subject})
 		switch {
 		case err == nil:
 			return u, nil
@@ -425,7 +440,9 @@ func (s *Service) setRole(ctx context.Context, u *unhidra.User, role string) (*u
 			return u, nil
 		}
 	}
-	nu, err := s.cfg.Store.SetRole(ctx, u.ID, role, s.now().UTC())
+	ev := &audit.Event{Action: audit.ActionUserUpdate, ActorType: audit.ActorSystem, TargetType: "user", TargetID: u.ID,
+		Metadata: map[string]string{"old_role": u.Role, "role": role, "via": "sso_groups"}, Time: s.now()}
+	nu, err := s.cfg.Store.SetRole(audit.With(ctx, ev), u.ID, role, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +450,7 @@ func (s *Service) setRole(ctx context.Context, u *unhidra.User, role string) (*u
 	return nu, nil
 }
 
-func (s *Service) link(ctx context.Context, p *provider, userID, subject string) (*Result, error) {
+func (s *Service) link(ctx context.Context, p *provider, userID, subject string, meta auth.ClientMeta) (*Result, error) {
 	owner, err := s.cfg.Store.UserByIdentity(ctx, p.ID, subject)
 	switch {
 	case err == nil && owner.ID == userID:
@@ -444,7 +461,9 @@ func (s *Service) link(ctx context.Context, p *provider, userID, subject string)
 		return nil, &Error{Code: CodeInternal, Err: err}
 	}
 	id := &Identity{Provider: p.ID, Subject: subject, UserID: userID, CreatedAt: s.now().UTC()}
-	if err := s.cfg.Store.LinkIdentity(ctx, id); err != nil {
+	ev := identityEvent(audit.ActionSSOLink, audit.ActorUser, userID, userID, meta.IP, p.ID, subject)
+	ev.Time = s.now()
+	if err := s.cfg.Store.LinkIdentity(audit.With(ctx, ev), id); err != nil {
 		if unhidra.ErrorCode(err) == unhidra.EConflict {
 			return nil, &Error{Code: CodeIdentityInUse, Err: err}
 		}
@@ -496,12 +515,42 @@ func (s *Service) Unlink(ctx context.Context, providerID string) error {
 	if err != nil {
 		return err
 	}
+	subject := ""
 	for _, id := range ids {
 		if id.Provider == providerID && id.Provisioned && len(ids) == 1 {
 			return unhidra.Errorf(unhidra.EConflict, "this identity is the only way this account signs in; link another one first")
 		}
+		if id.Provider == providerID {
+			subject = id.Subject
+		}
 	}
-	return s.cfg.Store.UnlinkIdentity(ctx, pr.UserID, providerID)
+	ev := identityEvent(audit.ActionSSOUnlink, audit.ActorUser, pr.UserID, pr.UserID, audit.ClientIP(ctx), providerID, subject)
+	ev.Time = s.now()
+	return s.cfg.Store.UnlinkIdentity(audit.With(ctx, ev), pr.UserID, providerID)
+}
+
+// identityEvent is an audit event about the identity (provider, subject)
+// of user targetID. The subject, the provider's id of the account, is
+// kept when it fits the log's bounds (it almost always does), and
+// otherwise named by the first 8 bytes of its SHA-256.
+func identityEvent(action, actorType, actorID, targetID, ip, provider, subject string) *audit.Event {
+	meta := map[string]string{"provider": provider}
+	if len(subject) <= audit.MaxMetaValLen && printable(subject) {
+		meta["subject"] = subject
+	} else if subject != "" {
+		meta["subject_sha256"] = fmt.Sprintf("%x", hash(subject)[:8])
+	}
+	return &audit.Event{Action: action, ActorType: actorType, ActorID: actorID, TargetType: "user", TargetID: targetID,
+		IP: audit.CleanIP(ip), Metadata: meta}
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 func randomString() string {

@@ -74,14 +74,29 @@ func adminAudit(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 			return err
 		}
 		defer db.Close()
-		rep, err := audit.Verify(ctx, auditstore.New(db), ring, ext)
+		st := auditstore.New(db)
+		rep, err := audit.Verify(ctx, st, ring, ext)
 		if err != nil {
 			return err
 		}
 		if !rep.OK {
 			return fmt.Errorf("the audit log does not verify: entry %d: %s (%d entries checked before it)", rep.FirstBad.Seq, rep.FirstBad.Reason, rep.Checked)
 		}
-		fmt.Fprintf(stdout, "audit log ok: %d entries, %d checkpoints, %d exported checkpoints checked, in the %s\n", rep.Checked, rep.Checkpoints, len(ext), describeDB(cfg))
+		pruned := ""
+		if rep.PrunedThrough > 0 {
+			// Where an export starts: the docs' script takes the seq and
+			// hash of the newest anchor.
+			var hash audit.Hex
+			for a, err := range st.Anchors(ctx) {
+				if err != nil {
+					return err
+				}
+				hash = a.Hash
+			}
+			h, _ := hash.MarshalText()
+			pruned = fmt.Sprintf(", starting after entry %d %s (pruned by retention; %d signed prune anchors)", rep.PrunedThrough, h, rep.Prunes)
+		}
+		fmt.Fprintf(stdout, "audit log ok: %d entries, %d checkpoints, %d exported checkpoints checked%s, in the %s\n", rep.Checked, rep.Checkpoints, len(ext), pruned, describeDB(cfg))
 		return nil
 	case "export":
 		var after int64

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
 // TestAdminAuditVerifyAndExport runs a server that records events, stops
@@ -129,5 +132,79 @@ func tamperSQLite(t *testing.T, path string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAdminAuditVerifyAfterRetention: a server with --audit-retention-days
+// prunes the entries older than that (here recorded two days ago), the
+// shell's verify starts from the signed anchor and says where, and the
+// docs' script verifies the export from there.
+func TestAdminAuditVerifyAfterRetention(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	path := filepath.Join(dir, "unhidra.db")
+	db, err := store.Open(t.Context(), path, store.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for i := range 10 {
+		e := &audit.Event{Action: audit.ActionLogin, ActorType: audit.ActorUser, ActorID: fmt.Sprintf("u%d", i), Time: old}
+		if err := auditstore.New(db).Record(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--data", dir, "--mqtt-addr", "", "--log-format", "json",
+			"--audit-checkpoint-every", "5", "--audit-retention-days", "1", "--retention-every", "1s"}, nil, &bytes.Buffer{}, logs, envOf(nil))
+	}()
+	ro, err := store.Open(t.Context(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := ro.Read().QueryRow(t.Context(), `SELECT COUNT(*) FROM audit_prunes`).Scan(&n); err == nil && n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing pruned:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, logs.String())
+	}
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"admin", "audit", "verify", "--data", dir}, nil, &out, &errb, envOf(nil)); code != 0 {
+		t.Fatalf("verify: %d %s", code, errb.String())
+	}
+	// The ten old entries are gone; the prune's own entry (11) is kept.
+	_, rest, ok := strings.Cut(out.String(), "starting after entry 10 ")
+	if !ok || !strings.Contains(out.String(), "audit log ok: 1 entries") {
+		t.Fatalf("verify said %q", out.String())
+	}
+	hash, _, _ := strings.Cut(rest, " ")
+	out.Reset()
+	if code := run(t.Context(), []string{"admin", "audit", "export", "--data", dir}, nil, &out, &errb, envOf(nil)); code != 0 {
+		t.Fatalf("export: %d %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), `"action":"audit.prune"`) || !strings.Contains(out.String(), `"through_seq":"10"`) {
+		t.Fatalf("export: %s", out.String())
+	}
+	if py, err := exec.LookPath("python3"); err == nil {
+		cmd := exec.Command(py, docScript(t), "10", hash)
+		cmd.Stdin = bytes.NewReader(out.Bytes())
+		res, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(res), "ok 1 entries") {
+			t.Fatalf("the docs' script from the anchor: %v %s", err, res)
+		}
 	}
 }

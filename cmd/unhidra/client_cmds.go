@@ -38,6 +38,8 @@ Client commands (each takes --server URL or UNHIDRA_SERVER, and --json):
   unhidra tokens create NAME [--scopes read,write,admin] [--expires 720h]
                                      a personal access token for scripts, printed once
   unhidra tokens ls | tokens rm ID
+  unhidra passkeys ls | passkeys rename ID NAME | passkeys rm ID
+                                     your passkeys (add them in the web client)
   unhidra 2fa status|enable|disable|recovery-codes
                                      two-factor (TOTP); codes come from UNHIDRA_TOTP_CODE
                                      or standard input
@@ -48,7 +50,7 @@ Credentials live in the user config directory (unhidra/credentials.json, 0600).
 // isClientVerb reports whether v is a command dispatched to clientCommand.
 func isClientVerb(v string) bool {
 	switch v {
-	case "register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search", "tokens", "2fa":
+	case "register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search", "tokens", "passkeys", "2fa":
 		return true
 	}
 	return false
@@ -113,6 +115,8 @@ func clientCommand(ctx context.Context, verb string, args []string, stdin io.Rea
 		return x.search(args)
 	case "tokens":
 		return x.tokens(args)
+	case "passkeys":
+		return x.passkeys(args)
 	case "2fa":
 		return x.twoFactor(args)
 	}

@@ -234,7 +234,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err := live.Reload(ctx); err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, live, log)
+		svc, err := server.NewAuth(cfg, db, keys, nil, nil, live, log)
 		if err != nil {
 			return err
 		}
@@ -274,7 +274,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, nil, log)
+		svc, err := server.NewAuth(cfg, db, keys, nil, nil, nil, log)
 		if err != nil {
 			return err
 		}

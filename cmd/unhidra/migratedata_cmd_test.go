@@ -18,6 +18,7 @@ import (
 	"github.com/unhidra/unhidra/internal/testenv"
 	"github.com/unhidra/unhidra/internal/testserver"
 	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/server"
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/auditstore"
 )
@@ -245,6 +246,12 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	if _, err := n.Store.Write().Exec(ctx, `INSERT INTO identities (provider, subject, user_id, provisioned, created_at) VALUES ('corp', 'sub-1', ?, 0, 1)`, bobUser.ID); err != nil {
 		t.Fatal(err)
 	}
+	// A passkey, as a registration leaves it (the ceremony itself needs an
+	// authenticator: passkey tests).
+	if _, err := n.Store.Write().Exec(ctx, `INSERT INTO passkeys (id, user_id, credential_id, name, backup_eligible, sign_count, credential, created_at)
+		VALUES ('pk-1', ?, ?, 'Laptop', 0, 3, '{"id":"AQID"}', 1)`, bobUser.ID, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
 	// Two-factor (a secret, recovery codes and a login ticket), a personal
 	// access token and a break-glass account, so that those tables copy too.
 	dave := migrateUser(t, n.URL, "dave", carolPW, true)
@@ -281,10 +288,17 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	n.Stop()
 	// A clean stop chains the whole audit outbox; an event recorded
 	// while no node runs waits there, and must be copied too.
+	auditKey, err := server.LoadAuditKey(cfg, false, nil)
+	if err != nil || auditKey == nil {
+		t.Fatalf("the node's audit key: %v", err)
+	}
 	if db, err := store.Open(ctx, cfg.DatabaseURL(), store.Options{}); err != nil {
 		t.Fatal(err)
 	} else {
 		err := auditstore.New(db).Record(ctx, &audit.Event{Action: "test.pending", ActorType: audit.ActorSystem})
+		if err == nil {
+			err = pruneToFirstCheckpoint(ctx, db, auditKey)
+		}
 		db.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -437,7 +451,7 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	}
 	rows.Close()
 	for _, name := range tables {
-		if name == "setup_tokens" || name == "sso_states" {
+		if name == "setup_tokens" || name == "sso_states" || name == "passkey_ceremonies" {
 			continue // empty by design: once an admin exists; between sign-ins
 		}
 		if name == "audit_outbox" {
@@ -467,6 +481,38 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	if v, err := db.SchemaVersion(ctx); err != nil || v == 0 {
 		t.Fatalf("schema version after the refused run: %d %v", v, err)
 	}
+	// The copied log verifies from its copied prune anchor.
+	ring := audit.Keyring{}
+	ring.Add(auditKey.Public())
+	if rep, err := audit.Verify(ctx, auditstore.New(db), ring, nil); err != nil || !rep.OK || rep.PrunedThrough == 0 {
+		t.Fatalf("the copied audit log: %+v %v", rep, err)
+	}
+}
+
+// pruneToFirstCheckpoint does what a prune does (store/auditstore/prune.go)
+// up to the first checkpoint, signed with key, with the legal hold of
+// this install out of the way: so that audit_prunes has a row to copy.
+func pruneToFirstCheckpoint(ctx context.Context, db *store.DB, key *audit.SigningKey) error {
+	return db.InTx(ctx, func(c store.Conn) error {
+		a := &audit.PruneAnchor{Time: time.Now().UTC().Truncate(time.Microsecond)}
+		if err := c.QueryRow(ctx, `SELECT seq, hash FROM audit_checkpoints ORDER BY seq LIMIT 1`).Scan(&a.Seq, &a.Hash); err != nil {
+			return err
+		}
+		key.SignAnchor(a)
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO audit_prunes (through_seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)`, []any{a.Seq, []byte(a.Hash), a.Time.UnixMicro(), a.KeyID, a.Signature}},
+			{`DELETE FROM audit_log WHERE seq <= ?`, []any{a.Seq}},
+			{`DELETE FROM audit_checkpoints WHERE seq < ?`, []any{a.Seq}},
+		} {
+			if _, err := c.Exec(ctx, q.sql, q.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func indexOf(chs []*unhidra.Channel, id string) int {

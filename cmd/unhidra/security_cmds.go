@@ -114,6 +114,73 @@ func (x *cli) tokens(args []string) error {
 	}
 }
 
+func (x *cli) passkeys(args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("want a passkeys command: ls, rename or rm")
+	}
+	sub := args[0]
+	pos, err := parse(x.flags("passkeys "+sub), args[1:])
+	if err != nil {
+		return err
+	}
+	want := map[string]int{"ls": 0, "rename": 2, "rm": 1}
+	n, ok := want[sub]
+	if !ok {
+		return usagef("unknown passkeys command %q: want ls, rename or rm", sub)
+	}
+	if len(pos) != n {
+		return usagef("passkeys %s takes %d argument(s)", sub, n)
+	}
+	if err := x.connect(true); err != nil {
+		return err
+	}
+	switch sub {
+	case "ls":
+		list, err := x.c.Passkeys(x.ctx)
+		if err != nil {
+			return x.friendly(err)
+		}
+		if x.json {
+			if list == nil {
+				list = []*client.Passkey{}
+			}
+			return x.printJSON(map[string]any{"passkeys": list})
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(x.stdout, "no passkeys: add one in the web client, Settings → Passkeys")
+			return nil
+		}
+		tw := tabwriter.NewWriter(x.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tADDED\tLAST USED")
+		for _, k := range list {
+			used := "never"
+			if k.LastUsedAt != nil {
+				used = k.LastUsedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, oneLine(k.Name, 40), k.CreatedAt.Format(time.RFC3339), used)
+		}
+		return tw.Flush()
+	case "rename":
+		k, err := x.c.RenamePasskey(x.ctx, pos[0], pos[1])
+		if err != nil {
+			return x.friendly(err)
+		}
+		if x.json {
+			return x.printJSON(map[string]any{"passkey": k})
+		}
+		fmt.Fprintf(x.stdout, "renamed passkey %s to %s\n", k.ID, oneLine(k.Name, 64))
+		return nil
+	default: // rm
+		if err := x.c.RemovePasskey(x.ctx, pos[0]); err != nil {
+			return x.friendly(err)
+		}
+		if !x.json {
+			fmt.Fprintf(x.stdout, "removed passkey %s\n", pos[0])
+		}
+		return nil
+	}
+}
+
 func (x *cli) twoFactor(args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("want a 2fa command: status, enable, disable or recovery-codes")

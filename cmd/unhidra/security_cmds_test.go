@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net/http"
+
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,7 +14,11 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/unhidra/unhidra/client"
 	"github.com/unhidra/unhidra/internal/testserver"
+	"github.com/unhidra/unhidra/internal/webauthntest"
+
+	"github.com/unhidra/unhidra/store"
 )
 
 // TestCLITokens: tokens create prints the secret once on stdout, ls lists
@@ -151,5 +158,101 @@ func TestAdminBreakGlass(t *testing.T) {
 	}
 	if c := run(t.Context(), []string{"admin", "break-glass", "root_admin", "maybe", "--data", dir}, nil, &out, &errb, envOf(nil)); c == 0 {
 		t.Fatal("break-glass maybe accepted")
+	}
+	// Both changes are audited, by the shell, in their own transaction
+	// (in the outbox until a server chains them); the refusals are not.
+	db, err := store.Open(t.Context(), filepath.Join(dir, "unhidra.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Read().Query(t.Context(), `SELECT actor_type, metadata FROM audit_outbox WHERE action = 'admin.break_glass' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var actor, meta string
+		if err := rows.Scan(&actor, &meta); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, actor+" "+meta)
+	}
+	rows.Close()
+	if want := []string{`system {"state":"set","via":"cli"}`, `system {"state":"cleared","via":"cli"}`}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("break-glass events = %q, want %q", got, want)
+	}
+}
+
+// TestCLIPasskeys: a passkey made in a browser (here the software
+// authenticator) is listed, renamed and removed from the command line.
+func TestCLIPasskeys(t *testing.T) {
+	cfg := testserver.Config(t, "sqlite")
+	cfg.PublicURL = "http://localhost"
+	n := testserver.Start(t, cfg)
+	alice := newCLIUser(t, n.URL)
+	alice.ok("alice\n"+alicePW+"\n", "register")
+	if out := alice.ok("", "passkeys", "ls"); !strings.Contains(out, "no passkeys") {
+		t.Fatalf("passkeys ls with none: %q", out)
+	}
+	c, err := client.New(n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(t.Context(), "alice", alicePW); err != nil {
+		t.Fatal(err)
+	}
+	tk := c.Tokens()
+	call := func(path string, body, out any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", n.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		if out != nil {
+			json.NewDecoder(resp.Body).Decode(out)
+		}
+	}
+	var begin struct {
+		CeremonyID string          `json:"ceremony_id"`
+		Options    json.RawMessage `json:"options"`
+	}
+	call("/api/v1/auth/webauthn/register/begin", nil, &begin)
+	cred, err := webauthntest.New("http://localhost").Create(begin.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call("/api/v1/auth/webauthn/register/finish", map[string]any{"ceremony_id": begin.CeremonyID, "name": "Laptop", "credential": json.RawMessage(cred)}, nil)
+
+	var list struct {
+		Passkeys []struct{ ID, Name string } `json:"passkeys"`
+	}
+	if err := json.Unmarshal([]byte(alice.ok("", "passkeys", "ls", "--json")), &list); err != nil || len(list.Passkeys) != 1 || list.Passkeys[0].Name != "Laptop" {
+		t.Fatalf("passkeys ls --json: %v %+v", err, list)
+	}
+	id := list.Passkeys[0].ID
+	if out := alice.ok("", "passkeys", "ls"); !strings.Contains(out, "Laptop") || !strings.Contains(out, "never") {
+		t.Fatalf("passkeys ls: %q", out)
+	}
+	if out := alice.ok("", "passkeys", "rename", id, "Old laptop"); !strings.Contains(out, "Old laptop") {
+		t.Fatalf("passkeys rename: %q", out)
+	}
+	if code, _, _ := alice.run("", "passkeys", "rename", id); code != 2 {
+		t.Fatalf("rename without a name: exit %d", code)
+	}
+	if out := alice.ok("", "passkeys", "rm", id); !strings.Contains(out, "removed") {
+		t.Fatalf("passkeys rm: %q", out)
+	}
+	if code, _, errs := alice.run("", "passkeys", "rm", id); code != 1 || errs == "" {
+		t.Fatalf("second rm: exit %d %q", code, errs)
 	}
 }

@@ -71,7 +71,7 @@ func adminSettings(ctx context.Context, args []string, stdout, stderr io.Writer,
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, nil, log)
+		svc, err := server.NewAuth(cfg, db, keys, nil, nil, nil, log)
 		if err != nil {
 			return err
 		}

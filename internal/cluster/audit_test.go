@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/internal/cluster"
 )
@@ -183,5 +185,94 @@ func getJSON(t *testing.T, url, tok string, out any) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAuditRetentionAcrossNodes: two nodes with --audit-retention-days 1
+// on one database; entries recorded two days ago are pruned once, by the
+// lease holder (one signed anchor per prune transaction, each with its
+// own audit.prune entry), and the log verifies from the anchor on both
+// nodes.
+func TestAuditRetentionAcrossNodes(t *testing.T) {
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	keyFile := filepath.Join(t.TempDir(), "audit-signing-key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(seed)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: natsURL,
+		Args: []string{"--audit-signing-key-file", keyFile, "--audit-checkpoint-every", "5", "--audit-retention-days", "1", "--retention-every", "1s"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Twenty events from two days ago, straight into the outbox (as if
+	// recorded then), chained in one pass: a checkpoint at 20.
+	db, err := pgx.Connect(ctx, c.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	old := time.Now().Add(-48 * time.Hour).UnixMicro()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_outbox (at, action, actor_type, actor_id, target_type, target_id, ip, result, reason, metadata)
+			VALUES ($1, 'auth.login', 'user', $2, '', '', '', 'ok', '', '{}')`, old+int64(i), fmt.Sprintf("u%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_prunes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing pruned; logs:\n%s\n%s", c.Nodes[0].Logs(), c.Nodes[1].Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	const pw = "a long passphrase for this test"
+	post(t, c.Nodes[0].URL+"/api/v1/auth/register", map[string]any{"username": "ops", "password": pw, "setup_token": c.Token()}, 201)
+	login := post(t, c.Nodes[1].URL+"/api/v1/auth/login", map[string]any{"username": "ops", "password": pw}, 200)
+	tok, _ := login["access_token"].(string)
+	var anchors, prunes int
+	if err := db.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM audit_prunes),
+		(SELECT COUNT(*) FROM audit_log WHERE action = 'audit.prune') + (SELECT COUNT(*) FROM audit_outbox WHERE action = 'audit.prune')`).Scan(&anchors, &prunes); err != nil {
+		t.Fatal(err)
+	}
+	if anchors != 1 || prunes != 1 {
+		t.Fatalf("%d anchors and %d audit.prune events, want one of each (one node prunes, once)", anchors, prunes)
+	}
+	for _, n := range c.Nodes {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var rep audit.Report
+			getJSON(t, n.URL+"/api/v1/admin/audit/verify", tok, &rep)
+			if rep.OK && rep.PrunedThrough == 20 && rep.LastSeq > 20 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("verify on %s: %+v %+v", n.URL, rep, rep.FirstBad)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		var ps struct {
+			Prunes []audit.PruneAnchor `json:"prunes"`
+		}
+		getJSON(t, n.URL+"/api/v1/admin/audit/prunes", tok, &ps)
+		if len(ps.Prunes) != 1 || ps.Prunes[0].Seq != 20 {
+			t.Fatalf("prunes on %s: %+v", n.URL, ps)
+		}
 	}
 }

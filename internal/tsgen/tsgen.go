@@ -46,6 +46,7 @@ var constUnions = []struct{ name, dir, anchor string }{
 	{"MessageKind", ".", "MessageText"},
 	{"SenderType", ".", "SenderUser"},
 	{"PresenceStatus", "wire", "StatusOnline"},
+	{"DeleteMode", ".", "DeleteAnonymise"},
 	{"SettingSource", "settings", "SourceDefault"},
 	{"SettingType", "settings", "TypeString"},
 }
@@ -56,27 +57,31 @@ var constUnions = []struct{ name, dir, anchor string }{
 var renamed = map[string]string{
 	"unhidra.Event":  "ChannelEvent",
 	"chat.Highlight": "SearchHighlight",
+	"passkey.Begin":  "PasskeyBegin",
 }
 
 // fieldUnions types the string members whose value is one of a union, by
 // Go type (as reflect prints it) and JSON member. An entry that matches
 // no member is an error, so a rename cannot leave one behind.
 var fieldUnions = map[string]map[string]string{
-	"unhidra.User":                   {"role": "UserRole"},
-	"unhidra.Channel":                {"kind": "ChannelKind", "role": "ChannelRole"},
-	"unhidra.Member":                 {"role": "ChannelRole"},
-	"unhidra.Message":                {"kind": "MessageKind"},
-	"unhidra.Sender":                 {"type": "SenderType"},
-	"unhidra.Event":                  {"type": "ChannelEventType"},
-	"gateway.ConnectionInfo":         {"status": "PresenceStatus"},
-	"settings.Setting":               {"source": "SettingSource", "type": "SettingType"},
-	"wire.Error":                     {"code": "ErrorCode"},
-	"wire.Member":                    {"role": "ChannelRole"},
-	"wire.ClientFrame":               {"status": "ClientPresenceStatus"},
-	"httpapi.createChannelRequest":   {"kind": "ChannelKind"},
-	"httpapi.setMemberRequest":       {"role": "ChannelRole"},
-	"httpapi.adminUpdateUserRequest": {"role": "UserRole"},
-	"httpapi.errorDetail":            {"code": "ErrorCode"},
+	"unhidra.User":                    {"role": "UserRole"},
+	"unhidra.Channel":                 {"kind": "ChannelKind", "role": "ChannelRole"},
+	"unhidra.Member":                  {"role": "ChannelRole"},
+	"unhidra.Message":                 {"kind": "MessageKind"},
+	"unhidra.Sender":                  {"type": "SenderType"},
+	"unhidra.Event":                   {"type": "ChannelEventType"},
+	"gateway.ConnectionInfo":          {"status": "PresenceStatus"},
+	"settings.Setting":                {"source": "SettingSource", "type": "SettingType"},
+	"wire.Error":                      {"code": "ErrorCode"},
+	"wire.Member":                     {"role": "ChannelRole"},
+	"wire.ClientFrame":                {"status": "ClientPresenceStatus"},
+	"httpapi.createChannelRequest":    {"kind": "ChannelKind"},
+	"httpapi.setMemberRequest":        {"role": "ChannelRole"},
+	"httpapi.adminUpdateUserRequest":  {"role": "UserRole"},
+	"httpapi.adminDeleteUserRequest":  {"mode": "DeleteMode"},
+	"httpapi.adminDeleteUserResponse": {"mode": "DeleteMode"},
+	"chat.AdminChannel":               {"kind": "ChannelKind"},
+	"httpapi.errorDetail":             {"code": "ErrorCode"},
 }
 
 type section int

@@ -12,8 +12,10 @@
 //     lease holder, serialized by a row lock on the lease, moves rows, and
 //     it deletes what it moved in the same transaction; seq is the log's
 //     primary key, so two writers can never fork the chain.
-//   - audit_log and audit_checkpoints refuse UPDATE and DELETE (and, on
-//     PostgreSQL, TRUNCATE) by trigger.
+//   - audit_log, audit_checkpoints and audit_prunes refuse UPDATE and
+//     DELETE (and, on PostgreSQL, TRUNCATE) by trigger; the one DELETE let
+//     through is a prune's, of the entries up to the anchor it records
+//     (prune.go).
 package auditstore
 
 import (
@@ -250,6 +252,38 @@ func (s *Store) CheckpointPage(ctx context.Context, after int64, limit int) ([]*
 	})
 }
 
+// Anchors streams the prune anchors in ascending seq (audit.Source). They
+// are few (one per prune transaction), read in one query.
+func (s *Store) Anchors(ctx context.Context) iter.Seq2[*audit.PruneAnchor, error] {
+	return func(yield func(*audit.PruneAnchor, error) bool) {
+		rows, err := s.db.Read().Query(ctx, `SELECT through_seq, hash, at, key_id, signature FROM audit_prunes ORDER BY through_seq`)
+		if err != nil {
+			yield(nil, fmt.Errorf("audit prunes: %w", err))
+			return
+		}
+		as, err := store.Collect(rows, "audit prunes", scanAnchor)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, a := range as {
+			if !yield(a, nil) {
+				return
+			}
+		}
+	}
+}
+
+func scanAnchor(sc store.Scanner) (*audit.PruneAnchor, error) {
+	var a audit.PruneAnchor
+	var at int64
+	if err := sc.Scan(&a.Seq, &a.Hash, &at, &a.KeyID, &a.Signature); err != nil {
+		return nil, err
+	}
+	a.Time = store.Time(at)
+	return &a, nil
+}
+
 // Pending counts the outbox rows not yet chained.
 func (s *Store) Pending(ctx context.Context) (int64, error) {
 	var n int64
@@ -259,16 +293,31 @@ func (s *Store) Pending(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// head returns the last entry's seq and hash (0 and the zero hash for an
-// empty log).
+// head returns the last entry's seq and hash: for a log that a prune
+// emptied, the newest anchor's; for a log never written, 0 and the zero
+// hash.
 func head(ctx context.Context, c store.Conn) (int64, []byte, error) {
 	var seq int64
 	var hash []byte
 	err := c.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, audit.ZeroHash(), nil
+		return anchorHead(ctx, c)
 	} else if err != nil {
 		return 0, nil, fmt.Errorf("audit log head: %w", err)
+	}
+	return seq, hash, nil
+}
+
+// anchorHead returns the newest prune anchor's seq and hash, or 0 and the
+// zero hash.
+func anchorHead(ctx context.Context, c store.Conn) (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := c.QueryRow(ctx, `SELECT through_seq, hash FROM audit_prunes ORDER BY through_seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, audit.ZeroHash(), nil
+	} else if err != nil {
+		return 0, nil, fmt.Errorf("audit prunes: %w", err)
 	}
 	return seq, hash, nil
 }

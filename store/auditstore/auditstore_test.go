@@ -198,10 +198,11 @@ func tamper(t *testing.T, db *store.DB, stmts ...string) {
 	ctx := context.Background()
 	var pre, post []string
 	if db.Engine() == store.EnginePostgres {
-		pre = []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`, `ALTER TABLE audit_checkpoints DISABLE TRIGGER USER`}
-		post = []string{`ALTER TABLE audit_log ENABLE TRIGGER USER`, `ALTER TABLE audit_checkpoints ENABLE TRIGGER USER`}
+		pre = []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`, `ALTER TABLE audit_checkpoints DISABLE TRIGGER USER`, `ALTER TABLE audit_prunes DISABLE TRIGGER USER`}
+		post = []string{`ALTER TABLE audit_log ENABLE TRIGGER USER`, `ALTER TABLE audit_checkpoints ENABLE TRIGGER USER`, `ALTER TABLE audit_prunes ENABLE TRIGGER USER`}
 	} else {
-		pre = []string{`DROP TRIGGER audit_log_no_update`, `DROP TRIGGER audit_log_no_delete`, `DROP TRIGGER audit_checkpoints_no_delete`}
+		pre = []string{`DROP TRIGGER audit_log_no_update`, `DROP TRIGGER audit_log_no_delete`, `DROP TRIGGER audit_checkpoints_no_delete`,
+			`DROP TRIGGER audit_prunes_no_update`, `DROP TRIGGER audit_prunes_no_delete`}
 	}
 	all := append(append(pre, stmts...), post...)
 	if err := db.InTx(ctx, func(c store.Conn) error {

@@ -36,8 +36,14 @@ type ChainerOptions struct {
 	OnCheckpoint func(*audit.Checkpoint)
 	// OnChained hears, after commit, that entries up to seq exist.
 	OnChained func(seq int64)
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Trusted are the keys whose checkpoints a prune accepts as the end
+	// of what it removes (default: Key's).
+	Trusted audit.Keyring
+	// PruneBatch is the most entries one prune transaction removes
+	// (10,000), unless checkpoints are further apart.
+	PruneBatch int64
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Chainer moves outbox rows into the hash-chained log while its node holds
@@ -47,6 +53,8 @@ type Chainer struct {
 	db     *store.DB
 	opts   ChainerOptions
 	leased bool // the lease row is known to exist
+	// trusted is opts.Trusted, or Key's public key.
+	trusted audit.Keyring
 	// holding is whether the last pass held the lease.
 	holding atomic.Bool
 }
@@ -82,7 +90,15 @@ func NewChainer(db *store.DB, opts ChainerOptions) (*Chainer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Chainer{db: db, opts: opts}, nil
+	if opts.PruneBatch <= 0 {
+		opts.PruneBatch = 10000
+	}
+	trusted := opts.Trusted
+	if len(trusted) == 0 {
+		trusted = audit.Keyring{}
+		trusted.Add(opts.Key.Public())
+	}
+	return &Chainer{db: db, opts: opts, trusted: trusted}, nil
 }
 
 // Run chains until ctx ends. Errors are logged and retried.

@@ -7,19 +7,23 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
-// CreateInvite stores inv (EConflict if the code exists). The code is an
-// unguessable secret chosen by the caller.
+// CreateInvite stores inv (EConflict if the code exists), with the events
+// attached to ctx in the same transaction. The code is an unguessable
+// secret chosen by the caller.
 func (st *Store) CreateInvite(ctx context.Context, inv *unhidra.Invite) error {
-	_, err := st.db.Write().Exec(ctx, `INSERT INTO invites (code, created_by, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		inv.Code, inv.CreatedBy, inv.MaxUses, inv.Uses, store.MicrosPtr(inv.ExpiresAt), store.Micros(inv.CreatedAt))
-	if store.IsUniqueViolation(err) {
-		return &unhidra.Error{Code: unhidra.EConflict, Message: "invite already exists", Err: err}
-	} else if err != nil {
-		return fmt.Errorf("create invite: %w", err)
-	}
-	return nil
+	return auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO invites (code, created_by, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			inv.Code, inv.CreatedBy, inv.MaxUses, inv.Uses, store.MicrosPtr(inv.ExpiresAt), store.Micros(inv.CreatedAt))
+		if store.IsUniqueViolation(err) {
+			return &unhidra.Error{Code: unhidra.EConflict, Message: "invite already exists", Err: err}
+		} else if err != nil {
+			return fmt.Errorf("create invite: %w", err)
+		}
+		return nil
+	})
 }
 
 // ListInvites returns every invite, used up and expired ones included,
@@ -48,15 +52,18 @@ func (st *Store) ListInvites(ctx context.Context) ([]*unhidra.Invite, error) {
 	return invites, nil
 }
 
-// DeleteInvite deletes the invite (ENotFound if absent). Accounts created
-// with it are unaffected.
+// DeleteInvite deletes the invite (ENotFound if absent), with the events
+// attached to ctx in the same transaction. Accounts created with it are
+// unaffected.
 func (st *Store) DeleteInvite(ctx context.Context, code string) error {
-	n, err := st.db.Write().ExecN(ctx, `DELETE FROM invites WHERE code = ?`, code)
-	if err != nil {
-		return fmt.Errorf("delete invite: %w", err)
-	}
-	if n == 0 {
-		return unhidra.Errorf(unhidra.ENotFound, "invite not found")
-	}
-	return nil
+	return auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		n, err := c.ExecN(ctx, `DELETE FROM invites WHERE code = ?`, code)
+		if err != nil {
+			return fmt.Errorf("delete invite: %w", err)
+		}
+		if n == 0 {
+			return unhidra.Errorf(unhidra.ENotFound, "invite not found")
+		}
+		return nil
+	})
 }

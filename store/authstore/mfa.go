@@ -111,18 +111,31 @@ func replaceRecoveryCodes(ctx context.Context, c store.Conn, userID string, hash
 
 // ReplaceRecoveryCodes replaces every recovery code of the user.
 func (st *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error {
-	err := st.db.InTx(ctx, func(c store.Conn) error { return replaceRecoveryCodes(ctx, c, userID, hashes, at) })
+	err := auditstore.Tx(ctx, st.db, func(c store.Conn) error { return replaceRecoveryCodes(ctx, c, userID, hashes, at) })
 	return wrapInternal("replace recovery codes", err)
 }
 
-// UseRecoveryCode spends an unused code.
+// UseRecoveryCode spends an unused code. The events attached to ctx are
+// written with the spending, and only if a code was spent.
 func (st *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) (bool, error) {
-	n, err := st.db.Write().ExecN(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL`,
-		store.Micros(at), userID, hash)
+	var used bool
+	done := func(bool) {}
+	err := st.db.InTx(ctx, func(c store.Conn) error {
+		n, err := c.ExecN(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL`,
+			store.Micros(at), userID, hash)
+		if err != nil {
+			return fmt.Errorf("use recovery code: %w", err)
+		}
+		if used = n == 1; !used {
+			return nil
+		}
+		return auditstore.Flush(ctx, c, &done)
+	})
+	done(err == nil)
 	if err != nil {
-		return false, fmt.Errorf("use recovery code: %w", err)
+		return false, err
 	}
-	return n == 1, nil
+	return used, nil
 }
 
 // CountRecoveryCodes counts the unused codes.
@@ -292,25 +305,30 @@ func (st *Store) TouchAccessToken(ctx context.Context, id string, at time.Time) 
 	return nil
 }
 
-// SetBreakGlass marks or unmarks the user.
+// SetBreakGlass marks or unmarks the user, with the events attached to
+// ctx in the same transaction.
 func (st *Store) SetBreakGlass(ctx context.Context, userID string, on bool, at time.Time) error {
 	if !on {
 		if _, err := st.UserByID(ctx, userID); err != nil {
 			return err
 		}
-		if _, err := st.db.Write().Exec(ctx, `DELETE FROM break_glass_accounts WHERE user_id = ?`, userID); err != nil {
-			return fmt.Errorf("clear break-glass: %w", err)
+		return auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+			if _, err := c.Exec(ctx, `DELETE FROM break_glass_accounts WHERE user_id = ?`, userID); err != nil {
+				return fmt.Errorf("clear break-glass: %w", err)
+			}
+			return nil
+		})
+	}
+	return auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO break_glass_accounts (user_id, set_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING`,
+			userID, store.Micros(at))
+		if store.IsForeignKeyViolation(err) {
+			return &unhidra.Error{Code: unhidra.ENotFound, Message: "user not found", Err: err}
+		} else if err != nil {
+			return fmt.Errorf("set break-glass: %w", err)
 		}
 		return nil
-	}
-	_, err := st.db.Write().Exec(ctx, `INSERT INTO break_glass_accounts (user_id, set_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING`,
-		userID, store.Micros(at))
-	if store.IsForeignKeyViolation(err) {
-		return &unhidra.Error{Code: unhidra.ENotFound, Message: "user not found", Err: err}
-	} else if err != nil {
-		return fmt.Errorf("set break-glass: %w", err)
-	}
-	return nil
+	})
 }
 
 // IsBreakGlass reports whether the user is break-glass.

@@ -11,6 +11,7 @@ import (
 	"github.com/unhidra/unhidra/auth"
 	"github.com/unhidra/unhidra/auth/sso"
 	"github.com/unhidra/unhidra/store"
+	"github.com/unhidra/unhidra/store/auditstore"
 )
 
 var _ sso.Store = (*Store)(nil)
@@ -74,7 +75,7 @@ func (st *Store) UserByIdentity(ctx context.Context, provider, subject string) (
 func (st *Store) CreateUserWithIdentity(ctx context.Context, u *unhidra.User, passwordHash string, id *sso.Identity) error {
 	u.CreatedAt, u.UpdatedAt = store.Time(store.Micros(u.CreatedAt)), store.Time(store.Micros(u.UpdatedAt))
 	id.UserID, id.Provisioned, id.CreatedAt = u.ID, true, u.CreatedAt
-	err := st.db.InTx(ctx, func(c store.Conn) error {
+	err := auditstore.Tx(ctx, st.db, func(c store.Conn) error {
 		if err := insertUser(ctx, c, u, passwordHash, sso.ErrUsernameTaken); err != nil {
 			return err
 		}
@@ -83,10 +84,11 @@ func (st *Store) CreateUserWithIdentity(ctx context.Context, u *unhidra.User, pa
 	return wrapInternal("create sso user", err)
 }
 
-// LinkIdentity links an identity to an existing user.
+// LinkIdentity links an identity to an existing user, with the events
+// attached to ctx in the same transaction.
 func (st *Store) LinkIdentity(ctx context.Context, id *sso.Identity) error {
 	id.CreatedAt = store.Time(store.Micros(id.CreatedAt))
-	return wrapInternal("link identity", insertIdentity(ctx, st.db.Write(), id))
+	return wrapInternal("link identity", auditstore.InTx(ctx, st.db, func(c store.Conn) error { return insertIdentity(ctx, c, id) }))
 }
 
 func insertIdentity(ctx context.Context, c store.Conn, id *sso.Identity) error {
@@ -103,16 +105,19 @@ func insertIdentity(ctx context.Context, c store.Conn, id *sso.Identity) error {
 	return nil
 }
 
-// UnlinkIdentity removes the user's identity of provider.
+// UnlinkIdentity removes the user's identity of provider, with the events
+// attached to ctx in the same transaction.
 func (st *Store) UnlinkIdentity(ctx context.Context, userID, provider string) error {
-	n, err := st.db.Write().ExecN(ctx, `DELETE FROM identities WHERE user_id = ? AND provider = ?`, userID, provider)
-	if err != nil {
-		return fmt.Errorf("unlink identity: %w", err)
-	}
-	if n == 0 {
-		return unhidra.Errorf(unhidra.ENotFound, "no identity of this provider is linked")
-	}
-	return nil
+	return auditstore.InTx(ctx, st.db, func(c store.Conn) error {
+		n, err := c.ExecN(ctx, `DELETE FROM identities WHERE user_id = ? AND provider = ?`, userID, provider)
+		if err != nil {
+			return fmt.Errorf("unlink identity: %w", err)
+		}
+		if n == 0 {
+			return unhidra.Errorf(unhidra.ENotFound, "no identity of this provider is linked")
+		}
+		return nil
+	})
 }
 
 // Identities lists the user's identities, oldest first.

@@ -183,14 +183,18 @@ func (st *Store) SetPasswordHash(ctx context.Context, userID, hash string, now t
 // contains q case-insensitively, ordered by lower-cased username, starting
 // after the lower-cased username after. q is matched literally: % _ and \
 // are escaped. A limit below 1 returns nothing.
-func (st *Store) SearchUsers(ctx context.Context, q, after string, limit int) ([]*unhidra.User, error) {
+func (st *Store) SearchUsers(ctx context.Context, q, after string, limit int, withDeleted bool) ([]*unhidra.User, error) {
 	if limit < 1 {
 		return nil, nil
 	}
 	pattern := "%" + store.EscapeLike(store.Fold(q)) + "%"
+	live := ` AND deleted_at IS NULL`
+	if withDeleted {
+		live = ""
+	}
 	rows, err := st.db.Read().Query(ctx, `SELECT `+store.UserColumns+` FROM users
 		WHERE (username_lower LIKE ? ESCAPE '\' OR display_name_lower LIKE ? ESCAPE '\')
-		  AND username_lower > ?
+		  AND username_lower > ?`+live+`
 		ORDER BY username_lower
 		LIMIT ?`,
 		pattern, pattern, store.Fold(after), limit)

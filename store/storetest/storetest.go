@@ -330,7 +330,7 @@ func testInviteConcurrent(t *testing.T, st auth.Store) {
 	if got := inviteUses(t, st, "shared"); got != maxUses {
 		t.Fatalf("invite uses = %d, want %d", got, maxUses)
 	}
-	users, err := st.SearchUsers(ctx, "racer", "", 100)
+	users, err := st.SearchUsers(ctx, "racer", "", 100, false)
 	mustOK(t, err)
 	if len(users) != maxUses {
 		t.Fatalf("%d users created, want %d", len(users), maxUses)
@@ -456,7 +456,7 @@ func testUpdateUser(t *testing.T, st auth.Store) {
 	t.Run("display name is searchable", func(t *testing.T) {
 		_, err := st.UpdateUser(ctx, base.ID, auth.UserUpdate{DisplayName: ptr("Quokka"), Now: later})
 		mustOK(t, err)
-		got, err := st.SearchUsers(ctx, "quok", "", 10)
+		got, err := st.SearchUsers(ctx, "quok", "", 10, false)
 		mustOK(t, err)
 		if names := usernames(got); !slices.Equal(names, []string{"Zed"}) {
 			t.Fatalf("search after rename = %v", names)
@@ -512,7 +512,7 @@ func testSearch(t *testing.T, st auth.Store) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := st.SearchUsers(ctx, c.q, "", 100)
+			got, err := st.SearchUsers(ctx, c.q, "", 100, false)
 			mustOK(t, err)
 			if names := usernames(got); !slices.Equal(names, c.want) {
 				t.Fatalf("SearchUsers(%q) = %q, want %q", c.q, names, c.want)
@@ -543,7 +543,7 @@ func testSearchPagination(t *testing.T, st auth.Store) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := st.SearchUsers(ctx, c.q, c.after, c.limit)
+			got, err := st.SearchUsers(ctx, c.q, c.after, c.limit, false)
 			mustOK(t, err)
 			if names := usernames(got); !slices.Equal(names, c.want) {
 				t.Fatalf("SearchUsers(%q, %q, %d) = %q, want %q", c.q, c.after, c.limit, names, c.want)

@@ -12,7 +12,7 @@ import { test, type Page } from '@playwright/test'
 export async function loginViaUi(page: Page, username: string, password: string): Promise<void> {
   await page.getByLabel('Username').fill(username)
   await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
 }
 
 /** Where snap() saves screenshots: web/artifacts/ (not in git). */

@@ -215,6 +215,14 @@ export function publicApi<T>(method: string, path: string, body?: unknown): Prom
   return rawFetch<T>(method, path, body, '')
 }
 
+/**
+ * rawPost posts to a sign-in endpoint that takes no token, with the CSRF
+ * header its refresh cookie needs.
+ */
+export function rawPost<T>(path: string, body: unknown): Promise<T> {
+  return rawFetch<T>('POST', path, body, '', true)
+}
+
 /** MFAChallenge is a login's answer when the account has two-factor on. */
 export interface MFAChallenge {
   mfa_required: true

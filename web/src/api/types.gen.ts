@@ -24,6 +24,8 @@ export type MessageKind = 'text' | 'telemetry' | 'event' | 'command' | 'system'
 export type SenderType = 'user' | 'device'
 /** Presence statuses. */
 export type PresenceStatus = 'online' | 'away' | 'dnd' | 'offline'
+/** Ways to delete an account (auth.Service.AdminDeleteUser). */
+export type DeleteMode = 'anonymise' | 'erase'
 /** Sources of a setting's value. */
 export type SettingSource = 'default' | 'override'
 /** Types of a setting's value. */
@@ -45,6 +47,24 @@ export interface AccessToken {
   expires_at: string
   last_used_at?: string
   revoked_at?: string
+}
+
+/** AdminChannel is a public or private channel as the admins' list shows it. */
+export interface AdminChannel {
+  id: string
+  name: string
+  /** public or private */
+  kind: ChannelKind
+  encrypted: boolean
+  archived: boolean
+  archived_at?: string
+  created_by: string
+  created_at: string
+  member_count: number
+  /** LastSeq is the seq of the channel's last event. */
+  last_seq: number
+  /** time of the channel's last event */
+  last_activity_at?: string
 }
 
 /** Bad names the first entry (or checkpoint) that does not check out. */
@@ -233,10 +253,45 @@ export interface Message {
   deleted: boolean
 }
 
+/** Passkey is a registered credential. */
+export interface Passkey {
+  id: string
+  name: string
+  /** a synced passkey, which may live on several of the user's devices */
+  backup_eligible: boolean
+  /** the authenticator's signature counter at its last use (0 for authenticators that keep none) */
+  sign_count: number
+  created_at: string
+  last_used_at?: string
+}
+
+/**
+ * Begin is what the client passes to the browser: Options goes to
+ * navigator.credentials.create or .get (as its publicKey member), and
+ * CeremonyID comes back with the browser's answer.
+ */
+export interface PasskeyBegin {
+  ceremony_id: string
+  /** PublicKeyCredentialCreationOptions (register) or PublicKeyCredentialRequestOptions (login), binary members in base64url */
+  options: unknown
+}
+
 /** ProviderInfo is the public face of a provider: what a login button needs. */
 export interface ProviderInfo {
   id: string
   name: string
+}
+
+/**
+ * PruneAnchor is the signed record of a prune: entries 1 to Seq are gone,
+ * and entry Seq had hash Hash.
+ */
+export interface PruneAnchor {
+  through_seq: number
+  hash: string
+  time: string
+  key_id: string
+  signature: string
 }
 
 /**
@@ -255,6 +310,10 @@ export interface Report {
   checked: number
   last_seq: number
   checkpoints: number
+  /** the last entry retention removed: verification starts from its signed anchor */
+  pruned_through?: number
+  /** signed prune anchors checked */
+  prunes?: number
   first_bad?: Bad
 }
 
@@ -350,6 +409,12 @@ export interface User {
   status_text: string
   role: UserRole
   disabled: boolean
+  /**
+   * Deleted marks an account an admin deleted: what remains is its
+   * tombstone (display name "Deleted user", no profile), kept so that the
+   * messages it sent still name a sender.
+   */
+  deleted: boolean
   created_at: string
   updated_at: string
 }
@@ -604,6 +669,28 @@ export type ClientFrameType = ClientFrame['type']
 
 // ---- REST bodies
 
+export interface AdminChannelsResponse {
+  channels: AdminChannel[]
+  next_cursor?: string
+  /** direct channels on the server, which the list leaves out */
+  direct_count: number
+}
+
+export interface AdminDeleteUserRequest {
+  /** anonymise: the account goes, its messages stay and show "Deleted user"; erase: its messages are deleted too */
+  mode: DeleteMode
+}
+
+export interface AdminDeleteUserResponse {
+  /** what remains of the account: deleted, display name "Deleted user" */
+  user: User
+  mode: DeleteMode
+  /** messages of the user not deleted when the account was: kept (anonymise) or erased (erase) */
+  messages: number
+  /** the server is still removing the user from channels or erasing their messages; it finishes in the background */
+  pending: boolean
+}
+
 export interface AdminUpdateUserRequest {
   role?: UserRole
   disabled?: boolean
@@ -616,6 +703,10 @@ export interface AuditCheckpointsResponse {
 export interface AuditEntriesResponse {
   entries: Entry[]
   has_more: boolean
+}
+
+export interface AuditPrunesResponse {
+  prunes: PruneAnchor[]
 }
 
 export interface BreakGlassRequest {
@@ -778,6 +869,30 @@ export interface MessagesResponse {
   has_more: boolean
 }
 
+export interface PasskeyLoginRequest {
+  ceremony_id: string
+  /** the PublicKeyCredential from navigator.credentials.get, as its toJSON() form */
+  credential: unknown
+  /** set the refresh token as an HttpOnly cookie instead of returning it (browsers) */
+  cookie?: boolean
+}
+
+export interface PasskeyRegisterRequest {
+  ceremony_id: string
+  /** shown in the list; default "Passkey" */
+  name?: string
+  /** the PublicKeyCredential from navigator.credentials.create, as its toJSON() form */
+  credential: unknown
+}
+
+export interface PasskeyResponse {
+  passkey: Passkey
+}
+
+export interface PasskeysResponse {
+  passkeys: Passkey[]
+}
+
 export interface PlaceHoldRequest {
   reason?: string
 }
@@ -818,6 +933,10 @@ export interface RegisterRequest {
   display_name?: string
   setup_token?: string
   invite?: string
+}
+
+export interface RenamePasskeyRequest {
+  name: string
 }
 
 export interface RetentionResponse {
@@ -989,6 +1108,13 @@ export interface Endpoints {
   'DELETE /api/v1/users/me/tokens/{id}': { request: undefined; response: undefined }
   'GET /api/v1/admin/users/{id}/break-glass': { request: undefined; response: BreakGlassResponse }
   'PUT /api/v1/admin/users/{id}/break-glass': { request: BreakGlassRequest; response: BreakGlassResponse }
+  'POST /api/v1/auth/webauthn/register/begin': { request: undefined; response: PasskeyBegin }
+  'POST /api/v1/auth/webauthn/register/finish': { request: PasskeyRegisterRequest; response: PasskeyResponse }
+  'POST /api/v1/auth/webauthn/login/begin': { request: undefined; response: PasskeyBegin }
+  'POST /api/v1/auth/webauthn/login/finish': { request: PasskeyLoginRequest; response: TokenResponse }
+  'GET /api/v1/users/me/passkeys': { request: undefined; response: PasskeysResponse }
+  'PATCH /api/v1/users/me/passkeys/{id}': { request: RenamePasskeyRequest; response: PasskeyResponse }
+  'DELETE /api/v1/users/me/passkeys/{id}': { request: undefined; response: undefined }
   'GET /api/v1/auth/oidc/providers': { request: undefined; response: SsoProvidersResponse }
   'POST /api/v1/auth/oidc/{provider}/link': { request: undefined; response: SsoLinkResponse }
   'GET /api/v1/users/me/identities': { request: undefined; response: IdentitiesResponse }
@@ -1038,6 +1164,11 @@ export interface Endpoints {
   'GET /api/v1/admin/audit': { request: undefined; response: AuditEntriesResponse }
   'GET /api/v1/admin/audit/verify': { request: undefined; response: Report }
   'GET /api/v1/admin/audit/checkpoints': { request: undefined; response: AuditCheckpointsResponse }
+  'GET /api/v1/admin/audit/prunes': { request: undefined; response: AuditPrunesResponse }
+  'DELETE /api/v1/admin/users/{id}': { request: AdminDeleteUserRequest; response: AdminDeleteUserResponse }
+  'GET /api/v1/admin/channels': { request: undefined; response: AdminChannelsResponse }
+  'GET /api/v1/admin/channels/{id}/members': { request: undefined; response: MembersResponse }
+  'POST /api/v1/admin/channels/{id}/archive': { request: undefined; response: undefined }
   'GET /api/v1/admin/settings': { request: undefined; response: SettingsResponse }
   'PATCH /api/v1/admin/settings': { request: Record<string, unknown>; response: SettingsResponse }
 }

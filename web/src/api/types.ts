@@ -12,4 +12,9 @@ export type {
   IdentityInfo,
   SsoLinkResponse,
   SsoProvidersResponse,
+  Passkey,
+  PasskeyBegin,
+  PasskeyResponse,
+  PasskeysResponse,
 } from './types.gen'
+export type { Tokens } from './http'

@@ -35,9 +35,9 @@ beforeEach(() => {
       pending.push({ url, resolve: (body) => resolve(new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })) })
     }),
   )
-  auth.set({ access_token: 'tok', expires_in: 900, session_id: 's', user: { id: 'me', username: 'me', display_name: 'Me', status_text: '', role: 'member', disabled: false, created_at: '', updated_at: '' } }, Date.now(), false)
+  auth.set({ access_token: 'tok', expires_in: 900, session_id: 's', user: { id: 'me', username: 'me', display_name: 'Me', status_text: '', role: 'member', disabled: false, deleted: false, created_at: '', updated_at: '' } }, Date.now(), false)
   store.me.value = auth.currentUser
-  store.users.value = { bob: { id: 'bob', username: 'bob', display_name: 'Bob', status_text: '', role: 'member', disabled: false, created_at: '', updated_at: '' } }
+  store.users.value = { bob: { id: 'bob', username: 'bob', display_name: 'Bob', status_text: '', role: 'member', disabled: false, deleted: false, created_at: '', updated_at: '' } }
   store.channels.value = { [CH]: channel() }
   store.timelines.value = {}
   store.positions.forget(CH)

@@ -126,10 +126,29 @@ export async function attempt<T>(f: () => Promise<T>): Promise<T | undefined> {
 
 const userLoads = new Map<string, Promise<void>>()
 
+// What a deleted account is called everywhere (the server says so too).
+export const DELETED_USER = 'Deleted user'
+
 export function displayName(id: string): string {
   const u = users.value[id]
   if (!u) return 'Someone'
+  if (u.deleted) return DELETED_USER
   return u.display_name || u.username
+}
+
+// refreshUser reads a user again: someone who left a channel may have had
+// their account deleted, and their messages should say so at once.
+const userRefreshes = new Set<string>()
+
+export function refreshUser(id: string) {
+  if (!id || userRefreshes.has(id) || !users.value[id] || users.value[id]!.deleted) return
+  userRefreshes.add(id)
+  api<{ user: User }>('GET', `/api/v1/users/${encodeURIComponent(id)}`)
+    .then((r) => {
+      users.value = { ...users.value, [r.user.id]: r.user }
+    })
+    .catch(() => {})
+    .finally(() => userRefreshes.delete(id))
 }
 
 export function ensureUsers(ids: Iterable<string>) {
@@ -784,6 +803,7 @@ export function onFrame(f: ServerFrame) {
         return removeChannel(ch)
       }
       if (members.value[ch]) members.value = { ...members.value, [ch]: members.value[ch]!.filter((m) => m.user_id !== f.user_id) }
+      refreshUser(f.user_id)
       return
     }
     case 'typing': {

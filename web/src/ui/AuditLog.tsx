@@ -42,7 +42,8 @@ export function AuditLog() {
         {report && (
           <p role="status" class={report.ok ? '' : 'error-text'}>
             {report.ok
-              ? `Intact: ${report.checked} entries, ${report.checkpoints} signed checkpoint${report.checkpoints === 1 ? '' : 's'}.`
+              ? `Intact: ${report.checked} entries, ${report.checkpoints} signed checkpoint${report.checkpoints === 1 ? '' : 's'}.` +
+                (report.pruned_through ? ` Entries 1–${report.pruned_through} were removed by audit retention; the check starts from their signed anchor.` : '')
               : `Broken at entry ${report.first_bad?.seq}: ${report.first_bad?.reason}.`}
           </p>
         )}

@@ -3,6 +3,7 @@ import { login, loginMFA, publicApi } from '../api/http'
 import { humanError } from '../api/errors'
 import { ssoError, start } from '../state/store'
 import { ssoProviders, ssoStartURL, type SsoProvider } from '../api/sso'
+import { PasskeyCancelled, passkeysSupported, signInWithPasskey } from '../api/passkey'
 
 export interface ServerInfo {
   version: string
@@ -80,6 +81,17 @@ function Login({ info, onMode }: { info: ServerInfo | null; onMode: (m: Mode) =>
       setBusy(false)
     }
   }
+  const passkey = async () => {
+    setBusy(true)
+    setErr('')
+    try {
+      await signInWithPasskey()
+      await start()
+    } catch (x) {
+      if (!(x instanceof PasskeyCancelled)) setErr(humanError(x))
+      setBusy(false)
+    }
+  }
   const submitCode = async (e: Event) => {
     e.preventDefault()
     setBusy(true)
@@ -153,6 +165,11 @@ function Login({ info, onMode }: { info: ServerInfo | null; onMode: (m: Mode) =>
       <button class="btn primary block" type="submit" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}
       </button>
+      {passkeysSupported() && (
+        <button type="button" class="btn block" onClick={() => void passkey()} disabled={busy}>
+          Sign in with a passkey
+        </button>
+      )}
       {providers.length > 0 && (
         <div class="stack sso" aria-label="Single sign-on">
           <p class="muted sso-or">or</p>

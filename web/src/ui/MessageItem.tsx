@@ -56,7 +56,7 @@ export const MessageItem = memo(function MessageItem(props: { m: Msg; cont: bool
       <div class="gutter">{cont ? <time dateTime={m.created_at}>{clock(m.created_at)}</time> : <Avatar userId={m.sender.id} size={36} />}</div>
       {!cont && (
         <div class="meta">
-          <span class="author" title={u ? '@' + u.username : undefined}>
+          <span class={'author' + (u?.deleted ? ' deleted-user' : '')} title={u ? (u.deleted ? 'This account was deleted' : '@' + u.username) : undefined}>
             {author}
           </span>
           <time dateTime={m.created_at} title={fullTime(m.created_at)}>

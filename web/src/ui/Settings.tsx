@@ -10,7 +10,9 @@ import { askNotificationPermission, notificationPermission, setSound, soundOn } 
 import { describeAgent, fullTime } from './common'
 import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
+import { AdminChannels } from './AdminChannels'
 import { AdminUsers } from './AdminUsers'
+import { Passkeys } from './Passkeys'
 import { AuditLog } from './AuditLog'
 import { Compliance } from './Compliance'
 import { AdminSystem } from './AdminSystem'
@@ -20,12 +22,14 @@ const TABS = [
   ['profile', 'Profile'],
   ['password', 'Password'],
   ['sessions', 'Active sessions'],
+  ['passkeys', 'Passkeys'],
   ['security', 'Two-factor authentication'],
   ['tokens', 'Access tokens'],
   ['sign-in', 'Single sign-on'],
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
   ['users', 'Users'],
+  ['channels', 'Channels'],
   ['system', 'System'],
   ['connections', 'Connections'],
   ['compliance', 'Compliance'],
@@ -33,7 +37,7 @@ const TABS = [
 ] as const
 
 // The tabs only admins see.
-const ADMIN_TABS: readonly string[] = ['users', 'system', 'connections', 'compliance', 'audit']
+const ADMIN_TABS: readonly string[] = ['users', 'channels', 'system', 'connections', 'compliance', 'audit']
 
 export function Settings({ tab }: { tab?: string }) {
   const loc = useLocation()
@@ -60,12 +64,14 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'profile' && <Profile />}
           {t === 'password' && <Password />}
           {t === 'sessions' && <Sessions />}
+          {t === 'passkeys' && <Passkeys />}
           {t === 'security' && <TwoFactor />}
           {t === 'tokens' && <AccessTokens />}
           {t === 'sign-in' && <SignIn />}
           {t === 'appearance' && <Appearance />}
           {t === 'notifications' && <Notifications />}
           {t === 'users' && <AdminUsers />}
+          {t === 'channels' && <AdminChannels />}
           {t === 'system' && <AdminSystem />}
           {t === 'connections' && <AdminConnections />}
           {t === 'compliance' && <Compliance />}

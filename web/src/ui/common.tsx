@@ -19,10 +19,14 @@ export function initials(name: string): string {
 
 export function Avatar({ userId, size = 36, showPresence = false }: { userId: string; size?: number; showPresence?: boolean }) {
   const u = users.value[userId]
-  const name = u ? u.display_name || u.username : '?'
+  const name = u ? (u.deleted ? '?' : u.display_name || u.username) : '?'
   const status = presence.value[userId] ?? 'offline'
   return (
-    <span class="avatar" style={{ width: size, height: size, background: colour(userId), fontSize: Math.round(size * 0.4) }} aria-hidden="true">
+    <span
+      class={'avatar' + (u?.deleted ? ' deleted-user' : '')}
+      style={{ width: size, height: size, background: u?.deleted ? undefined : colour(userId), fontSize: Math.round(size * 0.4) }}
+      aria-hidden="true"
+    >
       {initials(name)}
       {showPresence && <span class={'presence ' + status} />}
     </span>
