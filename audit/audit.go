@@ -75,6 +75,10 @@ const (
 	ActionDeviceRevoke    = "devices.revoke"
 	ActionFileDelete      = "files.delete"
 	ActionSettingsChange  = "admin.settings_change"
+
+	// ActionConnectionClose: an admin closed a live socket (TargetType
+	// connection) or every socket of a user (TargetType user).
+	ActionConnectionClose = "admin.connection_close"
 )
 
 // Actions added after the first set, each recorded by the feature it names.

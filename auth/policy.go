@@ -7,6 +7,7 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/audit"
+	"github.com/unhidra/unhidra/auth/password"
 )
 
 // Password-login policies (Config.PasswordLogin, --password-login).
@@ -23,7 +24,7 @@ const (
 // ValidPasswordLogin reports whether v names a password-login policy.
 func ValidPasswordLogin(v string) bool { return v == PasswordLoginOn || v == PasswordLoginSSOOnly }
 
-func (s *Service) ssoOnly() bool { return s.cfg.PasswordLogin == PasswordLoginSSOOnly }
+func (s *Service) ssoOnly() bool { return s.PasswordLogin() == PasswordLoginSSOOnly }
 
 func errPasswordLoginDisabled() error {
 	return unhidra.Errorf(unhidra.EPasswordLoginDisabled, "password sign-in is turned off on this server; sign in with SSO")
@@ -69,12 +70,43 @@ func (s *Service) SetBreakGlass(ctx context.Context, userID string, on bool) err
 	if err := unhidra.CheckID("id", userID); err != nil {
 		return err
 	}
+	if !on && s.ssoOnly() {
+		// Under SSO only, the last enabled break-glass admin keeps the
+		// mark (the shell's SetBreakGlassUnchecked can still clear it).
+		if err := s.keepsBreakGlass(ctx, userID); err != nil {
+			return err
+		}
+	}
 	actx := audit.With(ctx, breakGlassEvent(s.callerEvent(ctx, audit.ActionBreakGlass, "user", userID), on, ""))
 	if err := s.cfg.Store.SetBreakGlass(actx, userID, on, s.now().UTC()); err != nil {
 		return err
 	}
 	s.recordUntaken(actx)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "break-glass changed", slog.String("user_id", userID), slog.Bool("on", on), slog.String("by", p.UserID))
+	return nil
+}
+
+// keepsBreakGlass refuses to unmark userID if they are the last enabled
+// break-glass admin.
+func (s *Service) keepsBreakGlass(ctx context.Context, userID string) error {
+	was, err := s.cfg.Store.IsBreakGlass(ctx, userID)
+	if err != nil || !was {
+		return err
+	}
+	u, err := s.cfg.Store.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !u.IsAdmin() || u.Disabled {
+		return nil
+	}
+	n, err := s.cfg.Store.CountBreakGlassAdmins(ctx)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return unhidra.Errorf(unhidra.EConflict, "password sign-in is sso-only and this is the last enabled break-glass admin: mark another admin break-glass first")
+	}
 	return nil
 }
 
@@ -116,4 +148,34 @@ func (s *Service) IsBreakGlass(ctx context.Context, userID string) (bool, error)
 }
 
 // PasswordLogin is the password-login policy in force.
-func (s *Service) PasswordLogin() string { return s.cfg.PasswordLogin }
+func (s *Service) PasswordLogin() string {
+	if s.cfg.Live != nil {
+		return s.cfg.Live.PasswordLogin()
+	}
+	return s.cfg.PasswordLogin
+}
+
+// policy is the password policy in force.
+func (s *Service) policy() password.Policy {
+	p := s.cfg.Policy
+	if s.cfg.Live != nil {
+		p.MinLength = s.cfg.Live.PasswordMinLength()
+	}
+	return p
+}
+
+// CheckSSOOnly says whether password sign-in may become sso-only: only
+// while at least one enabled admin is break-glass, so that an outage of
+// the identity provider still leaves an admin a way in (EConflict
+// otherwise). The settings service asks it before such a change.
+func (s *Service) CheckSSOOnly(ctx context.Context) error {
+	n, err := s.cfg.Store.CountBreakGlassAdmins(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return unhidra.Errorf(unhidra.EConflict, "no enabled admin is break-glass, so nobody could sign in if single sign-on failed: "+
+			"mark an admin break-glass first (PUT /api/v1/admin/users/{id}/break-glass, or `unhidra admin break-glass USER on`)")
+	}
+	return nil
+}

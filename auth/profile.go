@@ -75,7 +75,7 @@ func (s *Service) ChangePassword(ctx context.Context, oldPlain, newPlain string)
 		s.record(ctx, ev)
 		return unhidra.Errorf(unhidra.EPermission, "the current password is wrong")
 	}
-	if err := s.cfg.Policy.Check(u.Username, newPlain); err != nil {
+	if err := s.policy().Check(u.Username, newPlain); err != nil {
 		return err
 	}
 	if subtle.ConstantTimeCompare([]byte(oldPlain), []byte(newPlain)) == 1 {

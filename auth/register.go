@@ -64,7 +64,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 	if err := unhidra.CheckText("display_name", in.DisplayName, MaxDisplayName); err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Policy.Check(in.Username, in.Password); err != nil {
+	if err := s.policy().Check(in.Username, in.Password); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -80,6 +80,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 		u.DisplayName = in.Username
 	}
 	opts := CreateUserOptions{Now: now}
+	reg := s.Registration() // once: an admin may change it meanwhile
 	switch {
 	case in.SetupToken != "":
 		hash, err := s.matchSetupToken(ctx, in.SetupToken)
@@ -100,9 +101,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*unhidra.User
 		// the first admin registers with a password (and becomes
 		// break-glass below, so that someone can always sign in).
 		return nil, errPasswordLoginDisabled()
-	case s.cfg.Registration == unhidra.RegistrationClosed:
+	case reg == unhidra.RegistrationClosed:
 		return nil, unhidra.Errorf(unhidra.EPermission, "registration is closed on this server")
-	case s.cfg.Registration == unhidra.RegistrationInvite:
+	case reg == unhidra.RegistrationInvite:
 		if in.Invite == "" {
 			return nil, unhidra.Errorf(unhidra.EPermission, "registration on this server needs an invite")
 		}
@@ -181,7 +182,7 @@ func (s *Service) CreateAdmin(ctx context.Context, username, plain, displayName 
 	if err := checkDisplayName(displayName, true); err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Policy.Check(username, plain); err != nil {
+	if err := s.policy().Check(username, plain); err != nil {
 		return nil, err
 	}
 	hash, err := s.cfg.Hasher.Hash(ctx, plain)
@@ -224,7 +225,12 @@ func (s *Service) matchSetupToken(ctx context.Context, tok string) ([]byte, erro
 }
 
 // Registration is the server's registration mode (unhidra.Registration*).
-func (s *Service) Registration() string { return s.cfg.Registration }
+func (s *Service) Registration() string {
+	if s.cfg.Live != nil {
+		return s.cfg.Live.Registration()
+	}
+	return s.cfg.Registration
+}
 
 // NeedsSetup reports whether the server still waits for its first admin:
 // a setup token of Bootstrap (on any node) is live and no admin exists yet

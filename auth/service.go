@@ -85,6 +85,10 @@ type Config struct {
 	// PasswordLogin is the password-login policy: PasswordLoginOn (the
 	// default) or PasswordLoginSSOOnly (policy.go).
 	PasswordLogin string
+	// Live, when set, supplies the settings an admin changes while the
+	// server runs (package settings): its values win over Registration,
+	// PasswordLogin and Policy.MinLength, which are then its defaults.
+	Live LiveSettings
 
 	// Wait, if set, replaces the sleep of a delayed login (tests record it).
 	Wait func(ctx context.Context, d time.Duration) error
@@ -104,6 +108,14 @@ type Config struct {
 
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// LiveSettings are the account settings in force, read at each use
+// (settings.Service implements it).
+type LiveSettings interface {
+	Registration() string
+	PasswordLogin() string
+	PasswordMinLength() int
 }
 
 // Backoff is a failed-login backoff per key, with the methods and meaning

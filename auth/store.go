@@ -44,6 +44,9 @@ type Store interface {
 	SearchUsers(ctx context.Context, q, after string, limit int, withDeleted bool) ([]*unhidra.User, error)
 	// CountAdmins counts users with the admin role that are not disabled.
 	CountAdmins(ctx context.Context) (int, error)
+	// CountBreakGlassAdmins counts the enabled admins that are
+	// break-glass.
+	CountBreakGlassAdmins(ctx context.Context) (int, error)
 
 	// DeleteUser turns an account into its tombstone in one transaction
 	// (with the audit events attached to ctx): the username becomes

@@ -92,6 +92,14 @@ func requireAdmin(ctx context.Context) (*unhidra.Principal, error) {
 	return p, nil
 }
 
+// serverRetention is the server's retention in force, in days.
+func (s *Service) serverRetention() int {
+	if s.liveRetentionDays != nil {
+		return s.liveRetentionDays()
+	}
+	return s.retentionDays
+}
+
 // SetChannelRetention sets how many days a channel keeps its messages: nil
 // for the server's default, 0 for forever (admins only).
 func (s *Service) SetChannelRetention(ctx context.Context, channelID string, days *int) error {
@@ -126,7 +134,7 @@ func (s *Service) ChannelRetention(ctx context.Context, channelID string) (own *
 		return nil, 0, err
 	}
 	own, err = s.store.ChannelRetention(ctx, channelID)
-	return own, s.retentionDays, err
+	return own, s.serverRetention(), err
 }
 
 // Holds lists the legal holds (admins only).
@@ -209,7 +217,7 @@ func checkHoldTarget(kind, targetID string) error {
 // deleted. It is the server's own work, run without a caller; it stops
 // early when ctx ends.
 func (s *Service) SweepRetention(ctx context.Context, now time.Time) (int, error) {
-	targets, err := s.store.RetentionTargets(ctx, s.retentionDays)
+	targets, err := s.store.RetentionTargets(ctx, s.serverRetention())
 	if err != nil {
 		return 0, fmt.Errorf("retention: %w", err)
 	}

@@ -66,6 +66,10 @@ type Config struct {
 	// RetentionDays is how long channels without a retention of their own
 	// keep messages; 0 keeps them forever (see retention.go).
 	RetentionDays int
+	// LiveRetentionDays, when set, is read at each use instead of
+	// RetentionDays: the setting an admin changes while the server runs
+	// (package settings).
+	LiveRetentionDays func() int
 }
 
 // lockShards is the number of per-channel mutexes; channels hash onto them.
@@ -85,12 +89,14 @@ type Service struct {
 
 	storeSeconds *prometheus.HistogramVec
 
-	retentionDays int
+	retentionDays     int
+	liveRetentionDays func() int
 }
 
 // New returns a Service with defaults filled in.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, bus: cfg.Bus, log: cfg.Logger, now: cfg.Now, typing: map[string]time.Time{}, retentionDays: cfg.RetentionDays}
+	s := &Service{store: cfg.Store, bus: cfg.Bus, log: cfg.Logger, now: cfg.Now, typing: map[string]time.Time{},
+		retentionDays: cfg.RetentionDays, liveRetentionDays: cfg.LiveRetentionDays}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

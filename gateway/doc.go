@@ -79,6 +79,10 @@
 //     unless an auth frame brought a fresh token of the same user. An
 //     admin's close (CloseConnection, CloseUserConnections) is 4010 and
 //     revokes nothing: the client reconnects and resumes as after any drop.
+//     It reaches the socket on whichever node holds it, and the admin's
+//     list (Connections) covers every node: each node registered in the
+//     shared KV answers over the bus within NodeTimeout, or is named as
+//     not answering (nodes.go). A connect writes nothing for it.
 //   - Presence and typing are ephemeral: never replayed, dropped with a
 //     slow socket. A user's status on a node is dnd if any socket chose
 //     dnd, else online if any socket is active, else away (chosen, or no

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/unhidra/unhidra"
+	"github.com/unhidra/unhidra/audit"
 	"github.com/unhidra/unhidra/bus"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/gateway/wsconn"
@@ -70,6 +71,15 @@ type Config struct {
 	// many local subscribers before sending its batch; 500.
 	PresenceChannelScale int
 	CallTimeout          time.Duration // one call to Chat, Events or Auth made for background work; 10 s
+	// Install names the install on the bus, the same on every node of it
+	// (the presence bucket's name), so that installs sharing a NATS
+	// server do not answer each other's node requests; "unhidra".
+	Install string
+	// NodeTimeout is how long an admin's request waits for the other
+	// nodes' answers (listing or closing connections, nodes.go); 2 s.
+	NodeTimeout time.Duration
+	// Audit records admins' closing of connections; nil records none.
+	Audit audit.Recorder
 
 	FanoutWorkers   int           // goroutines fanning channel events out, channels hashed onto them; 16
 	FanoutQueue     int           // events queued per fan-out worker; 4096
@@ -117,6 +127,10 @@ func (c *Config) defaults() {
 	setD(&c.PresenceEvery, 250*time.Millisecond)
 	setI(&c.PresenceChannelScale, 500)
 	setD(&c.CallTimeout, 10*time.Second)
+	setD(&c.NodeTimeout, 2*time.Second)
+	if c.Install == "" {
+		c.Install = "unhidra"
+	}
 	setD(&c.PresenceTTL, DefaultPresenceTTL)
 	setI(&c.FanoutWorkers, 16)
 	setI(&c.FanoutQueue, 4096)
@@ -145,9 +159,13 @@ type Gateway struct {
 	origins map[string]bool
 	// nodeID names this process in the shared presence KV: random at
 	// each start, so a restarted node never takes over a dead one's entries.
-	nodeID string
-	kv     bus.KV
-	ownKV  bool
+	nodeID  string
+	started time.Time
+	kv      bus.KV
+	ownKV   bool
+
+	reqMu sync.Mutex
+	reqs  map[string]*gathering // this node's requests to the others, by id
 
 	ipLimit, userLimit *ratelimit.Limiter
 	frameRate          ratelimit.Rate // per socket
@@ -171,6 +189,9 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: Auth, Chat, Events and Bus are required")
 	}
 	cfg.defaults()
+	if !wire.PlainID(cfg.Install) {
+		return nil, fmt.Errorf("gateway: install name %q: want letters, digits, '-' and '_'", cfg.Install)
+	}
 	g := &Gateway{
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -180,7 +201,9 @@ func New(cfg Config) (*Gateway, error) {
 		frameRate: ratelimit.NewRate(cfg.RateMsg, 0),
 		stop:      make(chan struct{}),
 		nodeID:    uuid.NewString(),
+		started:   time.Now().UTC(),
 		kv:        cfg.Presence,
+		reqs:      map[string]*gathering{},
 	}
 	if g.kv == nil {
 		g.kv, g.ownKV = bus.NewMemoryKV(cfg.PresenceTTL, nil), true
@@ -206,6 +229,8 @@ func New(cfg Config) (*Gateway, error) {
 		{wire.AllChannelEphemeral, g.onEphemeral},
 		{wire.AllUsers, g.onControl},
 		{wire.AllPresence, g.onPresence},
+		{wire.NodeRequestsSubject(cfg.Install), g.onNodeRequest},
+		{wire.NodeRepliesSubject(cfg.Install, g.nodeID), g.onNodeReply},
 	} {
 		sub, err := cfg.Bus.Subscribe(s.pattern, s.h)
 		if err != nil {
@@ -405,6 +430,9 @@ func (g *Gateway) open(s *session, token string, reserved bool) {
 		s.closeWith(closeCodeFor(err), "could not load the account")
 		return
 	}
+	s.mu.Lock()
+	s.username = u.Username
+	s.mu.Unlock()
 	// A logout between the first Authenticate and g.users.add would have
 	// been announced before this session could hear it: check once more
 	// now that it can.
@@ -479,6 +507,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	close(g.stop)
+	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	g.unregisterNode(uctx)
+	ucancel()
 	g.closeSubs()
 	for _, s := range g.users.all() {
 		s.closeWith(wire.CloseGoingAway, "server shutting down")
@@ -504,78 +535,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.kv.Close()
 	}
 	return err
-}
-
-// ConnectionInfo describes one live socket for operators.
-type ConnectionInfo struct {
-	ID        string    `json:"id"`
-	UserID    string    `json:"user_id"`
-	SessionID string    `json:"session_id"`
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"user_agent"`
-	Since     time.Time `json:"since"`
-	FramesIn  int64     `json:"frames_in"`
-	FramesOut int64     `json:"frames_out"`
-	Status    string    `json:"status"`
-	Channels  int       `json:"channels"`
-}
-
-// Connections lists this node's live sockets. Only admins may call it.
-func (g *Gateway) Connections(ctx context.Context) ([]ConnectionInfo, error) {
-	if _, err := requireAdmin(ctx, "list connections"); err != nil {
-		return nil, err
-	}
-	var out []ConnectionInfo
-	for _, s := range g.users.all() {
-		out = append(out, s.info())
-	}
-	return out, nil
-}
-
-// closedByAdmin is the reason sent with wire.CloseByAdmin when an admin
-// closes a socket. The session is not revoked: the client may connect
-// again with its token, and should only do so on its user's request.
-const closedByAdmin = "closed by an administrator"
-
-// CloseConnection closes one live socket of this node (id as in
-// ConnectionInfo) with 4010. Only admins may call it; an id this node does
-// not hold is ENotFound.
-func (g *Gateway) CloseConnection(ctx context.Context, id string) error {
-	p, err := requireAdmin(ctx, "close connections")
-	if err != nil {
-		return err
-	}
-	for _, s := range g.users.all() {
-		if s.id == id {
-			if s.closeWith(wire.CloseByAdmin, closedByAdmin) {
-				g.log.LogAttrs(ctx, slog.LevelInfo, "connection closed by an admin", slog.String("admin_id", p.UserID),
-					slog.String("connection_id", s.id), slog.String("user_id", s.userID))
-			}
-			return nil
-		}
-	}
-	return unhidra.Errorf(unhidra.ENotFound, "no live connection %s on this server", id)
-}
-
-// CloseUserConnections closes every live socket of userID on this node
-// with 4010 and returns how many it closed (0 for a user with none). Only
-// admins may call it.
-func (g *Gateway) CloseUserConnections(ctx context.Context, userID string) (int, error) {
-	p, err := requireAdmin(ctx, "close connections")
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, s := range g.users.sessionsOf(userID) {
-		if s.closeWith(wire.CloseByAdmin, closedByAdmin) {
-			n++
-		}
-	}
-	if n > 0 {
-		g.log.LogAttrs(ctx, slog.LevelInfo, "connections closed by an admin", slog.String("admin_id", p.UserID),
-			slog.String("user_id", userID), slog.Int("closed", n))
-	}
-	return n, nil
 }
 
 func requireAdmin(ctx context.Context, what string) (*unhidra.Principal, error) {

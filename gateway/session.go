@@ -36,6 +36,7 @@ type session struct {
 
 	mu        sync.Mutex // guards the fields below
 	p         *unhidra.Principal
+	username  string   // once the account is loaded (open)
 	q         []queued // everything but presence, in order
 	pq        [][]byte // presence frames, written after q
 	qBytes    int      // of q and pq
@@ -65,7 +66,9 @@ const (
 )
 
 func (g *Gateway) newSession(conn wsconn.Conn, p *unhidra.Principal, ip, ua string) *session {
-	s := &session{g: g, conn: conn, id: newID(), userID: p.UserID, ip: ip, ua: ua, since: time.Now().UTC(), p: p, holding: true}
+	// since is kept to the microsecond, as connection cursors are.
+	s := &session{g: g, conn: conn, id: newID(), userID: p.UserID, ip: ip, ua: boundUserAgent(ua),
+		since: time.Now().UTC().Truncate(time.Microsecond), p: p, holding: true}
 	s.lastActive.Store(time.Now().UnixNano())
 	return s
 }
@@ -227,6 +230,13 @@ func (s *session) closeWith(code int, reason string) bool {
 	s.g.m.closes.WithLabelValues(closeLabel(code)).Inc()
 	s.conn.Close(code, reason)
 	return true
+}
+
+// isClosing reports whether the socket was closed or died.
+func (s *session) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 func closeLabel(code int) string { return strconv.Itoa(code) }
@@ -444,12 +454,11 @@ func (s *session) handleAuth(f *wire.ClientFrame) {
 }
 
 func (s *session) info() ConnectionInfo {
-	p := s.principal()
 	s.mu.Lock()
-	n := len(s.subs)
+	p, n, name := s.p, len(s.subs), s.username
 	s.mu.Unlock()
 	return ConnectionInfo{
-		ID: s.id, UserID: s.userID, SessionID: p.SessionID, IP: s.ip, UserAgent: s.ua, Since: s.since,
+		ID: s.id, NodeID: s.g.nodeID, UserID: s.userID, Username: name, SessionID: p.SessionID, IP: s.ip, UserAgent: s.ua, Since: s.since,
 		FramesIn: s.framesIn.Load(), FramesOut: s.framesOut.Load(), Status: s.presenceKindNow().status(), Channels: n,
 	}
 }

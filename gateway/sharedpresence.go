@@ -207,6 +207,7 @@ func (g *Gateway) presenceKeeper() {
 	every := g.kv.TTL() / 3
 	t := time.NewTicker(every)
 	defer t.Stop()
+	g.registerNode()
 	for {
 		select {
 		case <-g.stop:
@@ -221,10 +222,11 @@ func (g *Gateway) presenceKeeper() {
 // heartbeatWorkers bounds the writes of one heartbeat in flight at once.
 const heartbeatWorkers = 8
 
-// heartbeat marks every entry this node has written for writing again and
-// writes them, through each user's own publishing turn so that a
+// heartbeat writes the node's registry entry, marks every entry this
+// node has written for writing again and writes them, through each user's own publishing turn so that a
 // heartbeat never overwrites a newer state (or revives a deleted entry).
 func (u *userIndex) heartbeat() {
+	u.g.registerNode() // the node's own registry entry (nodes.go)
 	var ids []string
 	for i := range u.shards {
 		sh := &u.shards[i]
@@ -283,6 +285,11 @@ func (g *Gateway) sweepExpired() {
 		return
 	}
 	for _, k := range keys {
+		if k.Group == nodesGroup {
+			// The node registry (nodes.go): no user's status changed.
+			// This node's own entry is written at the next heartbeat.
+			continue
+		}
 		if k.Name == g.nodeID {
 			// This node's own entry ran out (a pause longer than the
 			// TTL): write it again.

@@ -33,6 +33,8 @@ func decodeTargets() []any {
 		&setRetentionRequest{}, &placeHoldRequest{},
 		// passkeys
 		&passkeyRegisterRequest{}, &passkeyLoginRequest{}, &renamePasskeyRequest{},
+		// runtime settings
+		&settingsPatch{},
 	}
 }
 
@@ -69,6 +71,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"reason":"case 7"}`,
 		`{"mode":"anonymise"}`,
 		`{"mode":"erase"}`,
+		`{"registration":"closed","retention_days":30,"password_login":null}`,
+		`{"retention_days": 3 }`,
 		// Hostile shapes.
 		`{"username":`, `[]`, `null`, `{} {}`, `{"surprise":1}`, "\x00", `{"username":"\ud800"}`,
 		"{\"body\":\"a\x00b\"}", "{\"body\":\"\xff\"}", `{"seq":99999999999999999999}`, `{"seq":-1}`,

@@ -20,20 +20,24 @@ func (s *Server) gatewayRoutes() []route {
 }
 
 type connectionsResponse struct {
-	Connections []gateway.ConnectionInfo `json:"connections"`
+	Connections []gateway.ConnectionInfo `json:"connections" doc:"oldest first"`
+	NextCursor  string                   `json:"next_cursor,omitempty"`
+	Unreachable []string                 `json:"unreachable_nodes" doc:"nodes that did not answer in time (2 s): their sockets are missing from the list"`
 }
 
 var (
 	docWebSocket        = opDoc{summary: "Real-time WebSocket (subprotocols unhidra.v1 and bearer.<access_token>; frames in docs/api.md)", tag: "realtime", status: http.StatusSwitchingProtocols}
-	docAdminConnections = opDoc{summary: "Live WebSocket connections of this node (admins)", tag: "admin", resp: connectionsResponse{}}
+	docAdminConnections = opDoc{summary: "Live WebSocket connections of every node, oldest first (admins)", tag: "admin", resp: connectionsResponse{},
+		query: []param{{"user_id", "only this user's"}, {"cursor", "next_cursor of the previous page"}, {"limit", "1 to 200, default 50"}}}
 	// Closing is not revoking: the session stays valid and the client may
 	// connect again.
-	docAdminCloseConnection      = opDoc{summary: "Close one live WebSocket of this node with 4010 (admins; the client reconnects and resumes); the session is not revoked", tag: "admin"}
-	docAdminCloseUserConnections = opDoc{summary: "Close every live WebSocket of a user on this node with 4010 (admins; the clients reconnect and resume); the sessions are not revoked", tag: "admin", resp: closedResponse{}}
+	docAdminCloseConnection      = opDoc{summary: "Close one live WebSocket, on whichever node holds it, with 4010 (admins; the client reconnects and resumes); the session is not revoked. 503 if a node that may hold it did not answer", tag: "admin"}
+	docAdminCloseUserConnections = opDoc{summary: "Close every live WebSocket of a user on every node with 4010 (admins; the clients reconnect and resume); the sessions are not revoked", tag: "admin", resp: closedResponse{}}
 )
 
 type closedResponse struct {
-	Closed int `json:"closed" doc:"sockets closed on this node"`
+	Closed      int      `json:"closed" doc:"sockets closed, on every node that answered"`
+	Unreachable []string `json:"unreachable_nodes" doc:"nodes that did not answer in time: the user's sockets there may still be open"`
 }
 
 func (s *Server) handleWebSocket(w http.ResponseWriter, r *http.Request) error {
@@ -47,11 +51,16 @@ func (s *Server) handleAdminConnections(w http.ResponseWriter, r *http.Request) 
 	if s.cfg.Gateway == nil {
 		return unhidra.Errorf(unhidra.EUnavailable, "the real-time gateway is not running")
 	}
-	conns, err := s.cfg.Gateway.Connections(r.Context())
+	limit, err := queryLimit(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, connectionsResponse{Connections: orEmpty(conns)})
+	q := r.URL.Query()
+	page, err := s.cfg.Gateway.Connections(r.Context(), gateway.ConnectionQuery{UserID: q.Get("user_id"), Cursor: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, connectionsResponse{Connections: orEmpty(page.Connections), NextCursor: page.NextCursor, Unreachable: orEmpty(page.Unreachable)})
 	return nil
 }
 
@@ -70,10 +79,10 @@ func (s *Server) handleAdminCloseUserConnections(w http.ResponseWriter, r *http.
 	if s.cfg.Gateway == nil {
 		return unhidra.Errorf(unhidra.EUnavailable, "the real-time gateway is not running")
 	}
-	n, err := s.cfg.Gateway.CloseUserConnections(r.Context(), r.PathValue("id"))
+	n, missing, err := s.cfg.Gateway.CloseUserConnections(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, closedResponse{Closed: n})
+	writeJSON(w, http.StatusOK, closedResponse{Closed: n, Unreachable: orEmpty(missing)})
 	return nil
 }

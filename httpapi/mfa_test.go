@@ -312,9 +312,10 @@ func TestPersonalAccessTokens(t *testing.T) {
 }
 
 // TestSSOOnly: under --password-login sso-only, password registration is
-// refused, the first admin (setup token) is break-glass and signs in, and
-// an account that is not break-glass is refused with
-// password_login_disabled, before any password is checked.
+// refused, the first admin (setup token) is break-glass and signs in, the
+// last enabled break-glass admin cannot be unmarked, and an account that
+// is not break-glass is refused with password_login_disabled, before any
+// password is checked.
 func TestSSOOnly(t *testing.T) {
 	for _, engine := range testserver.Engines {
 		t.Run(engine, func(t *testing.T) {
@@ -346,6 +347,16 @@ func TestSSOOnly(t *testing.T) {
 			}
 			newCall(t, n, "POST", "/api/v1/auth/login").json(map[string]string{"username": "nobody", "password": "x"}).
 				expectError(403, "password_login_disabled")
+			// The last enabled break-glass admin keeps the mark: with a
+			// second one (made from the shell), alice may drop hers.
+			newCall(t, n, "PUT", "/api/v1/admin/users/"+alice.ID+"/break-glass").bearer(a.AccessToken).json(map[string]bool{"break_glass": false}).
+				expectError(409, "conflict")
+			if _, err := n.Auth.CreateAdmin(t.Context(), "root_admin", "another admin passphrase", ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := n.Auth.SetBreakGlassUnchecked(t.Context(), "root_admin", true); err != nil {
+				t.Fatal(err)
+			}
 			newCall(t, n, "PUT", "/api/v1/admin/users/"+alice.ID+"/break-glass").bearer(a.AccessToken).json(map[string]bool{"break_glass": false}).expect(200, &bg)
 			newCall(t, n, "POST", "/api/v1/auth/login").json(map[string]string{"username": "alice", "password": adminPW}).
 				expectError(403, "password_login_disabled")

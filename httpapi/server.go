@@ -26,6 +26,7 @@ import (
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/gateway"
 	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/settings"
 	"github.com/unhidra/unhidra/web"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	Chat    *chat.Service
 	Audit   *audit.Service   // the audit log's admin endpoints; nil answers 503
 	Gateway *gateway.Gateway // serves /api/v1/ws; nil answers 503
+	// Settings are the runtime settings of /api/v1/admin/settings; nil
+	// answers 503.
+	Settings *settings.Service
 	// SSO runs single sign-on (/api/v1/auth/oidc/…); nil: no providers.
 	SSO *sso.Service
 	// Passkeys runs passkey sign-in (/api/v1/auth/webauthn/…); nil
@@ -192,7 +196,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
 		{"DELETE", "/api/v1/admin/users/{id}/sessions", user, s.handleAdminRevokeSessions, docAdminRevokeSessions},
-	}...), append(append(append(append(append(append(append(s.mfaRoutes(), s.passkeyRoutes()...), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), s.auditRoutes()...), s.adminRoutes()...)...)
+	}...), append(append(append(append(append(append(append(s.mfaRoutes(), s.passkeyRoutes()...), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), s.auditRoutes()...), append(s.adminRoutes(), s.settingsRoutes()...)...)...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

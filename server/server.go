@@ -34,11 +34,13 @@ import (
 	"github.com/unhidra/unhidra/gateway"
 	"github.com/unhidra/unhidra/httpapi"
 	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/settings"
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/auditstore"
 	"github.com/unhidra/unhidra/store/authstore"
 	"github.com/unhidra/unhidra/store/chatstore"
 	"github.com/unhidra/unhidra/store/ratestore"
+	"github.com/unhidra/unhidra/store/settingsstore"
 	"github.com/unhidra/unhidra/web"
 	"github.com/unhidra/unhidra/wire"
 )
@@ -61,6 +63,9 @@ type Node struct {
 	// Presence is the KV the gateways of the install share presence in.
 	Presence bus.KV
 
+	// Settings are the settings admins change while the server runs;
+	// Run keeps them current.
+	Settings *settings.Service
 	// Audit is the audit log's service (admins read, export and verify
 	// it); audit runs its chainer.
 	Audit *audit.Service
@@ -98,10 +103,27 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 	return db, nil
 }
 
+// NewSettings builds the runtime settings over db with the configuration's
+// values as defaults (the overrides are loaded by its Reload). events,
+// if set, tells the other nodes of a change; checkSSOOnly is
+// auth.Service.CheckSSOOnly (nil skips the break-glass rule: only for
+// reading).
+func NewSettings(cfg config.Config, db *store.DB, events settings.Publisher, checkSSOOnly func(context.Context) error, log *slog.Logger) *settings.Service {
+	return settings.New(settings.Config{
+		Store: settingsstore.New(db),
+		Defaults: settings.Defaults{Registration: cfg.Registration, PasswordLogin: cfg.PasswordLogin,
+			RetentionDays: cfg.RetentionDays, PasswordMinLength: cfg.PasswordMinLength},
+		Bus:          events,
+		CheckSSOOnly: checkSSOOnly,
+		Logger:       log,
+	})
+}
+
 // NewAuth builds the account service over db with the configured password
 // and token settings and the keys of LoadKeys. content, the chat service's
-// part of deleting accounts, may be nil (the deletion is then unavailable).
-func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher, content auth.Content, log *slog.Logger) (*auth.Service, error) {
+// part of deleting accounts, may be nil (the deletion is then unavailable);
+// live, if set, supplies the settings an admin changed (NewSettings).
+func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher, content auth.Content, live auth.LiveSettings, log *slog.Logger) (*auth.Service, error) {
 	params := password.DefaultParams()
 	params.Memory, params.Iterations, params.Parallelism = cfg.Argon2Memory, cfg.Argon2Iterations, cfg.Argon2Parallelism
 	hasher, err := password.New(password.Config{Params: params})
@@ -133,6 +155,7 @@ func NewAuth(cfg config.Config, db *store.DB, keys *Keys, events auth.Publisher,
 		SecretKey:      keys.KEK,
 		MFABackoff:     rates.Backoff("mfa-account", ratelimit.BackoffOptions{Free: 5, Max: 5 * time.Minute}),
 		PasswordLogin:  cfg.PasswordLogin,
+		Live:           live,
 		Events:         events,
 		Content:        content,
 		Logger:         log,
@@ -206,8 +229,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return fail(err)
 	}
 	n.Audit = n.audit.service
-	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg, RetentionDays: cfg.RetentionDays})
-	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, n.Chat, log); err != nil {
+	n.Settings = NewSettings(cfg, db, n.Bus, func(ctx context.Context) error { return n.Auth.CheckSSOOnly(ctx) }, log)
+	if err := n.Settings.Reload(ctx); err != nil {
+		return fail(err)
+	}
+	// Another node's change: reload (the periodic reload covers a lost
+	// notification). Closed with the bus.
+	if _, err := n.Bus.Subscribe(wire.SettingsSubject, func(string, []byte) { n.Settings.Changed() }); err != nil {
+		return fail(fmt.Errorf("event bus: subscribe %s: %w", wire.SettingsSubject, err))
+	}
+	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg,
+		RetentionDays: cfg.RetentionDays, LiveRetentionDays: n.Settings.RetentionDays})
+	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, n.Chat, n.Settings, log); err != nil {
 		return fail(err)
 	}
 	if n.Presence, err = OpenPresence(ctx, cfg, n.Bus); err != nil {
@@ -226,6 +259,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		RateMsg:        cfg.RateWSMsg,
 		MaxPerUser:     cfg.WSMaxPerUser,
 		Presence:       n.Presence,
+		Install:        cfg.PresenceBucket,
+		Audit:          auditstore.New(db),
 		Registry:       reg,
 		Logger:         log,
 	})
@@ -247,6 +282,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		Auth:             n.Auth,
 		Chat:             n.Chat,
 		Audit:            n.Audit,
+		Settings:         n.Settings,
 		Gateway:          n.Gateway,
 		JWKS:             n.Keys.JWKS,
 		BusPing:          n.Bus.Ping,
@@ -366,6 +402,7 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.rotateKeys(ctx)
 	go n.sweepRetention(ctx)
 	go n.Auth.RunDeletions(ctx, deletionsEvery)
+	go n.Settings.Run(ctx)
 	go n.rates.Run(ctx)
 	// The chainer outlives the requests still finishing at shutdown, so
 	// their audit events are chained before the lease is given up.

@@ -31,6 +31,7 @@ func TestSQLite(t *testing.T) {
 	storetest.SSO(t, open)
 	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
+	storetest.Settings(t, open)
 }
 
 func TestPostgres(t *testing.T) {
@@ -44,4 +45,5 @@ func TestPostgres(t *testing.T) {
 	storetest.SSO(t, open)
 	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
+	storetest.Settings(t, open)
 }

@@ -35,6 +35,9 @@ Usage:
   unhidra admin break-glass USER on|off [flags]
                                      let USER sign in with a password under
                                      --password-login sso-only (or stop it)
+  unhidra admin settings list|set KEY VALUE|reset KEY [flags]
+                                     the settings admins change at runtime (a
+                                     flag is only the default; reset drops an override)
   unhidra admin backup --to FILE [flags]      copy the SQLite database while the server runs
   unhidra admin restore --from FILE [flags]   put a backup in place (the server stopped)
   unhidra admin migrate-data --to postgres://… [flags]
@@ -147,11 +150,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, lookupEnv env) 
 
 func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv env) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: migrate, create-admin, break-glass, backup, restore, migrate-data or audit")
+		return errors.New("want a subcommand: migrate, create-admin, break-glass, settings, backup, restore, migrate-data or audit")
 	}
 	switch args[0] {
 	case "audit":
 		return adminAudit(ctx, args[1:], stdout, stderr, lookupEnv)
+	case "settings":
+		return adminSettings(ctx, args[1:], stdout, stderr, lookupEnv)
 	case "migrate":
 		cfg, err := loadConfig("admin migrate", args[1:], stderr, lookupEnv, nil)
 		if err != nil {
@@ -224,7 +229,12 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, nil, log)
+		// The password rules in force, an admin's override included.
+		live := server.NewSettings(cfg, db, nil, nil, log)
+		if err := live.Reload(ctx); err != nil {
+			return err
+		}
+		svc, err := server.NewAuth(cfg, db, keys, nil, nil, live, log)
 		if err != nil {
 			return err
 		}
@@ -264,7 +274,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		svc, err := server.NewAuth(cfg, db, keys, nil, nil, log)
+		svc, err := server.NewAuth(cfg, db, keys, nil, nil, nil, log)
 		if err != nil {
 			return err
 		}
@@ -327,7 +337,7 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	case "migrate-data":
 		return migrateData(ctx, args[1:], stdout, stderr, lookupEnv)
 	}
-	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, break-glass, backup, restore, migrate-data or audit", args[0])
+	return fmt.Errorf("unknown admin command %q: want migrate, create-admin, break-glass, settings, backup, restore, migrate-data or audit", args[0])
 }
 
 // sqliteFile is the absolute path of cfg's database when it is SQLite (the

@@ -274,6 +274,10 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	if err := rootUser.SetBreakGlass(ctx, bobUser.ID, true); err != nil {
 		t.Fatal(err)
 	}
+	// An admin's override of a runtime setting.
+	if _, err := rootUser.UpdateSettings(ctx, map[string]any{"retention_days": 400}); err != nil {
+		t.Fatal(err)
+	}
 
 	before := takeSnapshot(t, n.URL, rootUser, alice, bob, root.ID, edited.ID)
 	bobSessions, err := bob.Sessions(ctx)

@@ -47,6 +47,8 @@ var constUnions = []struct{ name, dir, anchor string }{
 	{"SenderType", ".", "SenderUser"},
 	{"PresenceStatus", "wire", "StatusOnline"},
 	{"DeleteMode", ".", "DeleteAnonymise"},
+	{"SettingSource", "settings", "SourceDefault"},
+	{"SettingType", "settings", "TypeString"},
 }
 
 // renamed are the Go types whose TypeScript name is not their own: the
@@ -69,6 +71,7 @@ var fieldUnions = map[string]map[string]string{
 	"unhidra.Sender":                  {"type": "SenderType"},
 	"unhidra.Event":                   {"type": "ChannelEventType"},
 	"gateway.ConnectionInfo":          {"status": "PresenceStatus"},
+	"settings.Setting":                {"source": "SettingSource", "type": "SettingType"},
 	"wire.Error":                      {"code": "ErrorCode"},
 	"wire.Member":                     {"role": "ChannelRole"},
 	"wire.ClientFrame":                {"status": "ClientPresenceStatus"},

@@ -339,3 +339,13 @@ func (st *Store) IsBreakGlass(ctx context.Context, userID string) (bool, error) 
 	}
 	return n > 0, nil
 }
+
+// CountBreakGlassAdmins counts the enabled admins that are break-glass.
+func (st *Store) CountBreakGlassAdmins(ctx context.Context) (int, error) {
+	var n int
+	if err := st.db.Read().QueryRow(ctx, `SELECT COUNT(*) FROM break_glass_accounts b JOIN users u ON u.id = b.user_id
+		WHERE u.role = ? AND u.disabled = ?`, unhidra.RoleAdmin, false).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count break-glass admins: %w", err)
+	}
+	return n, nil
+}

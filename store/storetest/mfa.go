@@ -206,3 +206,31 @@ func testBreakGlass(t *testing.T, st auth.Store) {
 	wantCode(t, st.SetBreakGlass(ctx, "u-nobody", true, now), unhidra.ENotFound)
 	wantCode(t, st.SetBreakGlass(ctx, "u-nobody", false, now), unhidra.ENotFound)
 }
+
+// testCountBreakGlassAdmins: only enabled admins that are break-glass
+// count.
+func testCountBreakGlassAdmins(t *testing.T, st auth.Store) {
+	ctx := t.Context()
+	count := func(want int) {
+		t.Helper()
+		if n, err := st.CountBreakGlassAdmins(ctx); err != nil || n != want {
+			t.Fatalf("CountBreakGlassAdmins = %d %v, want %d", n, err, want)
+		}
+	}
+	member, admin, other := newUser(t, st, "mia"), newUser(t, st, "ada"), newUser(t, st, "oto")
+	for _, u := range []*unhidra.User{admin, other} {
+		_, err := st.UpdateUser(ctx, u.ID, auth.UserUpdate{Role: ptr(unhidra.RoleAdmin), Now: now})
+		mustOK(t, err)
+	}
+	count(0)
+	mustOK(t, st.SetBreakGlass(ctx, member.ID, true, now))
+	count(0) // not an admin
+	mustOK(t, st.SetBreakGlass(ctx, admin.ID, true, now))
+	mustOK(t, st.SetBreakGlass(ctx, other.ID, true, now))
+	count(2)
+	_, err := st.UpdateUser(ctx, other.ID, auth.UserUpdate{Disabled: ptr(true), Now: now})
+	mustOK(t, err)
+	count(1) // disabled
+	mustOK(t, st.SetBreakGlass(ctx, admin.ID, false, now))
+	count(0)
+}

@@ -61,6 +61,7 @@ func Accounts(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"MFA/Tickets", testMFATickets},
 		{"MFA/AccessTokens", testAccessTokens},
 		{"MFA/BreakGlass", testBreakGlass},
+		{"MFA/CountBreakGlassAdmins", testCountBreakGlassAdmins},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -26,6 +26,10 @@ export type SenderType = 'user' | 'device'
 export type PresenceStatus = 'online' | 'away' | 'dnd' | 'offline'
 /** Ways to delete an account (auth.Service.AdminDeleteUser). */
 export type DeleteMode = 'anonymise' | 'erase'
+/** Sources of a setting's value. */
+export type SettingSource = 'default' | 'override'
+/** Types of a setting's value. */
+export type SettingType = 'string' | 'integer'
 /** The presence statuses a client may set (offline is the server's word for a user without a socket). */
 export type ClientPresenceStatus = 'online' | 'away' | 'dnd'
 /** The types of the durable channel events: the frames with a gap-free seq, which advance resume positions. */
@@ -126,17 +130,29 @@ export interface Checkpoint {
   signature: string
 }
 
-/** ConnectionInfo describes one live socket for operators. */
+/**
+ * ConnectionInfo describes one live socket for admins. It travels
+ * between nodes as a wire.NodeConnection (the same fields).
+ */
 export interface ConnectionInfo {
+  /** the connection id (the hello's connection_id) */
   id: string
+  /** the node that holds the socket (random at each start of a node) */
+  node_id: string
   user_id: string
+  username: string
+  /** the session (refresh-token family) the socket signed in with; pat:<id> for a personal access token */
   session_id: string
+  /** the client address */
   ip: string
+  /** the client's User-Agent, at most 256 bytes */
   user_agent: string
+  /** when the socket connected */
   since: string
   frames_in: number
   frames_out: number
   status: PresenceStatus
+  /** channels the socket hears */
   channels: number
 }
 
@@ -337,6 +353,32 @@ export interface Session {
   user_agent: string
   /** Current is set by the service when listing: the session of the caller. */
   current: boolean
+}
+
+/** Setting is one setting as an admin sees it. */
+export interface Setting {
+  key: string
+  /** the value in force: a string or a whole number, as type says */
+  value: unknown
+  /** the value of this node's configuration (its flag), in force when there is no override */
+  default: unknown
+  /** default (the configuration's value is in force) or override (an admin's) */
+  source: SettingSource
+  description: string
+  /** string (one of choices) or integer (from min to max) */
+  type: SettingType
+  /** the values a string setting takes */
+  choices?: string[]
+  /** the least value of an integer setting */
+  min?: number
+  /** the greatest value of an integer setting */
+  max?: number
+  /** the serve flag that sets the default (also a config file key and an UNHIDRA_ variable) */
+  flag: string
+  /** when the override was set */
+  updated_at?: string
+  /** the user id of the admin who set the override; empty when set from the shell */
+  updated_by?: string
 }
 
 /** TOTPStatus is the state of the caller's second factor. */
@@ -691,8 +733,10 @@ export interface ChannelsResponse {
 }
 
 export interface ClosedResponse {
-  /** sockets closed on this node */
+  /** sockets closed, on every node that answered */
   closed: number
+  /** nodes that did not answer in time: the user's sockets there may still be open */
+  unreachable_nodes: string[]
 }
 
 export interface CodeRequest {
@@ -700,7 +744,11 @@ export interface CodeRequest {
 }
 
 export interface ConnectionsResponse {
+  /** oldest first */
   connections: ConnectionInfo[]
+  next_cursor?: string
+  /** nodes that did not answer in time (2 s): their sockets are missing from the list */
+  unreachable_nodes: string[]
 }
 
 export interface CreateChannelRequest {
@@ -945,6 +993,10 @@ export interface SetRetentionRequest {
   days: number
 }
 
+export interface SettingsResponse {
+  settings: Setting[]
+}
+
 export interface SsoLinkResponse {
   /** the provider's authorization URL; the flow finishes at the callback, which redirects to the web client with ?sso=linked */
   url: string
@@ -1117,4 +1169,6 @@ export interface Endpoints {
   'GET /api/v1/admin/channels': { request: undefined; response: AdminChannelsResponse }
   'GET /api/v1/admin/channels/{id}/members': { request: undefined; response: MembersResponse }
   'POST /api/v1/admin/channels/{id}/archive': { request: undefined; response: undefined }
+  'GET /api/v1/admin/settings': { request: undefined; response: SettingsResponse }
+  'PATCH /api/v1/admin/settings': { request: Record<string, unknown>; response: SettingsResponse }
 }

@@ -49,6 +49,8 @@ export const members = signal<Record<string, Member[]>>({})
 export const active = signal('')
 export const toasts = signal<Toast[]>([])
 export const myStatus = signal<'online' | 'away' | 'dnd'>('online')
+/** The connection id of this tab's socket (its hello), for the admins' connection list. */
+export const connectionId = signal('')
 
 export const positions = new Positions()
 const PAGE = 50
@@ -185,7 +187,10 @@ const socket = new Socket({
   state: (s) => {
     conn.value = s
   },
-  ready: () => onReady(),
+  ready: (hello) => {
+    connectionId.value = hello.connection_id
+    onReady()
+  },
   frame: (f) => onFrame(f),
   signedOut: () => {
     toast('Your session has ended. Sign in again.', 'info')

@@ -7,7 +7,7 @@ import type { IdentityInfo, Session, User } from '../api/types'
 import type { AccessToken, TOTPStatus } from '../api/types.gen'
 import { me, rememberUsers, toast } from '../state/store'
 import { askNotificationPermission, notificationPermission, setSound, soundOn } from '../state/notify'
-import { fullTime } from './common'
+import { describeAgent, fullTime } from './common'
 import { identities, linkIdentity, ssoProviders, unlinkIdentity, type SsoProvider } from '../api/sso'
 import { getTheme, setTheme, type Theme } from './theme'
 import { AdminChannels } from './AdminChannels'
@@ -15,6 +15,8 @@ import { AdminUsers } from './AdminUsers'
 import { Passkeys } from './Passkeys'
 import { AuditLog } from './AuditLog'
 import { Compliance } from './Compliance'
+import { AdminSystem } from './AdminSystem'
+import { AdminConnections } from './AdminConnections'
 
 const TABS = [
   ['profile', 'Profile'],
@@ -28,12 +30,14 @@ const TABS = [
   ['notifications', 'Notifications'],
   ['users', 'Users'],
   ['channels', 'Channels'],
+  ['system', 'System'],
+  ['connections', 'Connections'],
   ['compliance', 'Compliance'],
   ['audit', 'Audit log'],
 ] as const
 
 // The tabs only admins see.
-const ADMIN_TABS: readonly string[] = ['users', 'channels', 'compliance', 'audit']
+const ADMIN_TABS: readonly string[] = ['users', 'channels', 'system', 'connections', 'compliance', 'audit']
 
 export function Settings({ tab }: { tab?: string }) {
   const loc = useLocation()
@@ -68,6 +72,8 @@ export function Settings({ tab }: { tab?: string }) {
           {t === 'notifications' && <Notifications />}
           {t === 'users' && <AdminUsers />}
           {t === 'channels' && <AdminChannels />}
+          {t === 'system' && <AdminSystem />}
+          {t === 'connections' && <AdminConnections />}
           {t === 'compliance' && <Compliance />}
           {t === 'audit' && <AuditLog />}
         </section>
@@ -170,12 +176,6 @@ function Password() {
       </div>
     </form>
   )
-}
-
-function describeAgent(ua: string): string {
-  const browser = /Edg\//.test(ua) ? 'Edge' : /Chrome\//.test(ua) ? 'Chrome' : /Firefox\//.test(ua) ? 'Firefox' : /Safari\//.test(ua) ? 'Safari' : /unhidra/i.test(ua) ? 'Unhidra CLI' : 'Unknown client'
-  const os = /Windows/.test(ua) ? 'Windows' : /Mac OS X/.test(ua) ? 'macOS' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Linux/.test(ua) ? 'Linux' : ''
-  return os ? `${browser} on ${os}` : browser
 }
 
 function Sessions() {

@@ -182,3 +182,10 @@ export function focusOnceAtEnd(el: HTMLTextAreaElement | null) {
     el.setSelectionRange(el.value.length, el.value.length)
   }
 }
+
+/** describeAgent names the browser and system of a User-Agent, for people. */
+export function describeAgent(ua: string): string {
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Chrome\//.test(ua) ? 'Chrome' : /Firefox\//.test(ua) ? 'Firefox' : /Safari\//.test(ua) ? 'Safari' : /unhidra/i.test(ua) ? 'Unhidra CLI' : 'Unknown client'
+  const os = /Windows/.test(ua) ? 'Windows' : /Mac OS X/.test(ua) ? 'macOS' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Linux/.test(ua) ? 'Linux' : ''
+  return os ? `${browser} on ${os}` : browser
+}
