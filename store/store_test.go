@@ -30,6 +30,7 @@ func TestSQLite(t *testing.T) {
 	storetest.Accounts(t, open)
 	storetest.SSO(t, open)
 	storetest.Chat(t, open)
+	storetest.Keys(t, open)
 }
 
 func TestPostgres(t *testing.T) {
@@ -42,4 +43,5 @@ func TestPostgres(t *testing.T) {
 	storetest.Accounts(t, open)
 	storetest.SSO(t, open)
 	storetest.Chat(t, open)
+	storetest.Keys(t, open)
 }

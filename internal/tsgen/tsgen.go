@@ -46,6 +46,7 @@ var constUnions = []struct{ name, dir, anchor string }{
 	{"MessageKind", ".", "MessageText"},
 	{"SenderType", ".", "SenderUser"},
 	{"PresenceStatus", "wire", "StatusOnline"},
+	{"RetiredPreKeyKind", ".", "PreKeySigned"},
 }
 
 // renamed are the Go types whose TypeScript name is not their own: the
@@ -67,6 +68,7 @@ var fieldUnions = map[string]map[string]string{
 	"unhidra.Message":                {"kind": "MessageKind"},
 	"unhidra.Sender":                 {"type": "SenderType"},
 	"unhidra.Event":                  {"type": "ChannelEventType"},
+	"unhidra.RetiredPreKey":          {"kind": "RetiredPreKeyKind"},
 	"gateway.ConnectionInfo":         {"status": "PresenceStatus"},
 	"wire.Error":                     {"code": "ErrorCode"},
 	"wire.Member":                    {"role": "ChannelRole"},
