@@ -28,10 +28,12 @@ func (s *Service) UserKeys(ctx context.Context, userID string) (*unhidra.UserKey
 		}
 		return nil, err
 	}
-	if err := s.limited(ctx, s.cfg.FetchUserLimit, "key fetches", p.UserID); err != nil {
+	// The narrower limit first: a fetch it refuses does not count against
+	// the requester's overall budget.
+	if err := s.limited(ctx, s.cfg.FetchLimit, "key fetches for this user", p.UserID+"/"+userID); err != nil {
 		return nil, err
 	}
-	if err := s.limited(ctx, s.cfg.FetchLimit, "key fetches for this user", p.UserID+"/"+userID); err != nil {
+	if err := s.limited(ctx, s.cfg.FetchUserLimit, "key fetches", p.UserID); err != nil {
 		return nil, err
 	}
 	out := &unhidra.UserKeys{UserID: userID}

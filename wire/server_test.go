@@ -106,3 +106,32 @@ func FuzzParseServer(f *testing.F) {
 		}
 	})
 }
+
+func TestParseControlToDevice(t *testing.T) {
+	ok := Control{Type: ControlToDevice, ClientID: "laptop", IDs: []string{"01a2318a-ea7d-7832-a5b1-62535e97c0a9"}}
+	if got, err := ParseControl(ok.Encode()); err != nil || !reflect.DeepEqual(got, ok) {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	many := make([]string, MaxAckIDs+1)
+	for i := range many {
+		many[i] = "id"
+	}
+	for name, c := range map[string]Control{
+		"no client":    {Type: ControlToDevice, IDs: []string{"a"}},
+		"no ids":       {Type: ControlToDevice, ClientID: "c"},
+		"too many ids": {Type: ControlToDevice, ClientID: "c", IDs: many},
+		"bad id":       {Type: ControlToDevice, ClientID: "c", IDs: []string{"a\x00"}},
+	} {
+		if _, err := ParseControl(c.Encode()); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := ParseToDevice([]byte(`{"type":"to_device","id":"i","from_user":"u","from_client":"c","ciphertext":"AAAA"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{`{"type":"to_device","id":"i"}`, `{"type":"message","id":"i","ciphertext":"AAAA"}`, `[]`} {
+		if _, err := ParseToDevice([]byte(bad)); err == nil {
+			t.Errorf("ParseToDevice(%s) accepted", bad)
+		}
+	}
+}

@@ -74,10 +74,17 @@ func addX(t *testing.T, st keys.Store, clientID string, ids ...uint32) {
 }
 
 func pop(ctx context.Context, st keys.Store, clientID string) (*unhidra.PreKey, error) {
+	return popHolding(ctx, st, clientID, 0)
+}
+
+// popHolding pops in a transaction that stays open for hold after the pop,
+// as a bundle fetch does while it pops the user's other clients' prekeys.
+func popHolding(ctx context.Context, st keys.Store, clientID string, hold time.Duration) (*unhidra.PreKey, error) {
 	var k *unhidra.PreKey
 	err := st.Tx(ctx, func(tx keys.Tx) error {
 		var err error
 		k, err = tx.PopPreKey(ctx, clientID)
+		time.Sleep(hold)
 		return err
 	})
 	return k, err
@@ -205,48 +212,47 @@ func testAddPreKeysConflict(t *testing.T, users auth.Store, st keys.Store) {
 }
 
 // testPopConcurrent: goroutines popping one client's prekeys at once, each
-// in its own transaction, get every prekey exactly once between them and
-// then none; no pop fails.
+// in its own transaction held open a moment so that they overlap, get
+// every prekey exactly once between them and then none; no pop fails, and
+// none finds nothing while prekeys remain (on PostgreSQL a pop that waited
+// for another's row instead of skipping it would).
 func testPopConcurrent(t *testing.T, users auth.Store, st keys.Store) {
 	ctx := t.Context()
 	a := newUser(t, users, "alice")
 	insertClient(t, st, sampleClient("c", a.ID, 1))
-	const total, workers = 200, 16
-	for i := 0; i < total; i += 100 {
-		ids := make([]uint32, 0, 100)
-		for j := i; j < i+100; j++ {
+	const workers, each = 16, 12
+	const total = workers * each
+	for i := 0; i < total; i += 96 {
+		ids := make([]uint32, 0, 96)
+		for j := i; j < i+96; j++ {
 			ids = append(ids, uint32(j))
 		}
 		addX(t, st, "c", ids...)
 	}
 	var mu sync.Mutex
 	seen := map[uint32]int{}
-	empty := 0
 	var wg sync.WaitGroup
-	errs := make(chan error, workers)
 	for range workers {
 		wg.Go(func() {
-			for {
-				k, err := pop(ctx, st, "c")
+			for range each {
+				k, err := popHolding(ctx, st, "c", time.Millisecond)
 				if err != nil {
-					errs <- err
+					t.Error(err)
+					return
+				}
+				if k == nil {
+					t.Error("a pop found no prekey while others remained")
 					return
 				}
 				mu.Lock()
-				if k == nil {
-					empty++
-					mu.Unlock()
-					return
-				}
 				seen[k.ID]++
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+	if t.Failed() {
+		return
 	}
 	if len(seen) != total {
 		t.Fatalf("%d distinct prekeys handed out, want %d", len(seen), total)
@@ -255,6 +261,9 @@ func testPopConcurrent(t *testing.T, users auth.Store, st keys.Store) {
 		if n != 1 {
 			t.Fatalf("prekey %d handed out %d times", id, n)
 		}
+	}
+	if k, err := pop(ctx, st, "c"); err != nil || k != nil {
+		t.Fatalf("pop after all were taken = %+v, %v", k, err)
 	}
 }
 
