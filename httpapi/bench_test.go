@@ -1,9 +1,15 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/unhidra/unhidra/internal/testserver"
 )
@@ -44,4 +50,89 @@ func BenchmarkAuthenticatedRequestHTTP(b *testing.B) {
 		resp.Body.Close()
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkKeyBundleFetch measures GET /api/v1/users/{id}/keys under
+// concurrent load (4 requests in flight per CPU) on each engine, beside a
+// plain authenticated GET /api/v1/users/me on the same node in the same
+// run: a fetch is a write transaction (a one-time prekey taken per client)
+// where /users/me only reads. Ten target users hold one client with 500
+// one-time prekeys each; fetches beyond those 5,000 get the last-resort
+// prekey (the "one-time" metric says what share did not). "limited" runs
+// with the two fetch limits on (set too high to refuse), each a shared
+// upsert in the database per fetch, as in production. The ratio is logged
+// (-v): bundle req/s ÷ me req/s.
+func BenchmarkKeyBundleFetch(b *testing.B) {
+	for _, bc := range []struct {
+		engine  string
+		limited bool
+	}{{"sqlite", false}, {"sqlite", true}, {"postgres", false}, {"postgres", true}} {
+		name := bc.engine
+		if bc.limited {
+			name += "/limited"
+		}
+		engine := bc.engine
+		b.Run(name, func(b *testing.B) {
+			cfg := testserver.Config(b, engine)
+			cfg.RateKeysFetch.N, cfg.RateKeysFetchUser.N = 0, 0
+			if bc.limited {
+				cfg.RateKeysFetch.N, cfg.RateKeysFetch.Per = 1_000_000_000, time.Hour
+				cfg.RateKeysFetchUser.N, cfg.RateKeysFetchUser.Per = 1_000_000_000, time.Hour
+			}
+			n := testserver.Start(b, cfg)
+			bootstrapAdmin(b, n, "fetcher", bobPW)
+			tk := login(b, n, "fetcher", bobPW)
+			const targets = 10
+			ids := make([]string, targets)
+			for i := range ids {
+				name := fmt.Sprintf("target%d", i)
+				ids[i] = register(b, n, name, bobPW).ID
+				at := login(b, n, name, bobPW)
+				newCall(b, n, "PUT", "/api/v1/keys/clients/c"+strconv.Itoa(i)).bearer(at.AccessToken).json(clientBody(byte(i))).expect(201, nil)
+				for j := 0; j < 500; j += 100 {
+					newCall(b, n, "POST", "/api/v1/keys/clients/c"+strconv.Itoa(i)+"/prekeys").bearer(at.AccessToken).json(prekeys(j, 100)).expect(200, nil)
+				}
+			}
+			get := func(b *testing.B, path func() string, check func([]byte)) float64 {
+				b.SetParallelism(4)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						req, _ := http.NewRequest("GET", n.URL+path(), nil)
+						req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil || resp.StatusCode != 200 {
+							b.Errorf("GET: %v %v", err, resp)
+							return
+						}
+						body, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if check != nil {
+							check(body)
+						}
+					}
+				})
+				rate := float64(b.N) / b.Elapsed().Seconds()
+				b.ReportMetric(rate, "req/s")
+				return rate
+			}
+			var me, bundle float64
+			b.Run("me", func(b *testing.B) {
+				me = get(b, func() string { return "/api/v1/users/me" }, nil)
+			})
+			var next, oneTime, fetches atomic.Int64
+			b.Run("bundle", func(b *testing.B) {
+				bundle = get(b, func() string { return "/api/v1/users/" + ids[next.Add(1)%targets] + "/keys" }, func(body []byte) {
+					fetches.Add(1)
+					if bytes.Contains(body, []byte(`"one_time_prekey"`)) {
+						oneTime.Add(1)
+					}
+				})
+				b.ReportMetric(float64(oneTime.Load())/float64(max(fetches.Load(), 1)), "one-time")
+			})
+			if me > 0 {
+				b.Logf("%s: bundle fetch %.0f req/s, /users/me %.0f req/s: ratio %.2f", name, bundle, me, bundle/me)
+			}
+		})
+	}
 }
