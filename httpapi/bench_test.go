@@ -53,12 +53,13 @@ func BenchmarkAuthenticatedRequestHTTP(b *testing.B) {
 }
 
 // BenchmarkKeyBundleFetch measures GET /api/v1/users/{id}/keys under
-// concurrent load (4 requests in flight per CPU) on each engine, beside a
-// plain authenticated GET /api/v1/users/me on the same node in the same
-// run: a fetch is a write transaction (a one-time prekey taken per client)
-// where /users/me only reads. Ten target users hold one client with 500
-// one-time prekeys each; fetches beyond those 5,000 get the last-resort
-// prekey (the "one-time" metric says what share did not). "limited" runs
+// concurrent load (4 requests in flight per CPU, from 8 users) on each
+// engine, beside a plain authenticated GET /api/v1/users/me on the same
+// node in the same run: a fetch is a write transaction (a one-time prekey
+// taken per client) where /users/me only reads. 30 target users hold one
+// client with 500 one-time prekeys each; fetches beyond those 15,000 get
+// the last-resort prekey (the "one-time" metric is the share that did
+// not). "limited" runs
 // with the two fetch limits on (set too high to refuse), each a shared
 // upsert in the database per fetch, as in production. The ratio is logged
 // (-v): bundle req/s ÷ me req/s.
@@ -80,9 +81,14 @@ func BenchmarkKeyBundleFetch(b *testing.B) {
 				cfg.RateKeysFetchUser.N, cfg.RateKeysFetchUser.Per = 1_000_000_000, time.Hour
 			}
 			n := testserver.Start(b, cfg)
-			bootstrapAdmin(b, n, "fetcher", bobPW)
-			tk := login(b, n, "fetcher", bobPW)
-			const targets = 10
+			bootstrapAdmin(b, n, "fetcher0", bobPW)
+			requesters := []string{login(b, n, "fetcher0", bobPW).AccessToken}
+			for i := 1; i < 8; i++ {
+				register(b, n, fmt.Sprintf("fetcher%d", i), bobPW)
+				requesters = append(requesters, login(b, n, fmt.Sprintf("fetcher%d", i), bobPW).AccessToken)
+			}
+			var who atomic.Int64
+			const targets = 30
 			ids := make([]string, targets)
 			for i := range ids {
 				name := fmt.Sprintf("target%d", i)
@@ -97,9 +103,10 @@ func BenchmarkKeyBundleFetch(b *testing.B) {
 				b.SetParallelism(4)
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
+					tok := requesters[who.Add(1)%int64(len(requesters))]
 					for pb.Next() {
 						req, _ := http.NewRequest("GET", n.URL+path(), nil)
-						req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+						req.Header.Set("Authorization", "Bearer "+tok)
 						resp, err := http.DefaultClient.Do(req)
 						if err != nil || resp.StatusCode != 200 {
 							b.Errorf("GET: %v %v", err, resp)

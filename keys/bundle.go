@@ -28,14 +28,6 @@ func (s *Service) UserKeys(ctx context.Context, userID string) (*unhidra.UserKey
 		}
 		return nil, err
 	}
-	// The narrower limit first: a fetch it refuses does not count against
-	// the requester's overall budget.
-	if err := s.limited(ctx, s.cfg.FetchLimit, "key fetches for this user", p.UserID+"/"+userID); err != nil {
-		return nil, err
-	}
-	if err := s.limited(ctx, s.cfg.FetchUserLimit, "key fetches", p.UserID); err != nil {
-		return nil, err
-	}
 	out := &unhidra.UserKeys{UserID: userID}
 	err = s.cfg.Store.Tx(ctx, func(tx Tx) error {
 		master, list, err := tx.UserKeys(ctx, userID)
@@ -65,7 +57,15 @@ func (s *Service) UserKeys(ctx context.Context, userID string) (*unhidra.UserKey
 			}
 			out.Clients = append(out.Clients, b)
 		}
-		return nil
+		// The limits are decided last, in the fetch's transaction: a
+		// refusal rolls the pops back (a refused fetch takes nothing and
+		// counts against neither limit), an admitted fetch costs no commit
+		// of its own, and on PostgreSQL the limits' rows are locked only
+		// until the commit that follows.
+		if err := s.limitedIn(ctx, tx, s.cfg.FetchLimit, "key fetches for this user", p.UserID+"/"+userID); err != nil {
+			return err
+		}
+		return s.limitedIn(ctx, tx, s.cfg.FetchUserLimit, "key fetches", p.UserID)
 	})
 	if err != nil {
 		return nil, err

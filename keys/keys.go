@@ -167,6 +167,19 @@ func (s *Service) limited(ctx context.Context, l Limiter, name, key string) erro
 		return nil
 	}
 	ok, wait, err := l.Allow(ctx, key)
+	return limitError(ctx, name, ok, wait, err)
+}
+
+// limitedIn is limited decided inside the transaction tx (Tx.Allow).
+func (s *Service) limitedIn(ctx context.Context, tx Tx, l Limiter, name, key string) error {
+	if l == nil {
+		return nil
+	}
+	ok, wait, err := tx.Allow(ctx, l, key)
+	return limitError(ctx, name, ok, wait, err)
+}
+
+func limitError(ctx context.Context, name string, ok bool, wait time.Duration, err error) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -110,4 +110,8 @@ type Tx interface {
 	AddToDevice(ctx context.Context, msgs []*unhidra.ToDeviceMessage) error
 	// Audit appends audit events in the transaction.
 	Audit(ctx context.Context, events ...*audit.Event) error
+	// Allow decides the rate limit l for key inside the transaction when
+	// l is the store's kind of shared limiter (the count then commits or
+	// rolls back with the transaction), else with l.Allow.
+	Allow(ctx context.Context, l Limiter, key string) (ok bool, retryAfter time.Duration, err error)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/unhidra/unhidra/keys"
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/auditstore"
+	"github.com/unhidra/unhidra/store/ratestore"
 )
 
 // Kinds of one-time prekeys in e2ee_prekeys.
@@ -117,7 +118,9 @@ func (r reader) client(ctx context.Context, id, lock string) (*keys.Client, erro
 	return c, wrap("client", err)
 }
 
-func (r reader) Client(ctx context.Context, id string) (*keys.Client, error) { return r.client(ctx, id, "") }
+func (r reader) Client(ctx context.Context, id string) (*keys.Client, error) {
+	return r.client(ctx, id, "")
+}
 
 func (r reader) Clients(ctx context.Context, userID string) ([]*keys.Client, error) {
 	rows, err := r.c.Query(ctx, `SELECT `+clientColumns+` FROM e2ee_clients
@@ -494,4 +497,11 @@ func (t tx) AddToDevice(ctx context.Context, msgs []*unhidra.ToDeviceMessage) er
 
 func (t tx) Audit(ctx context.Context, events ...*audit.Event) error {
 	return auditstore.Append(ctx, t.c, events...)
+}
+
+func (t tx) Allow(ctx context.Context, l keys.Limiter, key string) (bool, time.Duration, error) {
+	if rl, ok := l.(*ratestore.Limiter); ok {
+		return rl.AllowIn(ctx, t.c, key)
+	}
+	return l.Allow(ctx, key)
 }
