@@ -409,7 +409,7 @@ func TestKeyRefusals(t *testing.T) {
 			for _, c := range []*call{
 				newCall(t, n, "PUT", "/api/v1/keys/clients/bob-pat").json(clientBody(70)),
 				newCall(t, n, "POST", "/api/v1/keys/clients/bob-phone/prekeys").json(prekeys(1, 1)),
-				newCall(t, n, "GET", "/api/v1/users/" + alice.ID + "/keys"),
+				newCall(t, n, "GET", "/api/v1/users/"+alice.ID+"/keys"),
 				newCall(t, n, "POST", "/api/v1/to-device").json(map[string]any{"from_client": "bob-phone", "messages": []any{map[string]any{"user_id": alice.ID, "client_id": "alice-laptop", "ciphertext": "AAAA"}}}),
 				newCall(t, n, "PUT", "/api/v1/keys/backup").json(map[string]any{"version": 9, "auth_data": "", "data": "AAAA"}),
 				newCall(t, n, "PUT", "/api/v1/keys/users/me/master").json(map[string]any{"master_key": key(5, 32), "replace": true}),

@@ -387,8 +387,10 @@ func TestAllowIn(t *testing.T) {
 					t.Fatal("a decision rolled back still counted")
 				}
 			}
-			if !allowIn(true) || !allowIn(true) || allowIn(true) {
-				t.Fatal("want two committed events admitted and the third refused")
+			for i, want := range []bool{true, true, false} {
+				if got := allowIn(true); got != want {
+					t.Fatalf("committed event %d admitted = %v, want %v", i+1, got, want)
+				}
 			}
 			if ok, wait, err := l.Allow(ctx, "k"); err != nil || ok || wait <= 0 {
 				t.Fatalf("Allow after AllowIn = %v %v %v, want refused with a wait", ok, wait, err)
