@@ -83,11 +83,14 @@ type ClientInfo struct {
 }
 
 // ClientBundle is what another client needs to start a session with one
-// client install: its identity, its signed prekey, and one prekey popped
-// for this handshake. Of OneTimePreKey and LastResortPreKey at most one is
-// set (the last-resort key once the one-time prekeys ran out), and the
-// same for PQOneTimePreKey and PQPreKey.
+// client install: its identity, its signed prekey, its post-quantum
+// prekey, and prekeys taken for this handshake alone. Of OneTimePreKey and
+// LastResortPreKey at most one is set (the last-resort key once the
+// one-time prekeys ran out); PQOneTimePreKey is set while the client has
+// post-quantum one-time prekeys, and is then used in preference to
+// PQPreKey, which is always there when the client registered one.
 type ClientBundle struct {
+	UserID           string        `json:"user_id"`
 	ClientID         string        `json:"client_id"`
 	IdentityKey      []byte        `json:"identity_key"`
 	SigningKey       []byte        `json:"signing_key"`
@@ -99,12 +102,24 @@ type ClientBundle struct {
 	PQPreKey         *SignedPreKey `json:"pq_prekey,omitempty"`
 }
 
-// ClientList is a user's list of client ids signed by their master key
-// (cross-signing): a client missing from it was not added by the user.
+// ClientList is a user's list of client installs signed by their master
+// key (cross-signing, docs/protocol.md): a client missing from it was not
+// added by the user. Version grows with every new list, so that a verifier
+// can refuse an older one; the signature covers the user id, the version,
+// the master key and each entry.
 type ClientList struct {
-	Clients   []string  `json:"clients"`
-	Sig       []byte    `json:"sig"`
-	UpdatedAt time.Time `json:"updated_at"`
+	UserID    string            `json:"user_id"`
+	Version   uint64            `json:"version"`
+	MasterKey []byte            `json:"master_key"`
+	Clients   []ClientListEntry `json:"clients"`
+	Sig       []byte            `json:"sig"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+// ClientListEntry names one client of a ClientList by id and signing key.
+type ClientListEntry struct {
+	ClientID   string `json:"client_id"`
+	SigningKey []byte `json:"signing_key"`
 }
 
 // UserKeys is a user's part of the key directory: the master key, the

@@ -130,13 +130,16 @@ func (c *Client) SetMasterKey(ctx context.Context, key []byte, replace bool) err
 	return c.do(ctx, "PUT", "/api/v1/keys/users/me/master", in, nil)
 }
 
-// SetClientList stores the user's list of client ids signed by the master
-// key.
-func (c *Client) SetClientList(ctx context.Context, clients []string, sig []byte) (*unhidra.ClientList, error) {
+// SetClientList stores the user's client list signed by the master key
+// (list.UserID and UpdatedAt are the server's to set; Version must be above
+// the stored list's).
+func (c *Client) SetClientList(ctx context.Context, list *unhidra.ClientList) (*unhidra.ClientList, error) {
 	in := struct {
-		Clients []string `json:"clients"`
-		Sig     []byte   `json:"sig"`
-	}{clients, sig}
+		Version   uint64                    `json:"version"`
+		MasterKey []byte                    `json:"master_key"`
+		Clients   []unhidra.ClientListEntry `json:"clients"`
+		Sig       []byte                    `json:"sig"`
+	}{list.Version, list.MasterKey, list.Clients, list.Sig}
 	var out struct {
 		ClientList *unhidra.ClientList `json:"client_list"`
 	}

@@ -65,6 +65,7 @@ type clientJSON struct {
 }
 
 type bundleJSON struct {
+	UserID           string      `json:"user_id"`
 	ClientID         string      `json:"client_id"`
 	IdentityKey      string      `json:"identity_key"`
 	SignedPreKey     *prekeyJSON `json:"signed_prekey"`
@@ -79,8 +80,14 @@ type userKeysJSON struct {
 		UserID     string `json:"user_id"`
 		MasterKey  string `json:"master_key"`
 		ClientList *struct {
-			Clients []string `json:"clients"`
-			Sig     string   `json:"sig"`
+			UserID    string `json:"user_id"`
+			Version   uint64 `json:"version"`
+			MasterKey string `json:"master_key"`
+			Clients   []struct {
+				ClientID   string `json:"client_id"`
+				SigningKey string `json:"signing_key"`
+			} `json:"clients"`
+			Sig string `json:"sig"`
 		} `json:"client_list"`
 		Clients []bundleJSON `json:"clients"`
 	} `json:"keys"`
@@ -202,10 +209,12 @@ func TestKeyDirectory(t *testing.T) {
 					t.Fatalf("fetch %d: %+v, want a one-time prekey not seen before", i, b)
 				case i == 3 && (b.OneTimePreKey != nil || b.LastResortPreKey == nil || b.LastResortPreKey.ID != 2):
 					t.Fatalf("fetch %d: %+v, want the last-resort prekey", i, b)
-				case i == 0 && (b.PQOneTimePreKey == nil || b.PQOneTimePreKey.ID != 200 || b.PQPreKey != nil):
+				case b.PQPreKey == nil || b.PQPreKey.ID != 3 || b.UserID != alice.ID:
+					t.Fatalf("fetch %d: %+v, want alice's post-quantum prekey always", i, b)
+				case i == 0 && (b.PQOneTimePreKey == nil || b.PQOneTimePreKey.ID != 200):
 					t.Fatalf("fetch 0: %+v, want the post-quantum one-time prekey", b)
-				case i > 0 && (b.PQOneTimePreKey != nil || b.PQPreKey == nil || b.PQPreKey.ID != 3):
-					t.Fatalf("fetch %d: %+v, want the post-quantum last-resort prekey", i, b)
+				case i > 0 && b.PQOneTimePreKey != nil:
+					t.Fatalf("fetch %d: %+v, want no post-quantum one-time prekey left", i, b)
 				}
 				if b.OneTimePreKey != nil {
 					seen[b.OneTimePreKey.ID] = true
@@ -217,13 +226,13 @@ func TestKeyDirectory(t *testing.T) {
 			}
 
 			// Signed-prekey rotation: the old one is listed to its owner
-			// for the grace period.
+			// for the grace period (30 days).
 			rotated := clientBody(10)
 			rotated["signed_prekey"] = signedKey(4, 77, 32)
 			newCall(t, n, "PUT", "/api/v1/keys/clients/alice-laptop").bearer(at.AccessToken).json(rotated).expect(200, nil)
 			c := getClient(t, n, at.AccessToken, "alice-laptop")
 			if c.SignedPreKey.ID != 4 || len(c.RetiredPreKeys) != 1 || c.RetiredPreKeys[0].ID != 1 || c.RetiredPreKeys[0].Kind != "signed" ||
-				c.RetiredPreKeys[0].ExpiresAt.Sub(c.RetiredPreKeys[0].RetiredAt) != 7*24*time.Hour {
+				c.RetiredPreKeys[0].ExpiresAt.Sub(c.RetiredPreKeys[0].RetiredAt) != 30*24*time.Hour {
 				t.Fatalf("after rotation: %+v", c)
 			}
 			if k := fetchKeys(t, n, bt.AccessToken, alice.ID); k.Keys.Clients[0].SignedPreKey.ID != 4 {
@@ -250,15 +259,28 @@ func TestKeyDirectory(t *testing.T) {
 			noKeyMaterialAudited(t, n, key(10, 32), key(20, 32), key(11, 32), key(21, 32))
 
 			// Master key: once; another needs replace and is a key change,
-			// which drops the list the old key signed.
-			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).
-				json(map[string]any{"clients": []string{"alice-laptop"}, "sig": key(1, 64)}).expectError(409, "conflict")
+			// which drops the list the old key signed. The list names the
+			// master key, a growing version and each client's signing key.
+			list := func(version int, master string, entries ...[2]string) map[string]any {
+				var cs []any
+				for _, e := range entries {
+					cs = append(cs, map[string]any{"client_id": e[0], "signing_key": e[1]})
+				}
+				return map[string]any{"version": version, "master_key": master, "clients": cs, "sig": key(31, 64)}
+			}
+			laptop := [2]string{"alice-laptop", key(21, 32)}
+			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).json(list(1, key(30, 32), laptop)).expectError(409, "conflict")
 			newCall(t, n, "PUT", "/api/v1/keys/users/me/master").bearer(at.AccessToken).json(map[string]any{"master_key": key(30, 32)}).expect(204, nil)
 			newCall(t, n, "PUT", "/api/v1/keys/users/me/master").bearer(at.AccessToken).json(map[string]any{"master_key": key(30, 32)}).expect(204, nil)
-			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).
-				json(map[string]any{"clients": []string{"alice-laptop"}, "sig": key(31, 64)}).expect(200, nil)
+			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).json(list(1, key(30, 32), laptop)).expect(200, nil)
+			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).json(list(1, key(30, 32), laptop)).expectError(409, "conflict") // not newer
+			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).json(list(2, key(33, 32), laptop)).expectError(409, "conflict") // another master key
+			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).json(list(2, key(30, 32), [2]string{"alice-laptop", key(11, 32)})).
+				expectError(400, "invalid_argument") // the signing key from before the identity change
+			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(at.AccessToken).json(list(2, key(30, 32), laptop)).expect(200, nil)
 			k := fetchKeys(t, n, bt.AccessToken, alice.ID)
-			if k.Keys.MasterKey != key(30, 32) || k.Keys.ClientList == nil || k.Keys.ClientList.Clients[0] != "alice-laptop" || k.Keys.ClientList.Sig != key(31, 64) {
+			if cl := k.Keys.ClientList; k.Keys.MasterKey != key(30, 32) || cl == nil || cl.UserID != alice.ID || cl.Version != 2 || cl.MasterKey != key(30, 32) ||
+				len(cl.Clients) != 1 || cl.Clients[0].ClientID != "alice-laptop" || cl.Clients[0].SigningKey != key(21, 32) || cl.Sig != key(31, 64) {
 				t.Fatalf("keys = %+v", k.Keys)
 			}
 			newCall(t, n, "PUT", "/api/v1/keys/users/me/master").bearer(at.AccessToken).json(map[string]any{"master_key": key(32, 32)}).expectError(409, "conflict")
@@ -268,6 +290,9 @@ func TestKeyDirectory(t *testing.T) {
 			}
 			if got := auditCount(t, n, `action = 'keys.change' AND target_id = '`+alice.ID+`'`); got != 1 {
 				t.Fatalf("%d master key changes audited, want 1", got)
+			}
+			if got := auditCount(t, n, `action = 'keys.client_list'`); got != 2 {
+				t.Fatalf("%d client lists audited, want 2", got)
 			}
 			noKeyMaterialAudited(t, n, key(30, 32), key(32, 32))
 
@@ -368,11 +393,21 @@ func TestKeyRefusals(t *testing.T) {
 			newCall(t, n, "DELETE", "/api/v1/keys/clients/alice-laptop").bearer(bt.AccessToken).expectError(404, "not_found")
 			newCall(t, n, "POST", "/api/v1/keys/clients/alice-laptop/prekeys").bearer(bt.AccessToken).json(prekeys(90, 1)).expectError(404, "not_found")
 			newCall(t, n, "GET", "/api/v1/keys/clients/alice-laptop/prekeys/count").bearer(bt.AccessToken).expectError(404, "not_found")
+			bobList := func(entries ...[2]string) map[string]any {
+				var cs []any
+				for _, e := range entries {
+					cs = append(cs, map[string]any{"client_id": e[0], "signing_key": e[1]})
+				}
+				return map[string]any{"version": 1, "master_key": key(1, 32), "clients": cs, "sig": key(1, 64)}
+			}
 			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(bt.AccessToken).
-				json(map[string]any{"clients": []string{"alice-laptop"}, "sig": key(1, 64)}).expectError(409, "conflict") // no master key yet
+				json(bobList([2]string{"bob-phone", key(51, 32)})).expectError(409, "conflict") // no master key yet
 			newCall(t, n, "PUT", "/api/v1/keys/users/me/master").bearer(bt.AccessToken).json(map[string]any{"master_key": key(1, 32)}).expect(204, nil)
 			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(bt.AccessToken).
-				json(map[string]any{"clients": []string{"bob-phone", "alice-laptop"}, "sig": key(1, 64)}).expectError(400, "invalid_argument")
+				json(bobList([2]string{"alice-laptop", key(11, 32)}, [2]string{"bob-phone", key(51, 32)})).expectError(400, "invalid_argument") // alice's client
+			withUser := bobList([2]string{"bob-phone", key(51, 32)})
+			withUser["user_id"] = alice.ID
+			newCall(t, n, "PUT", "/api/v1/keys/users/me/client-list").bearer(bt.AccessToken).json(withUser).expectError(400, "invalid_argument") // in alice's name
 			// Another user's inbox and backup: there is no way to name them.
 			newCall(t, n, "GET", "/api/v1/to-device?client_id=alice-laptop").bearer(bt.AccessToken).expectError(404, "not_found")
 			var acked struct{ Deleted int }
@@ -490,7 +525,15 @@ func TestKeyBadInput(t *testing.T) {
 				{"unsigned pq prekey", "POST", "/api/v1/keys/clients/laptop/prekeys", map[string]any{"pq_one_time_prekeys": []any{map[string]any{"id": 9, "key": key(1, 1184)}}}},
 				{"prekeys not an array", "POST", "/api/v1/keys/clients/laptop/prekeys", map[string]any{"one_time_prekeys": "many"}},
 				{"master key of 64 bytes", "PUT", "/api/v1/keys/users/me/master", map[string]any{"master_key": key(1, 64)}},
-				{"empty client list", "PUT", "/api/v1/keys/users/me/client-list", map[string]any{"clients": []string{}, "sig": key(1, 64)}},
+				{"empty client list", "PUT", "/api/v1/keys/users/me/client-list", map[string]any{"version": 1, "master_key": key(1, 32), "clients": []any{}, "sig": key(1, 64)}},
+				{"client list of ids alone", "PUT", "/api/v1/keys/users/me/client-list", map[string]any{"version": 1, "master_key": key(1, 32), "clients": []string{"laptop"}, "sig": key(1, 64)}},
+				{"client list version 0", "PUT", "/api/v1/keys/users/me/client-list", map[string]any{"version": 0, "master_key": key(1, 32), "clients": []any{map[string]any{"client_id": "laptop", "signing_key": key(11, 32)}}, "sig": key(1, 64)}},
+				{"client list out of order", "PUT", "/api/v1/keys/users/me/client-list", map[string]any{"version": 1, "master_key": key(1, 32), "clients": []any{
+					map[string]any{"client_id": "laptop", "signing_key": key(11, 32)}, map[string]any{"client_id": "a", "signing_key": key(11, 32)}}, "sig": key(1, 64)}},
+				{"client list twice the same", "PUT", "/api/v1/keys/users/me/client-list", map[string]any{"version": 1, "master_key": key(1, 32), "clients": []any{
+					map[string]any{"client_id": "laptop", "signing_key": key(11, 32)}, map[string]any{"client_id": "laptop", "signing_key": key(11, 32)}}, "sig": key(1, 64)}},
+				{"client list signing key of 31 bytes", "PUT", "/api/v1/keys/users/me/client-list", map[string]any{"version": 1, "master_key": key(1, 32), "clients": []any{
+					map[string]any{"client_id": "laptop", "signing_key": key(11, 31)}}, "sig": key(1, 64)}},
 				{"no messages", "POST", "/api/v1/to-device", map[string]any{"messages": []any{}}},
 				{"101 messages", "POST", "/api/v1/to-device", map[string]any{"messages": tooManyMsgs}},
 				{"ciphertext not base64", "POST", "/api/v1/to-device", msg("not base64!")},

@@ -10,7 +10,8 @@ import (
 // install of userID: the user's master key and signed client list, and a
 // bundle per live client, each carrying a one-time prekey (X25519, and
 // post-quantum if the client uploaded any) taken for this fetch alone, or
-// the client's last-resort prekey once they have run out. Every
+// the client's last-resort X25519 prekey once they have run out, and the
+// client's post-quantum prekey. Every
 // authenticated user may fetch anyone's keys; a personal access token
 // needs the write scope, since a fetch uses prekeys up. Fetches are
 // limited per requester and per (requester, target) (rate_limited).
@@ -41,7 +42,7 @@ func (s *Service) UserKeys(ctx context.Context, userID string) (*unhidra.UserKey
 		}
 		out.Clients = make([]*unhidra.ClientBundle, 0, len(clients))
 		for _, c := range clients {
-			b := &unhidra.ClientBundle{ClientID: c.ClientID, IdentityKey: c.IdentityKey, SigningKey: c.SigningKey,
+			b := &unhidra.ClientBundle{UserID: c.UserID, ClientID: c.ClientID, IdentityKey: c.IdentityKey, SigningKey: c.SigningKey,
 				IdentitySig: c.IdentitySig, SignedPreKey: c.SignedPreKey}
 			if b.OneTimePreKey, err = tx.PopPreKey(ctx, c.ClientID); err != nil {
 				return err
@@ -52,9 +53,7 @@ func (s *Service) UserKeys(ctx context.Context, userID string) (*unhidra.UserKey
 			if b.PQOneTimePreKey, err = tx.PopPQPreKey(ctx, c.ClientID); err != nil {
 				return err
 			}
-			if b.PQOneTimePreKey == nil {
-				b.PQPreKey = c.PQPreKey
-			}
+			b.PQPreKey = c.PQPreKey
 			out.Clients = append(out.Clients, b)
 		}
 		// The limits are decided last, in the fetch's transaction: a

@@ -51,14 +51,15 @@ import (
 // Limits and durations of the directory and the inbox.
 const (
 	MaxClientIDLength = 64  // client ids: [A-Za-z0-9_-]{1,64}
-	MaxClientsPerUser = 50  // live client installs of one user
+	MaxClientsPerUser = 50  // live client installs of one user, and entries of a client list
 	MaxPreKeysPerPut  = 100 // one-time prekeys of each kind in one upload
 	MaxPreKeysStored  = 500 // one-time prekeys of each kind one client holds
 
 	// RetiredGrace is how long a replaced signed prekey stays listed to
 	// its owner (ClientInfo.RetiredPreKeys): the time a handshake begun
-	// with the old bundle has to complete.
-	RetiredGrace = 7 * 24 * time.Hour
+	// with the old bundle has to complete, as long as docs/protocol.md has
+	// clients keep a replaced prekey's private key.
+	RetiredGrace = 30 * 24 * time.Hour
 
 	MaxToDeviceMessages   = 100      // messages in one send
 	MaxToDeviceCiphertext = 48 << 10 // characters of one message's base64

@@ -3,6 +3,7 @@ package keys
 import (
 	"bytes"
 	"context"
+	"math"
 	"strconv"
 
 	"github.com/unhidra/unhidra"
@@ -55,63 +56,100 @@ func (s *Service) SetMasterKey(ctx context.Context, masterKey string, replace bo
 	return created, nil
 }
 
-// ClientListInput is a signed list of the caller's clients.
+// ClientListInput is a client list signed by the caller's master key, as
+// docs/protocol.md defines it (e2ee.ClientList).
 type ClientListInput struct {
-	Clients []string `json:"clients" doc:"the caller's client ids, as signed"`
-	Sig     string   `json:"sig" doc:"Ed25519 signature by the master key, 64 bytes, standard base64"`
+	UserID    string                 `json:"user_id,omitempty" doc:"the caller's id, if given"`
+	Version   uint64                 `json:"version" doc:"above the stored list's version"`
+	MasterKey string                 `json:"master_key" doc:"the caller's master key, which signed the list"`
+	Clients   []ClientListEntryInput `json:"clients" doc:"in ascending client_id order"`
+	Sig       string                 `json:"sig" doc:"Ed25519 signature by the master key, 64 bytes, standard base64"`
+}
+
+// ClientListEntryInput is one entry of a ClientListInput.
+type ClientListEntryInput struct {
+	ClientID   string `json:"client_id"`
+	SigningKey string `json:"signing_key" doc:"the client's Ed25519 signing key, 32 bytes, standard base64"`
 }
 
 // SetClientList stores the caller's client list, signed by their master
-// key (which must be set first: EConflict). Every id must be one of the
-// caller's live clients, once; the server does not check the signature.
+// key (the server does not check the signature; clients do). The list
+// must name the master key the caller set (EConflict otherwise, or when
+// none is set), have a version above the stored list's (EConflict), and
+// list 1 to MaxClientsPerUser of the caller's live clients in ascending id
+// order, each with its registered signing key (EInvalid otherwise).
 func (s *Service) SetClientList(ctx context.Context, in ClientListInput) (*unhidra.ClientList, error) {
 	p, err := writer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Clients) == 0 || len(in.Clients) > MaxClientsPerUser {
-		return nil, unhidra.Errorf(unhidra.EInvalid, "clients must list 1 to %d client ids", MaxClientsPerUser)
+	if in.UserID != "" && in.UserID != p.UserID {
+		return nil, unhidra.Errorf(unhidra.EInvalid, "user_id must be yours")
 	}
-	seen := make(map[string]bool, len(in.Clients))
-	for i, id := range in.Clients {
-		if err := CheckClientID("clients["+strconv.Itoa(i)+"]", id); err != nil {
+	if in.Version < 1 || in.Version > math.MaxInt64 {
+		return nil, unhidra.Errorf(unhidra.EInvalid, "version must be 1 to %d", int64(math.MaxInt64))
+	}
+	master, err := decodeKey("master_key", in.MasterKey, unhidra.Ed25519KeySize)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Clients) == 0 || len(in.Clients) > MaxClientsPerUser {
+		return nil, unhidra.Errorf(unhidra.EInvalid, "clients must list 1 to %d clients", MaxClientsPerUser)
+	}
+	entries := make([]unhidra.ClientListEntry, len(in.Clients))
+	for i, e := range in.Clients {
+		if err := CheckClientID(indexed("clients", i, "client_id"), e.ClientID); err != nil {
 			return nil, err
 		}
-		if seen[id] {
-			return nil, unhidra.Errorf(unhidra.EInvalid, "clients: %s appears twice", id)
+		if i > 0 && in.Clients[i-1].ClientID >= e.ClientID {
+			return nil, unhidra.Errorf(unhidra.EInvalid, "clients must be in ascending client_id order, each once")
 		}
-		seen[id] = true
+		k, err := decodeKey(indexed("clients", i, "signing_key"), e.SigningKey, unhidra.Ed25519KeySize)
+		if err != nil {
+			return nil, err
+		}
+		entries[i] = unhidra.ClientListEntry{ClientID: e.ClientID, SigningKey: k}
 	}
 	sig, err := decodeKey("sig", in.Sig, unhidra.Ed25519SigSize)
 	if err != nil {
 		return nil, err
 	}
-	list := &unhidra.ClientList{Clients: in.Clients, Sig: sig, UpdatedAt: s.clock()}
+	list := &unhidra.ClientList{UserID: p.UserID, Version: in.Version, MasterKey: master, Clients: entries, Sig: sig, UpdatedAt: s.clock()}
 	err = s.cfg.Store.Tx(ctx, func(tx Tx) error {
-		master, _, err := tx.LockUser(ctx, p.UserID)
+		cur, old, err := tx.LockUser(ctx, p.UserID)
 		if err != nil {
 			return err
 		}
-		if master == nil {
+		switch {
+		case cur == nil:
 			return unhidra.Errorf(unhidra.EConflict, "set a master key first: it is what signs the client list")
+		case !bytes.Equal(cur, master):
+			return unhidra.Errorf(unhidra.EConflict, "master_key is not your master key")
+		case old != nil && in.Version <= old.Version:
+			return unhidra.Errorf(unhidra.EConflict, "the stored client list has version %d: sign a newer one", old.Version)
 		}
 		live, err := tx.Clients(ctx, p.UserID)
 		if err != nil {
 			return err
 		}
-		mine := make(map[string]bool, len(live))
+		mine := make(map[string][]byte, len(live))
 		for _, c := range live {
-			mine[c.ClientID] = true
+			mine[c.ClientID] = c.SigningKey
 		}
-		for _, id := range in.Clients {
-			if !mine[id] {
-				return unhidra.Errorf(unhidra.EInvalid, "clients: %s is not one of your clients", id)
+		for _, e := range entries {
+			k, ok := mine[e.ClientID]
+			if !ok {
+				return unhidra.Errorf(unhidra.EInvalid, "clients: %s is not one of your clients", e.ClientID)
+			}
+			if !bytes.Equal(k, e.SigningKey) {
+				return unhidra.Errorf(unhidra.EInvalid, "clients: %s has another signing key", e.ClientID)
 			}
 		}
 		if err := tx.SetClientList(ctx, p.UserID, list); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, s.event(ctx, p, ActionClientListSet, "user", p.UserID, map[string]string{"clients": strconv.Itoa(len(in.Clients))}))
+		return tx.Audit(ctx, s.event(ctx, p, ActionClientListSet, "user", p.UserID, map[string]string{
+			"clients": strconv.Itoa(len(entries)), "version": strconv.FormatUint(in.Version, 10)}))
 	})
 	if err != nil {
 		return nil, err

@@ -278,6 +278,18 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	if _, _, err := alice.RegisterClient(ctx, "alice-laptop", e2eeReg(7)); err != nil {
 		t.Fatal(err)
 	}
+	rotated := e2eeReg(7)
+	rotated.SignedPreKey = &unhidra.SignedPreKey{ID: 2, Key: bytes.Repeat([]byte{8}, 32), Sig: bytes.Repeat([]byte{8}, 64)}
+	if _, _, err := alice.RegisterClient(ctx, "alice-laptop", rotated); err != nil { // a retired prekey
+		t.Fatal(err)
+	}
+	if err := alice.SetMasterKey(ctx, bytes.Repeat([]byte{3}, 32), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SetClientList(ctx, &unhidra.ClientList{Version: 1, MasterKey: bytes.Repeat([]byte{3}, 32),
+		Clients: []unhidra.ClientListEntry{{ClientID: "alice-laptop", SigningKey: bytes.Repeat([]byte{7}, 32)}}, Sig: bytes.Repeat([]byte{4}, 64)}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := alice.UploadPreKeys(ctx, "alice-laptop", []unhidra.PreKey{{ID: 1, Key: bytes.Repeat([]byte{1}, 32)}, {ID: 2, Key: bytes.Repeat([]byte{2}, 32)}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +378,8 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	// prekeys, the backup, the waiting message.
 	keys, err := bob2.UserKeys(ctx, userIDOf(t, alice2))
 	if err != nil || len(keys.Clients) != 1 || !bytes.Equal(keys.Clients[0].IdentityKey, bytes.Repeat([]byte{7}, 32)) ||
-		keys.Clients[0].OneTimePreKey == nil || keys.Clients[0].OneTimePreKey.ID != 1 {
+		keys.Clients[0].OneTimePreKey == nil || keys.Clients[0].OneTimePreKey.ID != 1 || keys.Clients[0].SignedPreKey.ID != 2 ||
+		keys.ClientList == nil || keys.ClientList.Version != 1 || keys.ClientList.Clients[0].ClientID != "alice-laptop" {
 		t.Fatalf("keys after the migration: %+v %v", keys, err)
 	}
 	if b, err := alice2.KeyBackup(ctx); err != nil || b.Version != 3 || string(b.Data) != "an encrypted backup" || string(b.AuthData) != "auth" {

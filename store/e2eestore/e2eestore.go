@@ -167,18 +167,18 @@ func (r reader) RetiredPreKeys(ctx context.Context, clientID string) ([]unhidra.
 func (r reader) userKeys(ctx context.Context, userID, lock string) ([]byte, *unhidra.ClientList, error) {
 	var master, sig []byte
 	var list sql.NullString
-	var listAt sql.NullInt64
-	err := r.c.QueryRow(ctx, `SELECT master_key, client_list, client_list_sig, client_list_at
-		FROM e2ee_user_keys WHERE user_id = ?`+lock, userID).Scan(&master, &list, &sig, &listAt)
+	var version, listAt sql.NullInt64
+	err := r.c.QueryRow(ctx, `SELECT master_key, client_list, client_list_version, client_list_sig, client_list_at
+		FROM e2ee_user_keys WHERE user_id = ?`+lock, userID).Scan(&master, &list, &version, &sig, &listAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("user keys: %w", err)
 	}
-	if !list.Valid || !listAt.Valid {
+	if !list.Valid || !listAt.Valid || !version.Valid {
 		return master, nil, nil
 	}
-	cl := &unhidra.ClientList{Sig: sig, UpdatedAt: store.Time(listAt.Int64)}
+	cl := &unhidra.ClientList{UserID: userID, Version: uint64(version.Int64), MasterKey: master, Sig: sig, UpdatedAt: store.Time(listAt.Int64)}
 	if err := json.Unmarshal([]byte(list.String), &cl.Clients); err != nil {
 		return nil, nil, fmt.Errorf("user keys: client list: %w", err)
 	}
@@ -436,7 +436,7 @@ func (t tx) PopPQPreKey(ctx context.Context, clientID string) (*unhidra.SignedPr
 func (t tx) SetMasterKey(ctx context.Context, userID string, key []byte, at time.Time) error {
 	_, err := t.c.Exec(ctx, `INSERT INTO e2ee_user_keys (user_id, master_key, master_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET master_key = excluded.master_key, master_at = excluded.master_at,
-			client_list = NULL, client_list_sig = NULL, client_list_at = NULL`,
+			client_list = NULL, client_list_version = NULL, client_list_sig = NULL, client_list_at = NULL`,
 		userID, key, store.Micros(at))
 	if store.IsForeignKeyViolation(err) {
 		return store.NotFound("user")
@@ -449,8 +449,8 @@ func (t tx) SetClientList(ctx context.Context, userID string, list *unhidra.Clie
 	if err != nil {
 		return fmt.Errorf("set client list: %w", err)
 	}
-	n, err := t.c.ExecN(ctx, `UPDATE e2ee_user_keys SET client_list = ?, client_list_sig = ?, client_list_at = ? WHERE user_id = ?`,
-		string(b), list.Sig, store.Micros(list.UpdatedAt), userID)
+	n, err := t.c.ExecN(ctx, `UPDATE e2ee_user_keys SET client_list = ?, client_list_version = ?, client_list_sig = ?, client_list_at = ? WHERE user_id = ?`,
+		string(b), int64(list.Version), list.Sig, store.Micros(list.UpdatedAt), userID)
 	if err == nil && n == 0 {
 		return store.NotFound("user keys")
 	}

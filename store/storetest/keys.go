@@ -298,11 +298,13 @@ func testMasterKey(t *testing.T, users auth.Store, st keys.Store) {
 		if err := tx.SetMasterKey(ctx, a.ID, fill(1, 32), now); err != nil {
 			return err
 		}
-		return tx.SetClientList(ctx, a.ID, &unhidra.ClientList{Clients: []string{"x", "y"}, Sig: fill(2, 64), UpdatedAt: now})
+		return tx.SetClientList(ctx, a.ID, &unhidra.ClientList{UserID: a.ID, Version: 7, MasterKey: fill(1, 32),
+			Clients: []unhidra.ClientListEntry{{ClientID: "x", SigningKey: fill(4, 32)}, {ClientID: "y", SigningKey: fill(5, 32)}}, Sig: fill(2, 64), UpdatedAt: now})
 	}))
 	m, l, err := st.UserKeys(ctx, a.ID)
 	mustOK(t, err)
-	if !bytes.Equal(m, fill(1, 32)) || l == nil || len(l.Clients) != 2 || l.Clients[1] != "y" || !l.UpdatedAt.Equal(now) {
+	if !bytes.Equal(m, fill(1, 32)) || l == nil || len(l.Clients) != 2 || l.Clients[1].ClientID != "y" || !bytes.Equal(l.Clients[1].SigningKey, fill(5, 32)) ||
+		l.Version != 7 || l.UserID != a.ID || !bytes.Equal(l.MasterKey, fill(1, 32)) || !bytes.Equal(l.Sig, fill(2, 64)) || !l.UpdatedAt.Equal(now) {
 		t.Fatalf("user keys = %v %+v", m, l)
 	}
 	mustOK(t, st.Tx(ctx, func(tx keys.Tx) error { return tx.SetMasterKey(ctx, a.ID, fill(3, 32), now) }))

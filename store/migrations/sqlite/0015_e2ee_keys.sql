@@ -64,15 +64,17 @@ CREATE TABLE e2ee_retired_prekeys (
 ) STRICT;
 CREATE INDEX e2ee_retired_prekeys_at ON e2ee_retired_prekeys (retired_at);
 
--- A user's master signing key and the list of their clients it signed
--- (client_list: a JSON array of client ids, as signed).
+-- A user's master signing key and the list of their clients it signed:
+-- client_list is the list's entries as JSON ([{client_id, signing_key}],
+-- as signed), client_list_version its version (docs/protocol.md).
 CREATE TABLE e2ee_user_keys (
-    user_id         TEXT NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    master_key      BLOB,
-    master_at       INTEGER,
-    client_list     TEXT   ,
-    client_list_sig BLOB,
-    client_list_at  INTEGER
+    user_id             TEXT NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    master_key          BLOB,
+    master_at           INTEGER,
+    client_list         TEXT,
+    client_list_version INTEGER,
+    client_list_sig     BLOB,
+    client_list_at      INTEGER
 ) STRICT;
 
 -- The encrypted key backup: one per user, opaque, replaced only by a

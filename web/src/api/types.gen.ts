@@ -110,12 +110,15 @@ export interface Checkpoint {
 
 /**
  * ClientBundle is what another client needs to start a session with one
- * client install: its identity, its signed prekey, and one prekey popped
- * for this handshake. Of OneTimePreKey and LastResortPreKey at most one is
- * set (the last-resort key once the one-time prekeys ran out), and the
- * same for PQOneTimePreKey and PQPreKey.
+ * client install: its identity, its signed prekey, its post-quantum
+ * prekey, and prekeys taken for this handshake alone. Of OneTimePreKey and
+ * LastResortPreKey at most one is set (the last-resort key once the
+ * one-time prekeys ran out); PQOneTimePreKey is set while the client has
+ * post-quantum one-time prekeys, and is then used in preference to
+ * PQPreKey, which is always there when the client registered one.
  */
 export interface ClientBundle {
+  user_id: string
   client_id: string
   identity_key: string
   signing_key: string
@@ -161,13 +164,32 @@ export interface ClientInfo {
 }
 
 /**
- * ClientList is a user's list of client ids signed by their master key
- * (cross-signing): a client missing from it was not added by the user.
+ * ClientList is a user's list of client installs signed by their master
+ * key (cross-signing, docs/protocol.md): a client missing from it was not
+ * added by the user. Version grows with every new list, so that a verifier
+ * can refuse an older one; the signature covers the user id, the version,
+ * the master key and each entry.
  */
 export interface ClientList {
-  clients: string[]
+  user_id: string
+  version: number
+  master_key: string
+  clients: ClientListEntry[]
   sig: string
   updated_at: string
+}
+
+/** ClientListEntry names one client of a ClientList by id and signing key. */
+export interface ClientListEntry {
+  client_id: string
+  signing_key: string
+}
+
+/** ClientListEntryInput is one entry of a ClientListInput. */
+export interface ClientListEntryInput {
+  client_id: string
+  /** the client's Ed25519 signing key, 32 bytes, standard base64 */
+  signing_key: string
 }
 
 /** ConnectionInfo describes one live socket for operators. */
@@ -813,8 +835,14 @@ export interface ChannelsResponse {
 }
 
 export interface ClientListRequest {
-  /** the caller's client ids, as signed */
-  clients: string[]
+  /** the caller's id, if given */
+  user_id?: string
+  /** above the stored list's version */
+  version: number
+  /** the caller's master key, which signed the list */
+  master_key: string
+  /** in ascending client_id order */
+  clients: ClientListEntryInput[]
   /** Ed25519 signature by the master key, 64 bytes, standard base64 */
   sig: string
 }
