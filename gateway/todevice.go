@@ -107,12 +107,12 @@ func (g *Gateway) pullInbox(s *session) {
 			in.cursor = last
 		}
 		in.more = cut || len(msgs) == inboxPage
-		again := in.more && len(in.sent) < inboxWindow && !s.isClosing()
+		again := in.more && len(in.sent) < inboxWindow
 		in.mu.Unlock()
 		for _, f := range frames {
 			s.enqueue(f, 0)
 		}
-		if again {
+		if again && !s.isClosing() {
 			g.pullInbox(s)
 		}
 	}()
