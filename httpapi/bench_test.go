@@ -61,8 +61,22 @@ func BenchmarkAuthenticatedRequestHTTP(b *testing.B) {
 // the last-resort prekey (the "one-time" metric is the share that did
 // not). "limited" runs
 // with the two fetch limits on (set too high to refuse), each a shared
-// upsert in the database per fetch, as in production. The ratio is logged
-// (-v): bundle req/s ÷ me req/s.
+// upsert in the database per fetch, as in production, decided in the
+// fetch's own transaction. The ratio is logged (-v): bundle req/s ÷ me
+// req/s.
+//
+// On a shared 2-core VM (go test -bench KeyBundleFetch -benchtime 3s, one
+// quiet run; under other load the same run gave ratios of 0.21 to 0.48):
+//
+//	engine              /users/me   bundle fetch   ratio
+//	sqlite              4103 req/s  1525 req/s     0.37
+//	sqlite, limited     4992 req/s  1377 req/s     0.28
+//	postgres            5327 req/s  1085 req/s     0.20
+//	postgres, limited   2435 req/s   483 req/s     0.20
+//
+// A fetch costs one durable commit (SQLite: an fsync shared by the group
+// commit). Deciding the two limits outside the transaction, one commit
+// each, had cut the SQLite ratio to 0.12.
 func BenchmarkKeyBundleFetch(b *testing.B) {
 	for _, bc := range []struct {
 		engine  string
