@@ -56,14 +56,17 @@ func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
 // Session is one signed-in client: a refresh-token family. Revoking it ends
 // every refresh token and access token issued for it.
 type Session struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"user_id"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt time.Time  `json:"last_used_at"`
-	ExpiresAt  time.Time  `json:"expires_at"`
-	IP         string     `json:"ip"`
-	UserAgent  string     `json:"user_agent"`
-	RevokedAt  *time.Time `json:"-"`
+	ID         string    `json:"id"`
+	UserID     string    `json:"user_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	// ClientID is the end-to-end client install the session registered
+	// last (package keys), carried in its access tokens' client_id claim.
+	ClientID  string     `json:"client_id,omitempty"`
+	RevokedAt *time.Time `json:"-"`
 	// Current is set by the service when listing: the session of the caller.
 	Current bool `json:"current"`
 }

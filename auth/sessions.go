@@ -30,7 +30,13 @@ type TokenPair struct {
 }
 
 func (s *Service) pair(u *unhidra.User, sessionID, refresh string) (*TokenPair, error) {
-	access, exp, err := s.cfg.Tokens.Issue(token.Claims{UserID: u.ID, SessionID: sessionID, Role: u.Role})
+	return s.pairFor(u, sessionID, "", refresh)
+}
+
+// pairFor is pair for a session bound to an end-to-end client install,
+// whose id the access token carries (client_id).
+func (s *Service) pairFor(u *unhidra.User, sessionID, clientID, refresh string) (*TokenPair, error) {
+	access, exp, err := s.cfg.Tokens.Issue(token.Claims{UserID: u.ID, SessionID: sessionID, Role: u.Role, ClientID: clientID})
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
@@ -107,7 +113,22 @@ func (s *Service) Refresh(ctx context.Context, refresh string, meta ClientMeta) 
 	if err := s.cfg.Store.TouchSession(ctx, sess.ID, now, meta.IP, truncate(meta.UserAgent, 256), now.Add(s.cfg.SessionTTL)); err != nil {
 		return nil, fmt.Errorf("touch session: %w", err)
 	}
-	return s.pair(u, sess.ID, next)
+	return s.pairFor(u, sess.ID, sess.ClientID, next)
+}
+
+// BindClient binds the caller's session to one of their end-to-end client
+// installs (package keys, which checked that it is theirs): the session's
+// next refresh issues an access token with that client_id. A personal
+// access token has no session to bind, and the call does nothing for it.
+func (s *Service) BindClient(ctx context.Context, clientID string) error {
+	p := unhidra.PrincipalFromContext(ctx)
+	if p == nil {
+		return unhidra.Errorf(unhidra.EUnauthenticated, "sign in first")
+	}
+	if p.TokenID != "" || p.SessionID == "" {
+		return nil
+	}
+	return s.cfg.Store.BindSessionClient(ctx, p.UserID, p.SessionID, clientID)
 }
 
 // Authenticate verifies an access token and checks that its session is still

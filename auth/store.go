@@ -90,6 +90,11 @@ type Store interface {
 	// TouchSession records a use of the session: last_used_at, IP, user agent
 	// and a new expiry.
 	TouchSession(ctx context.Context, id string, at time.Time, ip, userAgent string, expiresAt time.Time) error
+	// BindSessionClient records the end-to-end client install (package
+	// keys) that the session registered last, which Refresh puts in the
+	// client_id claim of the session's access tokens (ENotFound if the
+	// session does not exist or belongs to someone else).
+	BindSessionClient(ctx context.Context, userID, sessionID, clientID string) error
 	// RevokeSession revokes one session of userID (ENotFound if the session
 	// does not exist or belongs to someone else). Revoking twice is not an error.
 	RevokeSession(ctx context.Context, userID, sessionID string, at time.Time) error

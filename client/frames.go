@@ -25,6 +25,7 @@ const (
 	FrameRead           = wire.TypeRead
 	FrameDeviceStatus   = wire.TypeDeviceStatus
 	FrameToDevice       = wire.TypeToDevice
+	FrameKeysChanged    = wire.TypeKeysChanged
 	FrameResumed        = wire.TypeResumed
 	FrameResyncRequired = wire.TypeResyncRequired
 	FrameError          = wire.TypeError
@@ -113,4 +114,15 @@ type (
 	ResyncRequired = wire.ResyncRequired
 	ErrorFrame     = wire.Error
 	ToDevice       = wire.ToDevice
+	KeysChanged    = wire.KeysChanged
 )
+
+// ToDevice returns the message of a to_device frame; acknowledge it with
+// Conn.AckToDevice once it is handled, or it comes again.
+func (f *Frame) ToDevice() (*ToDevice, error) {
+	m, err := wire.ParseToDevice(f.Raw)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}

@@ -80,6 +80,12 @@ type Config struct {
 	RateWSIP           ratelimit.Spec
 	RateWSUser         ratelimit.Spec
 	RateWSMsg          ratelimit.Spec
+	// RateKeysFetch limits end-to-end key bundle fetches per (requester,
+	// target user), RateKeysFetchUser per requester, RateToDevice
+	// to-device sends per user; all shared by the nodes.
+	RateKeysFetch     ratelimit.Spec
+	RateKeysFetchUser ratelimit.Spec
+	RateToDevice      ratelimit.Spec
 	// WSMaxPerUser caps one user's open WebSockets across the nodes (0: no cap).
 	WSMaxPerUser int
 	// PresenceTTL is how long a node's presence entries live in the shared
@@ -146,6 +152,9 @@ func Default() Config {
 		RateWSIP:           must("60/min"),
 		RateWSUser:         must("30/min"),
 		RateWSMsg:          must("50/s"),
+		RateKeysFetch:      must("20/h"),
+		RateKeysFetchUser:  must("1200/h"),
+		RateToDevice:       must("120/min"),
 		WSMaxPerUser:       200,
 		PresenceTTL:        30 * time.Second,
 		PresenceBucket:     "unhidra_presence",
@@ -192,6 +201,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var(&c.RateWSIP, "rate-ws-ip", "new WebSocket connections per client IP")
 	fs.Var(&c.RateWSUser, "rate-ws-user", "new WebSocket connections per user")
 	fs.Var(&c.RateWSMsg, "rate-ws-msg", "WebSocket frames per connection")
+	fs.Var(&c.RateKeysFetch, "rate-keys-fetch", "end-to-end key bundle fetches per requester and target user, shared by the nodes (each takes one of the target's one-time prekeys)")
+	fs.Var(&c.RateKeysFetchUser, "rate-keys-fetch-user", "end-to-end key bundle fetches per requester, shared by the nodes")
+	fs.Var(&c.RateToDevice, "rate-to-device", "to-device sends (POST /api/v1/to-device) per user, shared by the nodes")
 	fs.IntVar(&c.WSMaxPerUser, "ws-max-per-user", c.WSMaxPerUser, "most open WebSockets of one user across the nodes (`N`, 0 disables); one more is refused with 429")
 	fs.DurationVar(&c.PresenceTTL, "presence-ttl", c.PresenceTTL, "how long a node's presence entries outlive its last heartbeat (every TTL/3): a node killed without a goodbye shows its users for up to TTL*4/3; the same on every node")
 	fs.StringVar(&c.PresenceBucket, "presence-bucket", c.PresenceBucket, "`NAME` of the presence KV bucket on the bus (letters, digits, - and _), the same on every node of an install")

@@ -124,6 +124,14 @@
 //     socket a number of frames that does not grow with N. A presence frame
 //     is written after everything else queued for its socket, so a large
 //     batch never delays a message (presence has no order with anything).
+//   - To-device messages (Config.Inbox) go to the sockets whose access
+//     token names their client install (client_id), at least once: live
+//     when a ControlToDevice notice arrives (read by id once per node), and
+//     replayed when a socket opens or an auth frame names another client,
+//     a page at a time while fewer than 64 are unacknowledged on the socket
+//     and within a quarter of its send queue's bytes. A socket never sends
+//     an id twice before its acknowledgement; another socket or a
+//     reconnect does, so clients drop repeats by id.
 //
 // # Back-pressure
 //

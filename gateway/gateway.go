@@ -32,6 +32,9 @@ type Config struct {
 	Events Events
 	Bus    bus.Bus
 	Engine wsconn.Engine // default &wsconn.Gobwas{}
+	// Inbox delivers to-device messages to the sockets of their client
+	// install and takes to_device_ack frames; nil: none are delivered.
+	Inbox Inbox
 
 	ClientIP *clientip.Resolver
 	// AllowedOrigins lists the origins (scheme://host[:port]) browsers may
@@ -451,6 +454,7 @@ func (g *Gateway) open(s *session, token string, reserved bool) {
 		return
 	}
 	s.enqueue(wire.NewHello(s.id, s.principal().SessionID, u), 0)
+	g.bindInbox(s)
 	ids := make([]string, 0, len(chans))
 	for ch, last := range chans {
 		g.subscribe(s, ch, last, true)
@@ -575,6 +579,9 @@ func (g *Gateway) onControl(subject string, data []byte) {
 		g.members.joined(userID, m.ChannelID)
 	case wire.ControlUnsubscribe:
 		g.members.left(userID, m.ChannelID)
+	case wire.ControlToDevice:
+		g.deliverToDevice(userID, m)
+		return
 	}
 	for _, s := range g.users.sessionsOf(userID) {
 		switch m.Type {

@@ -51,6 +51,8 @@ type session struct {
 	// kind is this socket's contribution to its user's presence, as last
 	// counted in the user's entry; guarded by the user's shard lock.
 	kind presenceKind
+
+	inbox inbox // to-device delivery (todevice.go)
 }
 
 type queued struct {
@@ -81,6 +83,13 @@ func (s *session) principal() *unhidra.Principal {
 
 func (s *session) ctx() context.Context {
 	return unhidra.NewContextWithPrincipal(s.g.ctx, s.principal())
+}
+
+// isClosing reports whether the socket takes no more output.
+func (s *session) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 func (s *session) sub(chID string) *sub {
@@ -232,13 +241,6 @@ func (s *session) closeWith(code int, reason string) bool {
 	return true
 }
 
-// isClosing reports whether the socket was closed or died.
-func (s *session) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
-
 func closeLabel(code int) string { return strconv.Itoa(code) }
 
 // OnClose implements wsconn.Handler: the socket is gone; forget it.
@@ -367,8 +369,7 @@ func (s *session) OnMessage(data []byte) {
 	case wire.TypeAuth:
 		s.handleAuth(f)
 	case wire.TypeToDeviceAck:
-		// To-device messages arrive with the key service; until then
-		// there is nothing to acknowledge.
+		s.handleToDeviceAck(f)
 	}
 }
 
@@ -445,12 +446,16 @@ func (s *session) handleAuth(f *wire.ClientFrame) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
 		return
 	}
 	s.p = p
 	s.armExpiryLocked()
+	s.mu.Unlock()
+	// A token refreshed after the client registered names it: the socket
+	// starts delivering its to-device messages.
+	g.bindInbox(s)
 }
 
 func (s *session) info() ConnectionInfo {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -35,8 +36,15 @@ func decodeTargets() []any {
 		&passkeyRegisterRequest{}, &passkeyLoginRequest{}, &renamePasskeyRequest{},
 		// runtime settings
 		&settingsPatch{},
+
+		// end-to-end keys, to-device
+		&putClientRequest{}, &preKeysRequest{}, &masterKeyRequest{}, &clientListRequest{}, &backupRequest{},
+		&toDeviceRequest{}, &toDeviceAckRequest{},
 	}
 }
+
+// b64 is the standard base64 of n zero bytes, a key of that size.
+func b64(n int) string { return base64.StdEncoding.EncodeToString(make([]byte, n)) }
 
 // FuzzDecodeRequest feeds arbitrary bodies to the strict decoder for every
 // request type: it never panics, every refusal is invalid_argument with a
@@ -73,6 +81,16 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"mode":"erase"}`,
 		`{"registration":"closed","retention_days":30,"password_login":null}`,
 		`{"retention_days": 3 }`,
+
+		`{"identity_key":"` + b64(32) + `","signing_key":"` + b64(32) + `","identity_sig":"` + b64(64) + `","signed_prekey":{"id":1,"key":"` + b64(32) + `","sig":"` + b64(64) + `"},"last_resort_prekey":{"id":2,"key":"` + b64(32) + `","sig":"` + b64(64) + `"}}`,
+		`{"one_time_prekeys":[{"id":7,"key":"` + b64(32) + `"}],"pq_one_time_prekeys":[{"id":4294967295,"key":"AAAA","sig":"BBBB"}]}`,
+		`{"master_key":"` + b64(32) + `","replace":true}`,
+		`{"user_id":"01a2318a-ea7d-7832-a5b1-62535e97c0a9","version":2,"master_key":"` + b64(32) + `","clients":[{"client_id":"laptop-1","signing_key":"` + b64(32) + `"}],"sig":"` + b64(64) + `"}`,
+		`{"version":18446744073709551615,"clients":[]}`,
+		`{"version":3,"auth_data":"YXV0aA==","data":"ZGF0YQ=="}`,
+		`{"from_client":"laptop-1","messages":[{"user_id":"01a2318a-ea7d-7832-a5b1-62535e97c0a9","client_id":"phone","ciphertext":"AAEC"}]}`,
+		`{"client_id":"phone","ids":["01a2318a-ea7d-7832-a5b1-62535e97c0a9"]}`,
+		`{"one_time_prekeys":[{"id":-1,"key":"x"}]}`, `{"signed_prekey":{"id":4294967296}}`,
 		// Hostile shapes.
 		`{"username":`, `[]`, `null`, `{} {}`, `{"surprise":1}`, "\x00", `{"username":"\ud800"}`,
 		"{\"body\":\"a\x00b\"}", "{\"body\":\"\xff\"}", `{"seq":99999999999999999999}`, `{"seq":-1}`,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"github.com/unhidra/unhidra/chat"
 	"github.com/unhidra/unhidra/clientip"
 	"github.com/unhidra/unhidra/gateway"
+	"github.com/unhidra/unhidra/keys"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/settings"
 	"github.com/unhidra/unhidra/web"
@@ -44,6 +46,9 @@ type Config struct {
 	// Passkeys runs passkey sign-in (/api/v1/auth/webauthn/…); nil
 	// answers 404.
 	Passkeys *passkey.Service
+	// Keys is the end-to-end key directory and to-device inbox
+	// (/api/v1/keys/…, /api/v1/to-device); nil answers 404.
+	Keys *keys.Service
 	// PublicURL is the URL browsers use (--public-url); SSO redirect URIs
 	// are built on it, or on the request's own origin when it is empty.
 	PublicURL string
@@ -196,7 +201,8 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/admin/users", user, s.handleAdminListUsers, docAdminListUsers},
 		{"PATCH", "/api/v1/admin/users/{id}", user, s.handleAdminUpdateUser, docAdminUpdateUser},
 		{"DELETE", "/api/v1/admin/users/{id}/sessions", user, s.handleAdminRevokeSessions, docAdminRevokeSessions},
-	}...), append(append(append(append(append(append(append(s.mfaRoutes(), s.passkeyRoutes()...), s.ssoRoutes()...), s.chatRoutes()...), s.gatewayRoutes()...), s.retentionRoutes()...), s.auditRoutes()...), append(s.adminRoutes(), s.settingsRoutes()...)...)...)
+	}...), slices.Concat(s.mfaRoutes(), s.passkeyRoutes(), s.ssoRoutes(), s.chatRoutes(), s.gatewayRoutes(),
+		s.retentionRoutes(), s.auditRoutes(), s.adminRoutes(), s.settingsRoutes(), s.keyRoutes())...)
 }
 
 // ServeHTTP wraps every request in the common middleware: request ID, panic

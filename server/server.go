@@ -33,12 +33,14 @@ import (
 	"github.com/unhidra/unhidra/config"
 	"github.com/unhidra/unhidra/gateway"
 	"github.com/unhidra/unhidra/httpapi"
+	"github.com/unhidra/unhidra/keys"
 	"github.com/unhidra/unhidra/ratelimit"
 	"github.com/unhidra/unhidra/settings"
 	"github.com/unhidra/unhidra/store"
 	"github.com/unhidra/unhidra/store/auditstore"
 	"github.com/unhidra/unhidra/store/authstore"
 	"github.com/unhidra/unhidra/store/chatstore"
+	"github.com/unhidra/unhidra/store/e2eestore"
 	"github.com/unhidra/unhidra/store/ratestore"
 	"github.com/unhidra/unhidra/store/settingsstore"
 	"github.com/unhidra/unhidra/web"
@@ -62,6 +64,9 @@ type Node struct {
 	Bus     bus.Bus
 	// Presence is the KV the gateways of the install share presence in.
 	Presence bus.KV
+	// KeyDirectory is the end-to-end key directory and to-device inbox;
+	// Run sweeps its expired messages and retired prekeys.
+	KeyDirectory *keys.Service
 
 	// Settings are the settings admins change while the server runs;
 	// Run keeps them current.
@@ -220,11 +225,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	if err != nil {
 		return fail(err)
 	}
-	keys, err := LoadKeys(ctx, cfg, db, log)
+	secrets, err := LoadKeys(ctx, cfg, db, log)
 	if err != nil {
 		return fail(err)
 	}
-	n.Keys = keys.Signing
+	n.Keys = secrets.Signing
 	if n.audit, err = newAuditLog(cfg, db, log); err != nil {
 		return fail(err)
 	}
@@ -240,7 +245,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	}
 	n.Chat = chat.New(chat.Config{Store: chatstore.New(db), Bus: n.Bus, Logger: log, Registry: reg,
 		RetentionDays: cfg.RetentionDays, LiveRetentionDays: n.Settings.RetentionDays})
-	if n.Auth, err = NewAuth(cfg, db, keys, n.Bus, n.Chat, n.Settings, log); err != nil {
+	if n.Auth, err = NewAuth(cfg, db, secrets, n.Bus, n.Chat, n.Settings, log); err != nil {
+		return fail(err)
+	}
+	if n.KeyDirectory, err = keys.New(keys.Config{
+		Store:    e2eestore.New(db),
+		Sessions: n.Auth,
+		Bus:      n.Bus,
+		Channels: n.Chat,
+		// Shared by the nodes, so a requester spreading fetches over a
+		// cluster drains no more than from one node.
+		FetchLimit:     n.rates.Limiter("keys-fetch", cfg.RateKeysFetch, 0),
+		FetchUserLimit: n.rates.Limiter("keys-fetch-user", cfg.RateKeysFetchUser, 0),
+		SendLimit:      n.rates.Limiter("to-device", cfg.RateToDevice, 0),
+		Logger:         log,
+	}); err != nil {
 		return fail(err)
 	}
 	if n.Presence, err = OpenPresence(ctx, cfg, n.Bus); err != nil {
@@ -251,6 +270,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		Chat:           n.Chat,
 		Events:         n.Chat,
 		Bus:            n.Bus,
+		Inbox:          n.KeyDirectory,
 		ClientIP:       clientip.New(cfg.TrustedProxies),
 		AllowedOrigins: cfg.AllowedOrigins,
 		PublicURL:      cfg.PublicURL,
@@ -278,6 +298,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n.API = httpapi.New(httpapi.Config{
 		SSO:              ssoSvc,
 		Passkeys:         passkeys,
+		Keys:             n.KeyDirectory,
 		PublicURL:        strings.TrimRight(cfg.PublicURL, "/"),
 		Auth:             n.Auth,
 		Chat:             n.Chat,
@@ -403,6 +424,7 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.sweepRetention(ctx)
 	go n.Auth.RunDeletions(ctx, deletionsEvery)
 	go n.Settings.Run(ctx)
+	go n.sweepKeys(ctx)
 	go n.rates.Run(ctx)
 	// The chainer outlives the requests still finishing at shutdown, so
 	// their audit events are chained before the lease is given up.
@@ -505,6 +527,27 @@ func (n *Node) sweepRetention(ctx context.Context) {
 		if _, err := n.Chat.SweepRetention(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			// Retried at the next interval; what expired stays expired.
 			n.log.Warn("retention sweep failed; retrying at the next interval", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// keysSweepEvery is how often each node deletes expired to-device messages
+// and retired prekeys past their grace.
+const keysSweepEvery = 10 * time.Minute
+
+// sweepKeys runs the key directory's sweep at start and every
+// keysSweepEvery, until ctx ends. Every node runs it.
+func (n *Node) sweepKeys(ctx context.Context) {
+	t := time.NewTicker(keysSweepEvery)
+	defer t.Stop()
+	for {
+		if _, _, err := n.KeyDirectory.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			n.log.Warn("key directory sweep failed; retrying at the next interval", slog.Any("err", err))
 		}
 		select {
 		case <-ctx.Done():

@@ -146,3 +146,10 @@ func (db *DB) InTx(ctx context.Context, fn func(c Conn) error) error {
 // cannot be raced by another node's writer of the row; on SQLite, whose
 // single writer already serializes write transactions, it is empty.
 func (c Conn) ForUpdate() string { return c.d.forUpdate }
+
+// SkipLocked is the clause for a SELECT that picks one row of several for
+// the transaction to take (a queue's next item): on PostgreSQL " FOR
+// UPDATE SKIP LOCKED", so that concurrent takers each lock a different row
+// instead of all waiting for the first and then finding it gone; on
+// SQLite, whose single writer serializes the takers, it is empty.
+func (c Conn) SkipLocked() string { return c.d.skipLocked }

@@ -48,6 +48,9 @@ type dialect struct {
 	lockTable string
 	// forUpdate is appended to a SELECT of one row to lock it (Conn.ForUpdate).
 	forUpdate string
+	// skipLocked is appended to a SELECT that picks one of several rows a
+	// transaction then takes (Conn.SkipLocked).
+	skipLocked string
 	// matchPhrases is Conn.MatchPhrases for the engine, given at least
 	// one term; countPhrases gives the FROM source and condition of
 	// Conn.CountPhraseMatches, and matchPhrasesIn is Conn.MatchPhrasesIn.
@@ -89,6 +92,7 @@ func postgresDialect() *dialect {
 		migrationLock:  `SELECT pg_advisory_xact_lock(33053966998991457)`,
 		lockTable:      `LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE`,
 		forUpdate:      ` FOR UPDATE`,
+		skipLocked:     ` FOR UPDATE SKIP LOCKED`,
 		matchPhrases:   tsqueryPhrases,
 		countPhrases:   tsqueryCount,
 		matchPhrasesIn: tsqueryPhrasesIn,

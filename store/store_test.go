@@ -32,6 +32,8 @@ func TestSQLite(t *testing.T) {
 	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
 	storetest.Settings(t, open)
+
+	storetest.Keys(t, open)
 }
 
 func TestPostgres(t *testing.T) {
@@ -46,4 +48,6 @@ func TestPostgres(t *testing.T) {
 	storetest.Deletion(t, open)
 	storetest.Chat(t, open)
 	storetest.Settings(t, open)
+
+	storetest.Keys(t, open)
 }

@@ -59,6 +59,7 @@ const (
 	TypeResyncRequired = "resync_required"
 	TypePong           = "pong"
 	TypeToDevice       = "to_device"
+	TypeKeysChanged    = "keys_changed"
 	TypeDeviceStatus   = "device_status"
 )
 

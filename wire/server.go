@@ -126,6 +126,17 @@ type (
 		FromClient string `json:"from_client"`
 		Ciphertext string `json:"ciphertext"`
 	}
+	// KeysChanged says a user's end-to-end keys changed (a client
+	// registered, removed or given another identity key, a master key
+	// replaced): sent on every channel of that user, ephemeral, so clients
+	// fetch the user's keys again and warn about what they cannot verify.
+	// ClientID names the client concerned, empty for the master key.
+	KeysChanged struct {
+		Type      string `json:"type"`
+		ChannelID string `json:"channel_id"`
+		UserID    string `json:"user_id"`
+		ClientID  string `json:"client_id,omitempty"`
+	}
 )
 
 // ServerFrame pairs a server frame type with the struct the server
@@ -157,6 +168,7 @@ func ServerFrames() []ServerFrame {
 		{TypeResyncRequired, ResyncRequired{}},
 		{TypePong, nil},
 		{TypeToDevice, ToDevice{}},
+		{TypeKeysChanged, KeysChanged{}},
 		{TypeTyping, Typing{}},
 		{TypeRead, ReadReceipt{}},
 		{TypePresence, Presence{}},
@@ -196,6 +208,16 @@ func NewResumed(channelID string, from, to int64) []byte {
 // NewResyncRequired asks the client to reload a channel over REST.
 func NewResyncRequired(channelID string) []byte {
 	return Encode(ResyncRequired{TypeResyncRequired, channelID})
+}
+
+// NewToDevice is a to_device frame.
+func NewToDevice(id, fromUser, fromClient, ciphertext string) []byte {
+	return Encode(ToDevice{TypeToDevice, id, fromUser, fromClient, ciphertext})
+}
+
+// NewKeysChanged is a keys_changed frame for one channel of userID.
+func NewKeysChanged(channelID, userID, clientID string) []byte {
+	return Encode(KeysChanged{TypeKeysChanged, channelID, userID, clientID})
 }
 
 // Pong answers a ping frame.
@@ -258,6 +280,19 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// ParseToDevice decodes a to_device frame, as a client receives it: the
+// type, an id and a ciphertext are required.
+func ParseToDevice(frame []byte) (ToDevice, error) {
+	var m ToDevice
+	if err := json.Unmarshal(frame, &m); err != nil {
+		return ToDevice{}, fmt.Errorf("parse to_device frame: %w", err)
+	}
+	if m.Type != TypeToDevice || m.ID == "" || m.Ciphertext == "" {
+		return ToDevice{}, fmt.Errorf("parse to_device frame: not a to_device frame with an id and a ciphertext")
+	}
+	return m, nil
 }
 
 // Header is what a client reads of every server frame to route it: the

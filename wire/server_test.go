@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -72,7 +73,9 @@ func TestSubjectID(t *testing.T) {
 func FuzzParseServer(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"message","channel_id":"c","seq":4}`, `{"type":"presence","online":["u"],"offline":["v"]}`,
-		`{"user_id":"u","status":"dnd"}`, `{"type":"subscribe","channel_id":"c","seq":3}`, `{}`, `[]`, `{"seq":"x"}`, "\xff",
+		`{"user_id":"u","status":"dnd"}`, `{"type":"subscribe","channel_id":"c","seq":3}`,
+		`{"type":"to_device","client_id":"laptop-1","ids":["01a2318a-ea7d-7832-a5b1-62535e97c0a9"]}`, `{"type":"to_device","ids":[]}`,
+		`{"type":"keys_changed","channel_id":"c","user_id":"u","client_id":"k"}`, `{"type":"to_device","id":"i","from_user":"u","from_client":"c","ciphertext":"AAAA"}`, `{}`, `[]`, `{"seq":"x"}`, "\xff",
 	} {
 		f.Add([]byte(s))
 	}
@@ -86,11 +89,49 @@ func FuzzParseServer(f *testing.F) {
 				t.Fatalf("presence round trip %+v → %+v %v", p, again, err)
 			}
 		}
+		if m, err := ParseToDevice(b); err == nil {
+			again, err := ParseToDevice(Encode(m))
+			if err != nil || again != m {
+				t.Fatalf("to_device round trip %+v → %+v %v", m, again, err)
+			}
+		}
 		if c, err := ParseControl(b); err == nil {
+			if c.Type == ControlToDevice && (c.ClientID == "" || len(c.IDs) == 0 || len(c.IDs) > MaxAckIDs) {
+				t.Fatalf("to_device notice %+v accepted", c)
+			}
 			again, err := ParseControl(c.Encode())
-			if err != nil || again != c {
+			if err != nil || !reflect.DeepEqual(again, c) {
 				t.Fatalf("control round trip %+v → %+v %v", c, again, err)
 			}
 		}
 	})
+}
+
+func TestParseControlToDevice(t *testing.T) {
+	ok := Control{Type: ControlToDevice, ClientID: "laptop", IDs: []string{"01a2318a-ea7d-7832-a5b1-62535e97c0a9"}}
+	if got, err := ParseControl(ok.Encode()); err != nil || !reflect.DeepEqual(got, ok) {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	many := make([]string, MaxAckIDs+1)
+	for i := range many {
+		many[i] = "id"
+	}
+	for name, c := range map[string]Control{
+		"no client":    {Type: ControlToDevice, IDs: []string{"a"}},
+		"no ids":       {Type: ControlToDevice, ClientID: "c"},
+		"too many ids": {Type: ControlToDevice, ClientID: "c", IDs: many},
+		"bad id":       {Type: ControlToDevice, ClientID: "c", IDs: []string{"a\x00"}},
+	} {
+		if _, err := ParseControl(c.Encode()); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := ParseToDevice([]byte(`{"type":"to_device","id":"i","from_user":"u","from_client":"c","ciphertext":"AAAA"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{`{"type":"to_device","id":"i"}`, `{"type":"message","id":"i","ciphertext":"AAAA"}`, `[]`} {
+		if _, err := ParseToDevice([]byte(bad)); err == nil {
+			t.Errorf("ParseToDevice(%s) accepted", bad)
+		}
+	}
 }

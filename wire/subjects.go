@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/unhidra/unhidra"
 )
 
 // Bus subjects. The services publish after the durable commit; every
@@ -92,25 +94,49 @@ const (
 	// was revoked (password change, revoke-all, account disabled when
 	// KeepSession is empty); those sockets close with 4001.
 	ControlSessionsRevoked = "sessions_revoked"
+	// ControlToDevice: to-device messages IDs (at most MaxAckIDs) wait for
+	// the user's client ClientID; the sockets of that client read them
+	// from the store and send them as to_device frames. Ids only: the
+	// ciphertext never travels on the bus.
+	ControlToDevice = "to_device"
 )
 
 // Control is published on UserSubject.
 type Control struct {
-	Type        string `json:"type"`
-	ChannelID   string `json:"channel_id,omitempty"`
-	Seq         int64  `json:"seq,omitempty"`
-	SessionID   string `json:"session_id,omitempty"`
-	KeepSession string `json:"keep_session,omitempty"`
+	Type        string   `json:"type"`
+	ChannelID   string   `json:"channel_id,omitempty"`
+	Seq         int64    `json:"seq,omitempty"`
+	SessionID   string   `json:"session_id,omitempty"`
+	KeepSession string   `json:"keep_session,omitempty"`
+	ClientID    string   `json:"client_id,omitempty"`
+	IDs         []string `json:"ids,omitempty"`
 }
 
 // Encode returns the message's bytes for the bus.
 func (m Control) Encode() []byte { return Encode(m) }
 
-// ParseControl decodes a Control message.
+// ParseControl decodes a Control message. A to_device notice must name a
+// client and carry 1 to MaxAckIDs ids, each an id (unhidra.CheckID), so a
+// gateway never reads the store for a malformed one.
 func ParseControl(b []byte) (Control, error) {
 	var m Control
-	err := json.Unmarshal(b, &m)
-	return m, err
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Control{}, err
+	}
+	if len(m.IDs) == 0 {
+		m.IDs = nil
+	}
+	if m.Type == ControlToDevice {
+		if m.ClientID == "" || len(m.IDs) == 0 || len(m.IDs) > MaxAckIDs {
+			return Control{}, errors.New("wire: to_device notice without a client or with no or too many ids")
+		}
+		for _, id := range m.IDs {
+			if unhidra.CheckID("id", id) != nil {
+				return Control{}, errors.New("wire: to_device notice with a malformed id")
+			}
+		}
+	}
+	return m, nil
 }
 
 // PresenceUpdate is published on PresenceSubject when a user's status on a

@@ -279,6 +279,42 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// End-to-end keys: clients, prekeys, a backup and a to-device message
+	// (bytes on SQLite, bytea on PostgreSQL).
+	e2eeReg := func(b byte) client.ClientRegistration {
+		k := func(n int) []byte { return bytes.Repeat([]byte{b}, n) }
+		return client.ClientRegistration{IdentityKey: k(32), SigningKey: k(32), IdentitySig: k(64),
+			SignedPreKey: &unhidra.SignedPreKey{ID: 1, Key: k(32), Sig: k(64)}}
+	}
+	if _, _, err := alice.RegisterClient(ctx, "alice-laptop", e2eeReg(7)); err != nil {
+		t.Fatal(err)
+	}
+	rotated := e2eeReg(7)
+	rotated.SignedPreKey = &unhidra.SignedPreKey{ID: 2, Key: bytes.Repeat([]byte{8}, 32), Sig: bytes.Repeat([]byte{8}, 64)}
+	if _, _, err := alice.RegisterClient(ctx, "alice-laptop", rotated); err != nil { // a retired prekey
+		t.Fatal(err)
+	}
+	if err := alice.SetMasterKey(ctx, bytes.Repeat([]byte{3}, 32), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SetClientList(ctx, &unhidra.ClientList{Version: 1, MasterKey: bytes.Repeat([]byte{3}, 32),
+		Clients: []unhidra.ClientListEntry{{ClientID: "alice-laptop", SigningKey: bytes.Repeat([]byte{7}, 32)}}, Sig: bytes.Repeat([]byte{4}, 64)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.UploadPreKeys(ctx, "alice-laptop", []unhidra.PreKey{{ID: 1, Key: bytes.Repeat([]byte{1}, 32)}, {ID: 2, Key: bytes.Repeat([]byte{2}, 32)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.PutKeyBackup(ctx, 3, []byte("auth"), []byte("an encrypted backup")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bob.RegisterClient(ctx, "bob-phone", e2eeReg(9)); err != nil {
+		t.Fatal(err)
+	}
+	toDevice, err := bob.SendToDevice(ctx, "", []client.ToDeviceOut{{UserID: userIDOf(t, alice), ClientID: "alice-laptop", Ciphertext: []byte("sealed")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	before := takeSnapshot(t, n.URL, rootUser, alice, bob, root.ID, edited.ID)
 	bobSessions, err := bob.Sessions(ctx)
 	if err != nil {
@@ -356,6 +392,20 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	}
 
 	after := takeSnapshot(t, n2.URL, migrateUser(t, n2.URL, "root", rootPW, false), alice2, bob2, root.ID, edited.ID)
+	// The end-to-end keys came along: a bundle with one of the two
+	// prekeys, the backup, the waiting message.
+	keys, err := bob2.UserKeys(ctx, userIDOf(t, alice2))
+	if err != nil || len(keys.Clients) != 1 || !bytes.Equal(keys.Clients[0].IdentityKey, bytes.Repeat([]byte{7}, 32)) ||
+		keys.Clients[0].OneTimePreKey == nil || keys.Clients[0].OneTimePreKey.ID != 1 || keys.Clients[0].SignedPreKey.ID != 2 ||
+		keys.ClientList == nil || keys.ClientList.Version != 1 || keys.ClientList.Clients[0].ClientID != "alice-laptop" {
+		t.Fatalf("keys after the migration: %+v %v", keys, err)
+	}
+	if b, err := alice2.KeyBackup(ctx); err != nil || b.Version != 3 || string(b.Data) != "an encrypted backup" || string(b.AuthData) != "auth" {
+		t.Fatalf("backup after the migration: %+v %v", b, err)
+	}
+	if msgs, _, err := alice2.ToDeviceMessages(ctx, "alice-laptop", "", 10); err != nil || len(msgs) != 1 || msgs[0].ID != toDevice[0] || msgs[0].Ciphertext != "c2VhbGVk" {
+		t.Fatalf("inbox after the migration: %+v %v", msgs, err)
+	}
 	if !reflect.DeepEqual(before, after) {
 		b, _ := json.MarshalIndent(before, "", " ")
 		a, _ := json.MarshalIndent(after, "", " ")
@@ -555,4 +605,13 @@ func TestAdminMigrateDataRefusesAnOldSchema(t *testing.T) {
 	if v, err := target.SchemaVersion(ctx); err != nil || v != 0 {
 		t.Fatalf("target version after a refusal: %d %v", v, err)
 	}
+}
+
+func userIDOf(t *testing.T, c *client.Client) string {
+	t.Helper()
+	u, err := c.Me(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
 }

@@ -49,6 +49,7 @@ var constUnions = []struct{ name, dir, anchor string }{
 	{"DeleteMode", ".", "DeleteAnonymise"},
 	{"SettingSource", "settings", "SourceDefault"},
 	{"SettingType", "settings", "TypeString"},
+	{"RetiredPreKeyKind", ".", "PreKeySigned"},
 }
 
 // renamed are the Go types whose TypeScript name is not their own: the
@@ -70,6 +71,7 @@ var fieldUnions = map[string]map[string]string{
 	"unhidra.Message":                 {"kind": "MessageKind"},
 	"unhidra.Sender":                  {"type": "SenderType"},
 	"unhidra.Event":                   {"type": "ChannelEventType"},
+	"unhidra.RetiredPreKey":           {"kind": "RetiredPreKeyKind"},
 	"gateway.ConnectionInfo":          {"status": "PresenceStatus"},
 	"settings.Setting":                {"source": "SettingSource", "type": "SettingType"},
 	"wire.Error":                      {"code": "ErrorCode"},

@@ -31,6 +31,14 @@ var CredentialTables = []struct{ Table, Column string }{
 	{"break_glass_accounts", "user_id"},
 	{"passkeys", "user_id"},
 	{"passkey_ceremonies", "user_id"},
+	// End-to-end keys: the account's client installs (their prekeys and
+	// inbox go with them, ON DELETE CASCADE), master key and client list,
+	// key backup, and the pairwise ciphertext it sent that still waits in
+	// others' inboxes.
+	{"e2ee_clients", "user_id"},
+	{"e2ee_user_keys", "user_id"},
+	{"e2ee_backups", "user_id"},
+	{"to_device", "from_user"},
 }
 
 // KeptUserTables reference users but are not the account store's to clear:

@@ -14,15 +14,17 @@ import (
 	"github.com/unhidra/unhidra/store/auditstore"
 )
 
-const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at`
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at, client_id`
 
 func scanSession(s store.Scanner) (*unhidra.Session, error) {
 	var ss unhidra.Session
 	var created, lastUsed, expires int64
 	var revoked sql.NullInt64
-	if err := s.Scan(&ss.ID, &ss.UserID, &created, &lastUsed, &expires, &ss.IP, &ss.UserAgent, &revoked); err != nil {
+	var clientID sql.NullString
+	if err := s.Scan(&ss.ID, &ss.UserID, &created, &lastUsed, &expires, &ss.IP, &ss.UserAgent, &revoked, &clientID); err != nil {
 		return nil, err
 	}
+	ss.ClientID = clientID.String
 	ss.CreatedAt, ss.LastUsedAt, ss.ExpiresAt = store.Time(created), store.Time(lastUsed), store.Time(expires)
 	ss.RevokedAt = store.TimePtr(revoked)
 	return &ss, nil
@@ -95,6 +97,19 @@ func (st *Store) TouchSession(ctx context.Context, id string, at time.Time, ip, 
 		store.Micros(at), ip, userAgent, store.Micros(expiresAt), id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
+	}
+	if n == 0 {
+		return unhidra.Errorf(unhidra.ENotFound, "session not found")
+	}
+	return nil
+}
+
+// BindSessionClient records the end-to-end client install the session
+// registered (ENotFound unless the session is userID's).
+func (st *Store) BindSessionClient(ctx context.Context, userID, sessionID, clientID string) error {
+	n, err := st.db.Write().ExecN(ctx, `UPDATE sessions SET client_id = ? WHERE id = ? AND user_id = ?`, clientID, sessionID, userID)
+	if err != nil {
+		return fmt.Errorf("bind session client: %w", err)
 	}
 	if n == 0 {
 		return unhidra.Errorf(unhidra.ENotFound, "session not found")

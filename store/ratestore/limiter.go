@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/unhidra/unhidra/ratelimit"
+	"github.com/unhidra/unhidra/store"
 )
 
 // Limiter is a token bucket per key, shared by every node on the database:
@@ -51,6 +52,20 @@ RETURNING full_at`
 // event for key will be admitted when it may not (always > 0). An error
 // means nothing was decided and nothing counted: the caller should refuse.
 func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error) {
+	return l.allow(ctx, l.s.db.Write(), l.s.db.Read(), key)
+}
+
+// AllowIn is Allow inside the caller's transaction c (from store.DB.InTx):
+// the count commits, or rolls back, with the caller's own writes, so an
+// event whose work fails or is undone is not counted, and an admitted one
+// costs no commit of its own. On PostgreSQL the key's row stays locked
+// until c commits: decide last, just before the commit, to keep the lock
+// short.
+func (l *Limiter) AllowIn(ctx context.Context, c store.Conn, key string) (ok bool, retryAfter time.Duration, err error) {
+	return l.allow(ctx, c, c, key)
+}
+
+func (l *Limiter) allow(ctx context.Context, w, r store.Conn, key string) (ok bool, retryAfter time.Duration, err error) {
 	if l.rate.Disabled() {
 		return true, 0, nil
 	}
@@ -61,7 +76,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter ti
 	for range 2 {
 		now := l.s.nanos()
 		var fullAt int64
-		err := l.s.db.Write().QueryRow(ctx, admit,
+		err := w.QueryRow(ctx, admit,
 			k, l.rate.Next(now, now), now, now, l.rate.Interval(), l.rate.Ceiling(now)).Scan(&fullAt)
 		if err == nil {
 			return true, 0, nil
@@ -69,7 +84,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter ti
 		if !errors.Is(err, sql.ErrNoRows) {
 			return false, 0, fmt.Errorf("rate limit %s: %w", l.ns, err)
 		}
-		err = l.s.db.Read().QueryRow(ctx, `SELECT full_at FROM rate_limits WHERE key = ?`, k).Scan(&fullAt)
+		err = r.QueryRow(ctx, `SELECT full_at FROM rate_limits WHERE key = ?`, k).Scan(&fullAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		} else if err != nil {

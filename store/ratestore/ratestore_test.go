@@ -354,3 +354,47 @@ func TestNamespaceChecked(t *testing.T) {
 		}()
 	}
 }
+
+// TestAllowIn: a decision inside a transaction counts only if the
+// transaction commits.
+func TestAllowIn(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e, func(t *testing.T) {
+			db := openDB(t, e)
+			l := ratestore.New(db, ratestore.Options{}).Limiter("test", ratelimit.Spec{N: 2, Per: time.Hour}, 0)
+			ctx := t.Context()
+			errUndo := fmt.Errorf("undone")
+			allowIn := func(commit bool) bool {
+				t.Helper()
+				var ok bool
+				err := db.InTx(ctx, func(c store.Conn) error {
+					var err error
+					if ok, _, err = l.AllowIn(ctx, c, "k"); err != nil {
+						return err
+					}
+					if !commit {
+						return errUndo
+					}
+					return nil
+				})
+				if err != nil && err != errUndo {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			for range 5 {
+				if !allowIn(false) {
+					t.Fatal("a decision rolled back still counted")
+				}
+			}
+			for i, want := range []bool{true, true, false} {
+				if got := allowIn(true); got != want {
+					t.Fatalf("committed event %d admitted = %v, want %v", i+1, got, want)
+				}
+			}
+			if ok, wait, err := l.Allow(ctx, "k"); err != nil || ok || wait <= 0 {
+				t.Fatalf("Allow after AllowIn = %v %v %v, want refused with a wait", ok, wait, err)
+			}
+		})
+	}
+}

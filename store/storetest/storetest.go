@@ -44,6 +44,7 @@ func Accounts(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Sessions/CreateIsAtomic", testCreateSessionAtomic},
 		{"Sessions/List", testListSessions},
 		{"Sessions/Touch", testTouchSession},
+		{"Sessions/BindClient", testBindSessionClient},
 		{"Sessions/Revoke", testRevokeSession},
 		{"Sessions/RevokeAllButOne", testRevokeSessions},
 		{"Sessions/TimesAreUTCMicroseconds", testTimePrecision},
@@ -674,6 +675,21 @@ func testTouchSession(t *testing.T, st auth.Store) {
 	got, err := st.SessionByID(ctx, "s-1")
 	mustOK(t, err)
 	checkSession(t, got, &want)
+}
+
+func testBindSessionClient(t *testing.T, st auth.Store) {
+	ctx := t.Context()
+	u, other := newUser(t, st, "sam"), newUser(t, st, "other")
+	newSession(t, st, u.ID, "s-1", now, []byte("h1"))
+	mustOK(t, st.BindSessionClient(ctx, u.ID, "s-1", "laptop"))
+	mustOK(t, st.BindSessionClient(ctx, u.ID, "s-1", "phone")) // the last one counts
+	got, err := st.SessionByID(ctx, "s-1")
+	mustOK(t, err)
+	if got.ClientID != "phone" {
+		t.Fatalf("client_id = %q, want phone", got.ClientID)
+	}
+	wantCode(t, st.BindSessionClient(ctx, other.ID, "s-1", "x"), unhidra.ENotFound)
+	wantCode(t, st.BindSessionClient(ctx, u.ID, "nope", "x"), unhidra.ENotFound)
 }
 
 func testRevokeSession(t *testing.T, st auth.Store) {

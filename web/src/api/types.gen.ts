@@ -30,6 +30,8 @@ export type DeleteMode = 'anonymise' | 'erase'
 export type SettingSource = 'default' | 'override'
 /** Types of a setting's value. */
 export type SettingType = 'string' | 'integer'
+/** Kinds of RetiredPreKey. */
+export type RetiredPreKeyKind = 'signed' | 'pq'
 /** The presence statuses a client may set (offline is the server's word for a user without a socket). */
 export type ClientPresenceStatus = 'online' | 'away' | 'dnd'
 /** The types of the durable channel events: the frames with a gap-free seq, which advance resume positions. */
@@ -131,6 +133,90 @@ export interface Checkpoint {
 }
 
 /**
+ * ClientBundle is what another client needs to start a session with one
+ * client install: its identity, its signed prekey, its post-quantum
+ * prekey, and prekeys taken for this handshake alone. Of OneTimePreKey and
+ * LastResortPreKey at most one is set (the last-resort key once the
+ * one-time prekeys ran out); PQOneTimePreKey is set while the client has
+ * post-quantum one-time prekeys, and is then used in preference to
+ * PQPreKey, which is always there when the client registered one.
+ */
+export interface ClientBundle {
+  user_id: string
+  client_id: string
+  identity_key: string
+  signing_key: string
+  identity_sig: string
+  signed_prekey: SignedPreKey
+  one_time_prekey?: PreKey
+  last_resort_prekey?: SignedPreKey
+  pq_one_time_prekey?: SignedPreKey
+  pq_prekey?: SignedPreKey
+}
+
+/**
+ * ClientInfo is a client as its owner sees it: its keys, what is left of
+ * its one-time prekeys, and its retired prekeys still in their grace
+ * period.
+ */
+export interface ClientInfo {
+  client_id: string
+  user_id: string
+  /**
+   * IdentityKey is the client's X25519 identity key, bound to SigningKey
+   * (Ed25519) by IdentitySig.
+   */
+  identity_key: string
+  signing_key: string
+  identity_sig: string
+  signed_prekey: SignedPreKey
+  /**
+   * PQPreKey is the signed ML-KEM-768 prekey handed out when the client
+   * has no post-quantum one-time prekey left (PQXDH's last resort).
+   */
+  pq_prekey?: SignedPreKey
+  /**
+   * LastResortPreKey is the signed X25519 prekey handed out when the
+   * client has no one-time prekey left.
+   */
+  last_resort_prekey?: SignedPreKey
+  created_at: string
+  updated_at: string
+  one_time_prekeys: number
+  pq_one_time_prekeys: number
+  retired_prekeys: RetiredPreKey[]
+}
+
+/**
+ * ClientList is a user's list of client installs signed by their master
+ * key (cross-signing, docs/protocol.md): a client missing from it was not
+ * added by the user. Version grows with every new list, so that a verifier
+ * can refuse an older one; the signature covers the user id, the version,
+ * the master key and each entry.
+ */
+export interface ClientList {
+  user_id: string
+  version: number
+  master_key: string
+  clients: ClientListEntry[]
+  sig: string
+  updated_at: string
+}
+
+/** ClientListEntry names one client of a ClientList by id and signing key. */
+export interface ClientListEntry {
+  client_id: string
+  signing_key: string
+}
+
+/** ClientListEntryInput is one entry of a ClientListInput. */
+export interface ClientListEntryInput {
+  client_id: string
+  /** the client's Ed25519 signing key, 32 bytes, standard base64 */
+  signing_key: string
+}
+
+/**
  * ConnectionInfo describes one live socket for admins. It travels
  * between nodes as a wire.NodeConnection (the same fields).
  */
@@ -217,6 +303,17 @@ export interface Invite {
   created_at: string
 }
 
+/**
+ * KeyBackup is a user's encrypted key backup: opaque to the server, opened
+ * only with the user's recovery key.
+ */
+export interface KeyBackup {
+  version: number
+  auth_data: string
+  data: string
+  updated_at: string
+}
+
 /** Member is one user's membership of a channel. */
 export interface Member {
   channel_id: string
@@ -276,6 +373,19 @@ export interface PasskeyBegin {
   options: unknown
 }
 
+/** PreKey is a one-time X25519 prekey: handed out once, then deleted. */
+export interface PreKey {
+  id: number
+  key: string
+}
+
+/** PreKeyInput is a one-time X25519 prekey as uploaded. */
+export interface PreKeyInput {
+  id: number
+  /** X25519 public key, 32 bytes, standard base64 */
+  key: string
+}
+
 /** ProviderInfo is the public face of a provider: what a login button needs. */
 export interface ProviderInfo {
   id: string
@@ -318,6 +428,18 @@ export interface Report {
 }
 
 /**
+ * RetiredPreKey is a signed or post-quantum prekey that a newer one
+ * replaced. Its owner keeps the private half until ExpiresAt, so that a
+ * handshake begun with the old bundle still completes.
+ */
+export interface RetiredPreKey {
+  kind: RetiredPreKeyKind
+  id: number
+  retired_at: string
+  expires_at: string
+}
+
+/**
  * Highlight is a matched span of a message body, in Unicode code points:
  * body[start:end] counted in runes, end exclusive.
  */
@@ -351,6 +473,11 @@ export interface Session {
   expires_at: string
   ip: string
   user_agent: string
+  /**
+   * ClientID is the end-to-end client install the session registered
+   * last (package keys), carried in its access tokens' client_id claim.
+   */
+  client_id?: string
   /** Current is set by the service when listing: the session of the caller. */
   current: boolean
 }
@@ -381,6 +508,25 @@ export interface Setting {
   updated_by?: string
 }
 
+/**
+ * SignedPreKey is a prekey signed by its client's signing key: the signed
+ * prekey, a post-quantum (ML-KEM-768) prekey, or a last-resort prekey.
+ */
+export interface SignedPreKey {
+  id: number
+  key: string
+  sig: string
+}
+
+/** SignedPreKeyInput is a signed prekey as uploaded. */
+export interface SignedPreKeyInput {
+  id: number
+  /** public key, standard base64: X25519 (32 bytes), or ML-KEM-768 (1184 bytes) for post-quantum prekeys */
+  key: string
+  /** Ed25519 signature by the client's signing key, 64 bytes, standard base64 */
+  sig: string
+}
+
 /** TOTPStatus is the state of the caller's second factor. */
 export interface TOTPStatus {
   enabled: boolean
@@ -396,6 +542,28 @@ export interface Thread {
   has_more: boolean
   participants: string[]
   following: boolean
+}
+
+/**
+ * ToDeviceMessage is pairwise ciphertext waiting in a client's to-device
+ * inbox until that client acknowledges it.
+ */
+export interface ToDeviceMessage {
+  id: string
+  from_user: string
+  from_client: string
+  /** Ciphertext is the sender's standard base64, as sent. */
+  ciphertext: string
+  created_at: string
+  expires_at: string
+}
+
+/** ToDeviceTarget is one message of a send. */
+export interface ToDeviceTarget {
+  user_id: string
+  client_id: string
+  /** standard base64, at most 48 KiB of it */
+  ciphertext: string
 }
 
 /**
@@ -417,6 +585,17 @@ export interface User {
   deleted: boolean
   created_at: string
   updated_at: string
+}
+
+/**
+ * UserKeys is a user's part of the key directory: the master key, the
+ * signed client list and a bundle per client install.
+ */
+export interface UserKeys {
+  user_id: string
+  master_key?: string
+  client_list?: ClientList
+  clients: ClientBundle[]
 }
 
 // ---- Server frames (WebSocket, server to client)
@@ -537,6 +716,20 @@ export interface ToDeviceFrame {
   ciphertext: string
 }
 
+/**
+ * KeysChanged says a user's end-to-end keys changed (a client
+ * registered, removed or given another identity key, a master key
+ * replaced): sent on every channel of that user, ephemeral, so clients
+ * fetch the user's keys again and warn about what they cannot verify.
+ * ClientID names the client concerned, empty for the master key.
+ */
+export interface KeysChangedFrame {
+  type: 'keys_changed'
+  channel_id: string
+  user_id: string
+  client_id?: string
+}
+
 /** Typing says a user is typing in a channel (ephemeral). */
 export interface TypingFrame {
   type: 'typing'
@@ -585,6 +778,7 @@ export type ServerFrame =
   | ResyncRequiredFrame
   | PongFrame
   | ToDeviceFrame
+  | KeysChangedFrame
   | TypingFrame
   | ReadReceiptFrame
   | PresenceFrame
@@ -709,6 +903,24 @@ export interface AuditPrunesResponse {
   prunes: PruneAnchor[]
 }
 
+export interface BackupRequest {
+  /** greater than the stored backup's version (1 or more for the first) */
+  version: number
+  /** what the recovery key checks the backup against, standard base64, at most 4 KiB */
+  auth_data: string
+  /** the encrypted backup, standard base64, at most 4 MiB */
+  data: string
+}
+
+export interface BackupResponse {
+  backup: KeyBackup
+}
+
+export interface BackupVersionResponse {
+  version: number
+  updated_at: string
+}
+
 export interface BreakGlassRequest {
   break_glass: boolean
 }
@@ -730,6 +942,31 @@ export interface ChannelResponse {
 export interface ChannelsResponse {
   channels: Channel[]
   next_cursor?: string
+}
+
+export interface ClientListRequest {
+  /** the caller's id, if given */
+  user_id?: string
+  /** above the stored list's version */
+  version: number
+  /** the caller's master key, which signed the list */
+  master_key: string
+  /** in ascending client_id order */
+  clients: ClientListEntryInput[]
+  /** Ed25519 signature by the master key, 64 bytes, standard base64 */
+  sig: string
+}
+
+export interface ClientListResponse {
+  client_list: ClientList
+}
+
+export interface ClientResponse {
+  client: ClientInfo
+}
+
+export interface ClientsResponse {
+  clients: ClientInfo[]
 }
 
 export interface ClosedResponse {
@@ -851,6 +1088,13 @@ export interface LogoutRequest {
   refresh_token?: string
 }
 
+export interface MasterKeyRequest {
+  /** Ed25519 public key, 32 bytes, standard base64 */
+  master_key: string
+  /** replace a master key set before: a key change everyone sees */
+  replace?: boolean
+}
+
 export interface MemberResponse {
   member: Member
 }
@@ -897,6 +1141,16 @@ export interface PlaceHoldRequest {
   reason?: string
 }
 
+export interface PreKeyCountsResponse {
+  one_time_prekeys: number
+  pq_one_time_prekeys: number
+}
+
+export interface PreKeysRequest {
+  one_time_prekeys?: PreKeyInput[]
+  pq_one_time_prekeys?: SignedPreKeyInput[]
+}
+
 export interface PrefsRequest {
   muted?: boolean
   notify?: string
@@ -911,6 +1165,18 @@ export interface PresenceResponse {
   /** user id to online, away or dnd; members not listed are offline */
   presence: Record<string, string>
   next_cursor?: string
+}
+
+export interface PutClientRequest {
+  /** X25519 identity key, 32 bytes, standard base64 */
+  identity_key: string
+  /** Ed25519 signing key, 32 bytes, standard base64 */
+  signing_key: string
+  /** signature binding the identity key to the signing key, 64 bytes, standard base64 */
+  identity_sig: string
+  signed_prekey: SignedPreKeyInput
+  pq_prekey?: SignedPreKeyInput
+  last_resort_prekey?: SignedPreKeyInput
 }
 
 export interface ReadRequest {
@@ -1015,6 +1281,31 @@ export interface SweepResponse {
   deleted: number
 }
 
+export interface ToDeviceAckRequest {
+  /** the client whose messages these are (default: the access token's client_id) */
+  client_id?: string
+  ids: string[]
+}
+
+export interface ToDeviceAckResponse {
+  deleted: number
+}
+
+export interface ToDeviceRequest {
+  from_client?: string
+  messages: ToDeviceTarget[]
+}
+
+export interface ToDeviceResponse {
+  messages: ToDeviceMessage[]
+  has_more: boolean
+  next_cursor?: string
+}
+
+export interface ToDeviceSentResponse {
+  ids: string[]
+}
+
 export interface TokenResponse {
   access_token: string
   token_type: string
@@ -1060,6 +1351,10 @@ export interface UpdateChannelRequest {
 export interface UpdateMeRequest {
   display_name?: string
   status_text?: string
+}
+
+export interface UserKeysResponse {
+  keys: UserKeys
 }
 
 export interface UserResponse {
@@ -1171,4 +1466,19 @@ export interface Endpoints {
   'POST /api/v1/admin/channels/{id}/archive': { request: undefined; response: undefined }
   'GET /api/v1/admin/settings': { request: undefined; response: SettingsResponse }
   'PATCH /api/v1/admin/settings': { request: Record<string, unknown>; response: SettingsResponse }
+  'GET /api/v1/keys/clients': { request: undefined; response: ClientsResponse }
+  'PUT /api/v1/keys/clients/{client_id}': { request: PutClientRequest; response: ClientResponse }
+  'GET /api/v1/keys/clients/{client_id}': { request: undefined; response: ClientResponse }
+  'DELETE /api/v1/keys/clients/{client_id}': { request: undefined; response: undefined }
+  'POST /api/v1/keys/clients/{client_id}/prekeys': { request: PreKeysRequest; response: PreKeyCountsResponse }
+  'GET /api/v1/keys/clients/{client_id}/prekeys/count': { request: undefined; response: PreKeyCountsResponse }
+  'GET /api/v1/users/{id}/keys': { request: undefined; response: UserKeysResponse }
+  'PUT /api/v1/keys/users/me/master': { request: MasterKeyRequest; response: undefined }
+  'PUT /api/v1/keys/users/me/client-list': { request: ClientListRequest; response: ClientListResponse }
+  'GET /api/v1/keys/backup': { request: undefined; response: BackupResponse }
+  'PUT /api/v1/keys/backup': { request: BackupRequest; response: BackupVersionResponse }
+  'DELETE /api/v1/keys/backup': { request: undefined; response: undefined }
+  'POST /api/v1/to-device': { request: ToDeviceRequest; response: ToDeviceSentResponse }
+  'GET /api/v1/to-device': { request: undefined; response: ToDeviceResponse }
+  'POST /api/v1/to-device/ack': { request: ToDeviceAckRequest; response: ToDeviceAckResponse }
 }
