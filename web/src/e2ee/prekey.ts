@@ -93,6 +93,9 @@ export function verifyPQPrekey(p: PQPrekey, owner: ClientIdentity): void {
  * caller also checks the identity against the user's signed client list.
  */
 export function verifyBundle(b: Bundle): void {
+  // The PQ prekey is mandatory: a server that strips it must not
+  // downgrade the session to X3DH.
+  if (!b.signedPrekey || !b.pqPrekey) fail('invalid_message', 'bundle without a signed prekey and a PQ prekey')
   verifyIdentity(b)
   verifySignedPrekey(b.signedPrekey, b)
   verifyPQPrekey(b.pqPrekey, b)
