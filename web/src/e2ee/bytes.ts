@@ -275,6 +275,19 @@ export function unbase64(s: string): Uint8Array {
   return out
 }
 
+/**
+ * unixSeconds checks a time argument: Unix seconds (Go's time.Unix()), not
+ * milliseconds. A millisecond timestamp would stamp skipped keys far in the
+ * future and they would never expire, so one is refused. Fractions are
+ * dropped.
+ */
+export function unixSeconds(now: number): number {
+  if (typeof now !== 'number' || !Number.isFinite(now) || now < 0 || now >= 1e11) {
+    throw new TypeError(`e2ee: time ${now} is not in Unix seconds`)
+  }
+  return Math.floor(now)
+}
+
 /** RandomSource supplies n random bytes; every random input of the protocol is read from one. */
 export type RandomSource = (n: number) => Uint8Array
 

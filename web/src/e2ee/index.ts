@@ -17,7 +17,7 @@
 export * from './accept'
 export * from './backup'
 export {
-  base64, checkID, compareIDs, hex, messageType, scriptedRandom, systemRandom, unbase64, unhex, Version,
+  base64, checkID, compareIDs, hex, messageType, scriptedRandom, systemRandom, unbase64, unhex, unixSeconds, Version,
   TypeApplication, TypeMessage, TypePrekeyMessage, TypeSenderKeyDistribution, TypeSenderKeyMessage, TypeSenderKeyRequest,
   type RandomSource,
 } from './bytes'

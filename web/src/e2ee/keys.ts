@@ -47,13 +47,18 @@ export class SigningKey {
 
 /** DHKey is an X25519 private key: any 32 bytes, clamped as RFC 7748 says. */
 export class DHKey {
-  readonly publicKey: Uint8Array
   private readonly priv: Uint8Array
+  private pub: Uint8Array | undefined
 
   constructor(priv: Uint8Array) {
     if (!(priv instanceof Uint8Array) || priv.length !== KeySize) fail('invalid_key', `X25519 private key must be ${KeySize} bytes`)
     this.priv = priv.slice()
-    this.publicKey = x25519Public(this.priv)
+  }
+
+  /** publicKey is X25519(priv, 9), computed when first needed (a loaded session may never need it). */
+  get publicKey(): Uint8Array {
+    if (!this.pub) this.pub = x25519Public(this.priv)
+    return this.pub
   }
 
   static generate(rand?: RandomSource): DHKey {

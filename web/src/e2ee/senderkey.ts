@@ -16,6 +16,7 @@ import {
   TypeSenderKeyMessage,
   TypeSenderKeyRequest,
   u32,
+  unixSeconds,
   utf8,
   Version,
   Writer,
@@ -189,6 +190,7 @@ export class SenderKey {
    * signing seed, in that order. now is Unix seconds.
    */
   static create(owner: ClientKeys, groupId: string, now: number, rand?: RandomSource): SenderKey {
+    now = unixSeconds(now)
     checkID(groupId)
     const b = readRand(rand, 4 + 32)
     const signing = new SigningKey(readRand(rand, 32))
@@ -223,6 +225,7 @@ export class SenderKey {
 
   /** needsRotation: older than 7 days or 10,000 messages sent (now in Unix seconds). */
   needsRotation(now: number): boolean {
+    now = unixSeconds(now)
     return now - this.created >= SenderKeyMaxAge || this.iter >= SenderKeyMaxMessages
   }
 
@@ -339,6 +342,7 @@ export class InboundSenderKey {
    * (ask for the key with a SenderKeyRequest); a replay is `duplicate`.
    */
   decrypt(msg: Uint8Array, now: number): Uint8Array {
+    now = unixSeconds(now)
     const m = parseSenderKeyMessageFull(msg)
     if (m.chainId !== this.chainId) fail('wrong_session', `sender key chain ${m.chainId}, have ${this.chainId}`)
     try {
@@ -385,6 +389,7 @@ export class InboundSenderKey {
    * distribution must lead to the chain key already held.
    */
   merge(d: SenderKeyDistribution, now: number): void {
+    now = unixSeconds(now)
     if (d.groupId !== this.groupId || d.userId !== this.userId || d.clientId !== this.clientId || d.chainId !== this.chainId ||
       !equal(d.signingKey, this.signingKey) || !equal(d.cert, this.cert)) {
       fail('wrong_session', 'distribution of another chain')

@@ -349,4 +349,13 @@ describe('handshake', () => {
     expect(asked).toEqual([32]) // one new key per turn
     expect(errorCode(undefined)).toBe('')
   })
+
+  it('takes times in Unix seconds and refuses milliseconds', () => {
+    const r = detRand('seconds')
+    const { a, b } = pair(r)
+    const m = enc(a, r, 'x')
+    expect(() => b.decrypt(m, Date.UTC(2026, 0, 2))).toThrow(TypeError)
+    expect(() => b.decrypt(m, Number.NaN)).toThrow(TypeError)
+    dec(b, m, 'x', t0 + 0.5)
+  })
 })

@@ -22,6 +22,7 @@ import {
   TypeMessage,
   TypePrekeyMessage,
   u32,
+  unixSeconds,
   utf8,
   Version,
   Writer,
@@ -314,6 +315,7 @@ export class Session {
    * now (Unix seconds) stamps skipped keys and expires old ones.
    */
   decrypt(msg: Uint8Array, now: number): Uint8Array {
+    now = unixSeconds(now)
     const t = messageType(msg)
     if (t === TypePrekeyMessage) {
       const pm = parsePrekeyMessage(msg)
@@ -327,6 +329,7 @@ export class Session {
 
   /** @internal the responder's first decryption, from respond. */
   decryptMessage(b: Uint8Array, now: number): Uint8Array {
+    now = unixSeconds(now)
     const m = parseMessage(b)
     const c = cloneState(this.s)
     expire(c, now)
