@@ -71,6 +71,10 @@ const (
 	ActionPasskeyLogin    = "auth.passkey_login"
 	ActionPasskeyRemove   = "auth.passkey_remove"
 	ActionKeyChange       = "keys.change"
+	ActionClientRegister  = "keys.client_register" // a new end-to-end client install
+	ActionClientRemove    = "keys.client_remove"   // a client install removed by its user
+	ActionMasterKeySet    = "keys.master_set"      // a user's first master key
+	ActionClientListSet   = "keys.client_list"     // a new signed client list
 	ActionDeviceRegister  = "devices.register"
 	ActionDeviceRevoke    = "devices.revoke"
 	ActionFileDelete      = "files.delete"

@@ -107,7 +107,7 @@ func (s *Service) PutClient(ctx context.Context, clientID string, in ClientInput
 				return err
 			}
 			created, announce = true, true
-			return tx.Audit(ctx, s.event(ctx, p, ActionClientRegister, "client", clientID, map[string]string{
+			return tx.Audit(ctx, s.event(ctx, p, audit.ActionClientRegister, "client", clientID, map[string]string{
 				"identity_fp": Fingerprint(keys.IdentityKey), "signing_fp": Fingerprint(keys.SigningKey)}))
 		}
 		if err != nil {
@@ -198,7 +198,7 @@ func (s *Service) RemoveClient(ctx context.Context, clientID string) error {
 		if err := tx.RemoveClient(ctx, clientID, s.clock()); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, s.event(ctx, p, ActionClientRemove, "client", clientID, map[string]string{
+		return tx.Audit(ctx, s.event(ctx, p, audit.ActionClientRemove, "client", clientID, map[string]string{
 			"identity_fp": Fingerprint(cur.IdentityKey)}))
 	})
 	if err != nil {

@@ -210,10 +210,3 @@ func Fingerprint(key []byte) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// Audit actions of the directory, besides audit.ActionKeyChange.
-const (
-	ActionClientRegister = "keys.client_register" // a new client install
-	ActionClientRemove   = "keys.client_remove"   // a client removed by its user
-	ActionMasterKeySet   = "keys.master_set"      // a user's first master key
-	ActionClientListSet  = "keys.client_list"     // a new signed client list
-)

@@ -42,7 +42,7 @@ func (s *Service) SetMasterKey(ctx context.Context, masterKey string, replace bo
 		}
 		changed, created = true, cur == nil
 		if created {
-			return tx.Audit(ctx, s.event(ctx, p, ActionMasterKeySet, "user", p.UserID, map[string]string{"master_fp": Fingerprint(key)}))
+			return tx.Audit(ctx, s.event(ctx, p, audit.ActionMasterKeySet, "user", p.UserID, map[string]string{"master_fp": Fingerprint(key)}))
 		}
 		return tx.Audit(ctx, s.event(ctx, p, audit.ActionKeyChange, "user", p.UserID, map[string]string{
 			"what": "master_key", "old_master_fp": Fingerprint(cur), "master_fp": Fingerprint(key)}))
@@ -148,7 +148,7 @@ func (s *Service) SetClientList(ctx context.Context, in ClientListInput) (*unhid
 		if err := tx.SetClientList(ctx, p.UserID, list); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, s.event(ctx, p, ActionClientListSet, "user", p.UserID, map[string]string{
+		return tx.Audit(ctx, s.event(ctx, p, audit.ActionClientListSet, "user", p.UserID, map[string]string{
 			"clients": strconv.Itoa(len(entries)), "version": strconv.FormatUint(in.Version, 10)}))
 	})
 	if err != nil {
