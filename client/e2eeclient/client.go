@@ -24,8 +24,8 @@ import (
 const (
 	PrekeyRotation  = 7 * 24 * time.Hour
 	PrekeyGrace     = 30 * 24 * time.Hour
-	OneTimeLow      = 20  // refill below this many one-time prekeys
-	OneTimeBatch    = 50  // uploaded at a time
+	OneTimeLow      = 20 // refill below this many one-time prekeys
+	OneTimeBatch    = 50 // uploaded at a time
 	KeysCacheMaxAge = 5 * time.Minute
 )
 

@@ -39,7 +39,7 @@ type outbound struct {
 	Members []string `json:"members"`
 }
 
-func outPath(group string) string       { return filepath.Join("outbound", name(group)) }
+func outPath(group string) string { return filepath.Join("outbound", name(group)) }
 func inPath(group, user, cl string, chain uint32) string {
 	return filepath.Join("inbound", name(group, user, cl, fmt.Sprint(chain)))
 }
