@@ -17,6 +17,7 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/client"
+	"github.com/unhidra/unhidra/client/e2eeclient"
 )
 
 // clientUsage lists the client verbs; main's usage text includes it.
@@ -78,7 +79,8 @@ type cli struct {
 	c      *client.Client
 	me     *signin // the stored sign-in for server, if any
 
-	users map[string]*unhidra.User // by ID, for display; nil when the lookup failed
+	users  map[string]*unhidra.User // by ID, for display; nil when the lookup failed
+	secure *e2eeclient.Client       // the end-to-end install, opened when first needed
 }
 
 // clientCommand runs a client verb.
@@ -105,6 +107,8 @@ func clientCommand(ctx context.Context, verb string, args []string, stdin io.Rea
 		return x.channels(args)
 	case "dm":
 		return x.dm(args)
+	case "keys":
+		return x.keysCmd(args)
 	case "send":
 		return x.send(args)
 	case "history":
