@@ -17,6 +17,7 @@ import (
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/client"
+	"github.com/unhidra/unhidra/client/e2eeclient"
 )
 
 // clientUsage lists the client verbs; main's usage text includes it.
@@ -40,6 +41,8 @@ Client commands (each takes --server URL or UNHIDRA_SERVER, and --json):
   unhidra tokens ls | tokens rm ID
   unhidra passkeys ls | passkeys rename ID NAME | passkeys rm ID
                                      your passkeys (add them in the web client)
+  unhidra keys [rotate]              this install's end-to-end client id and fingerprint;
+                                     rotate replaces its signed and post-quantum prekeys
   unhidra 2fa status|enable|disable|recovery-codes
                                      two-factor (TOTP); codes come from UNHIDRA_TOTP_CODE
                                      or standard input
@@ -50,7 +53,7 @@ Credentials live in the user config directory (unhidra/credentials.json, 0600).
 // isClientVerb reports whether v is a command dispatched to clientCommand.
 func isClientVerb(v string) bool {
 	switch v {
-	case "register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search", "tokens", "passkeys", "2fa":
+	case "register", "login", "logout", "whoami", "channels", "dm", "send", "history", "tail", "search", "tokens", "passkeys", "keys", "2fa":
 		return true
 	}
 	return false
@@ -78,7 +81,8 @@ type cli struct {
 	c      *client.Client
 	me     *signin // the stored sign-in for server, if any
 
-	users map[string]*unhidra.User // by ID, for display; nil when the lookup failed
+	users  map[string]*unhidra.User // by ID, for display; nil when the lookup failed
+	secure *e2eeclient.Client       // the end-to-end install, opened when first needed
 }
 
 // clientCommand runs a client verb.
@@ -105,6 +109,8 @@ func clientCommand(ctx context.Context, verb string, args []string, stdin io.Rea
 		return x.channels(args)
 	case "dm":
 		return x.dm(args)
+	case "keys":
+		return x.keysCmd(args)
 	case "send":
 		return x.send(args)
 	case "history":

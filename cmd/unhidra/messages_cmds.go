@@ -40,11 +40,25 @@ func (x *cli) send(args []string) error {
 		return err
 	}
 	in := &unhidra.SendInput{ChannelID: ch.ID, Body: text, ThreadRootID: *thread}
-	m, err := x.c.Send(x.ctx, in)
+	if ch.Encrypted {
+		e, err := x.e2ee()
+		if err != nil {
+			return err
+		}
+		if in, err = e.Prepare(x.ctx, ch.ID, text); err != nil {
+			return x.friendly(err)
+		}
+		in.ThreadRootID = *thread
+	}
+	post := x.c.Send
+	if ch.Encrypted {
+		post = x.secure.Post // keeps the exact ciphertext for the retry, and a local copy
+	}
+	m, err := post(x.ctx, in)
 	if err != nil && client.ErrorCode(err) == "" && x.ctx.Err() == nil {
 		// A network failure may have hit after the server stored the
 		// message: one retry with the same client_msg_id is stored once.
-		m, err = x.c.Send(x.ctx, in)
+		m, err = post(x.ctx, in)
 	}
 	if err != nil {
 		return x.friendly(err)

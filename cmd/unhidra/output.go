@@ -122,7 +122,7 @@ func (x *cli) printMessage(prefix string, m *unhidra.Message) {
 	case m.Deleted:
 		body = "(deleted)"
 	case m.Ciphertext != "" && body == "":
-		body = "(encrypted)"
+		body = x.decrypt(m)
 	}
 	var marks []string
 	if m.ThreadRootID != "" {

@@ -256,3 +256,25 @@ func TestCLIPasskeys(t *testing.T) {
 		t.Fatalf("second rm: exit %d %q", code, errs)
 	}
 }
+
+// TestCLIKeys: the first `unhidra keys` registers this install with the
+// key directory and shows its client id and fingerprint; later calls show
+// the same install; rotate replaces its prekeys.
+func TestCLIKeys(t *testing.T) {
+	n := testserver.Start(t, testserver.Config(t, "sqlite"))
+	alice := newCLIUser(t, n.URL)
+	alice.ok("alice\n"+alicePW+"\n", "register")
+	first := alice.ok("", "keys")
+	if !strings.Contains(first, "client ") || !strings.Contains(first, "fingerprint ") {
+		t.Fatalf("keys: %q", first)
+	}
+	if again := alice.ok("", "keys"); again != first {
+		t.Fatalf("keys again: %q, want %q", again, first)
+	}
+	if out := alice.ok("", "keys", "rotate"); !strings.Contains(out, "replaced") {
+		t.Fatalf("keys rotate: %q", out)
+	}
+	if code, _, _ := alice.run("", "keys", "frob"); code != 2 {
+		t.Fatalf("keys frob: exit %d", code)
+	}
+}
