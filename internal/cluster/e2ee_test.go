@@ -1,206 +1,115 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"sync"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/client"
+	"github.com/unhidra/unhidra/client/e2eeclient"
 	"github.com/unhidra/unhidra/internal/cluster"
 )
 
-// keyArgs turn the key directory's rate limits off: these tests fetch
-// one user's keys far more often than the limits allow.
-var keyArgs = []string{"--rate-keys-fetch=0", "--rate-keys-fetch-user=0", "--rate-to-device=0"}
-
-func fill(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
-
-func registration(b byte) client.ClientRegistration {
-	return client.ClientRegistration{
-		IdentityKey: fill(b, 32), SigningKey: fill(b+1, 32), IdentitySig: fill(b+2, 64),
-		SignedPreKey:     &unhidra.SignedPreKey{ID: 1, Key: fill(b+3, 32), Sig: fill(b+4, 64)},
-		LastResortPreKey: &unhidra.SignedPreKey{ID: 2, Key: fill(b+5, 32), Sig: fill(b+6, 64)},
-	}
-}
-
-// nextToDevice reads frames until a to_device one, skipping the others.
-func nextToDevice(t *testing.T, ctx context.Context, cn *client.Conn) *client.ToDevice {
-	t.Helper()
-	for {
-		f, err := cn.Read(ctx)
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		if f.Type == client.FrameToDevice {
-			m, err := f.ToDevice()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m
-		}
-	}
-}
-
-// TestToDeviceAcrossNodes: a to-device message posted on node 0 reaches
-// its client's socket on node 1 live, on each networked bus; unacknowledged
-// it survives the socket and comes again on the other node; acknowledged
-// there, it is gone for both.
-func TestToDeviceAcrossNodes(t *testing.T) {
-	for name, url := range map[string]string{"nats": natsURL, "redis": "redis://127.0.0.1:6379/0"} {
-		t.Run(name, func(t *testing.T) {
-			c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: url, Args: keyArgs})
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			if err := c.Ready(ctx); err != nil {
-				t.Fatal(err)
-			}
-			alice := account(t, ctx, c.Nodes[0], "alice", c.Token())
-			bob := account(t, ctx, c.Nodes[1], "bob", "")
-			if _, created, err := alice.RegisterClient(ctx, "a1", registration(10)); err != nil || !created {
-				t.Fatalf("register a1: %v %v", created, err)
-			}
-			if _, _, err := bob.RegisterClient(ctx, "b1", registration(20)); err != nil {
-				t.Fatal(err)
-			}
-			bobID := meID(t, ctx, bob)
-
-			cn, err := bob.Connect(ctx, client.ConnectOptions{}) // node 1
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids, err := alice.SendToDevice(ctx, "", []client.ToDeviceOut{{UserID: bobID, ClientID: "b1", Ciphertext: []byte("session set-up")}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := nextToDevice(t, ctx, cn)
-			if m.ID != ids[0] || m.FromClient != "a1" || m.Ciphertext != "c2Vzc2lvbiBzZXQtdXA=" {
-				t.Fatalf("on node 1: %+v, want %s from a1", m, ids[0])
-			}
-			cn.Close()
-
-			// Not acknowledged: the same message again, from node 0.
-			bob0, err := client.New(c.Nodes[0].URL, client.WithTokens(bob.Tokens()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cn0, err := bob0.Connect(ctx, client.ConnectOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cn0.Close()
-			if again := nextToDevice(t, ctx, cn0); again.ID != ids[0] {
-				t.Fatalf("replayed on node 0: %+v, want %s", again, ids[0])
-			}
-			if err := cn0.AckToDevice(ctx, ids); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				left, _, err := bob.ToDeviceMessages(ctx, "", "", 50) // node 1
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(left) == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("still waiting after the ack: %+v", left)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		})
-	}
-}
-
-func meID(t *testing.T, ctx context.Context, c *client.Client) string {
-	t.Helper()
-	u, err := c.Me(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.ID
-}
-
-// TestPrekeysNeverTwiceAcrossNodes: bundle fetches racing on two nodes of
-// one database hand out every one-time prekey exactly once, and the
-// last-resort key after.
-func TestPrekeysNeverTwiceAcrossNodes(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: natsURL, Args: keyArgs})
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+// TestEncryptedAcrossNodes: an encrypted DM and an encrypted channel
+// whose members are signed in to different nodes. Sessions are set up from
+// bundles fetched through one node for clients registered through the
+// other, sender keys travel in the to-device inbox across nodes, and every
+// install ends with every message decrypted.
+func TestEncryptedAcrossNodes(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: natsURL,
+		Args: []string{"--rate-keys-fetch=0", "--rate-keys-fetch-user=0", "--rate-to-device=0"}})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	if err := c.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
-	alice := account(t, ctx, c.Nodes[0], "alice", c.Token())
-	aliceID := meID(t, ctx, alice)
-	if _, _, err := alice.RegisterClient(ctx, "a1", registration(10)); err != nil {
+	open := func(n *cluster.Node, name, setup string) *e2eeclient.Client {
+		t.Helper()
+		api := account(t, ctx, n, name, setup)
+		e, err := e2eeclient.Open(ctx, api, filepath.Join(t.TempDir(), "keys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	alice := open(c.Nodes[0], "alice", c.Token())
+	bob := open(c.Nodes[1], "bob", "")
+	carol := open(c.Nodes[1], "carol", "")
+	all := []*e2eeclient.Client{alice, bob, carol}
+
+	dm, _, err := alice.API().CreateDM(ctx, []string{bob.UserID()}, true)
+	if err != nil || !dm.Encrypted {
+		t.Fatalf("dm: %+v %v", dm, err)
+	}
+	enc := true
+	ch, err := alice.API().CreateChannel(ctx, client.CreateChannelInput{Name: "ops", Kind: unhidra.ChannelPrivate, Encrypted: &enc})
+	if err != nil {
 		t.Fatal(err)
 	}
-	const total = 300
-	for i := 0; i < total; i += 100 {
-		ks := make([]unhidra.PreKey, 100)
-		for j := range ks {
-			ks[j] = unhidra.PreKey{ID: uint32(i + j), Key: fill(byte(i+j), 32)}
-		}
-		if _, err := alice.UploadPreKeys(ctx, "a1", ks, nil); err != nil {
+	for _, u := range []string{bob.UserID(), carol.UserID()} {
+		if _, _, err := alice.API().AddMember(ctx, ch.ID, u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Four requesters, two on each node, four goroutines each.
-	var requesters []*client.Client
-	for i := range 4 {
-		requesters = append(requesters, account(t, ctx, c.Nodes[i%2], fmt.Sprintf("fetcher%d", i), ""))
+	want := map[string]map[string]string{dm.ID: {}, ch.ID: {}}
+	for i := range 3 {
+		for _, s := range []struct {
+			from *e2eeclient.Client
+			ch   string
+		}{{alice, dm.ID}, {bob, dm.ID}, {alice, ch.ID}, {bob, ch.ID}, {carol, ch.ID}} {
+			text := fmt.Sprintf("secret-%s-%d", s.from.UserID()[:8], i)
+			m, err := s.from.Send(ctx, s.ch, text)
+			if err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			want[s.ch][m.ID] = text
+		}
 	}
-	const perGoroutine = 20 // 4 × 4 × 20 = 320 fetches for 300 prekeys
-	var mu sync.Mutex
-	seen := map[uint32]int{}
-	lastResort := 0
-	var wg sync.WaitGroup
-	for _, r := range requesters {
-		for range 4 {
-			wg.Go(func() {
-				for range perGoroutine {
-					k, err := r.UserKeys(ctx, aliceID)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(k.Clients) != 1 {
-						t.Errorf("bundles = %+v", k.Clients)
-						return
-					}
-					b := k.Clients[0]
-					mu.Lock()
-					switch {
-					case b.OneTimePreKey != nil && b.LastResortPreKey == nil:
-						seen[b.OneTimePreKey.ID]++
-					case b.OneTimePreKey == nil && b.LastResortPreKey != nil && b.LastResortPreKey.ID == 2:
-						lastResort++
-					default:
-						t.Errorf("bundle %+v: want a one-time or the last-resort prekey", b)
-					}
-					mu.Unlock()
+	members := map[string][]*e2eeclient.Client{dm.ID: {alice, bob}, ch.ID: all}
+	for round := 0; ; round++ {
+		missing := 0
+		for chID, cs := range members {
+			for _, e := range cs {
+				page, err := e.API().Messages(ctx, chID, client.MessagesOptions{Limit: 100})
+				if err != nil {
+					t.Fatal(err)
 				}
-			})
+				for _, m := range page.Messages {
+					d, err := e.Decrypt(ctx, m)
+					switch {
+					case errors.Is(err, e2eeclient.ErrKeyPending):
+						missing++
+					case err != nil:
+						t.Fatalf("decrypt on %s: %v", e.UserID(), err)
+					case d.Body != want[chID][m.ID]:
+						t.Fatalf("%s read %q, want %q", e.UserID(), d.Body, want[chID][m.ID])
+					}
+				}
+				if len(page.Messages) != len(want[chID]) {
+					t.Fatalf("%d messages in %s, want %d", len(page.Messages), chID, len(want[chID]))
+				}
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if round == 5 {
+			t.Fatalf("%d messages still undecryptable after %d rounds", missing, round)
+		}
+		for _, e := range all {
+			if _, err := e.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Fatalf("prekey %d handed out %d times", id, n)
+	for _, e := range all {
+		if n, err := e.Undecryptable(); err != nil || n != 0 {
+			t.Fatalf("%s: %d undecryptable (%v)", e.UserID(), n, err)
 		}
-	}
-	if len(seen) != total || lastResort != 4*4*perGoroutine-total {
-		t.Fatalf("%d one-time prekeys handed out (want %d) and %d last-resort (want %d)", len(seen), total, lastResort, 4*4*perGoroutine-total)
-	}
-	if n, err := alice.PreKeyCount(ctx, "a1"); err != nil || n.OneTimePreKeys != 0 {
-		t.Fatalf("left: %+v %v", n, err)
 	}
 }
