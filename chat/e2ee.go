@@ -61,9 +61,6 @@ func (s *Service) SetDisappear(ctx context.Context, channelID string, seconds in
 		if err := a.need(actDisappear); err != nil {
 			return err
 		}
-		if a.ch.Archived {
-			return unhidra.Errorf(unhidra.EConflict, "the channel is archived")
-		}
 		if a.ch.DisappearAfterS == seconds {
 			return nil
 		}
