@@ -35,19 +35,23 @@ const (
 // Channel is a conversation: public, private or direct. The per-caller
 // fields (Role … Muted) are filled when a channel is listed for a user.
 type Channel struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name,omitempty"`
-	Kind       string     `json:"kind"`
-	Encrypted  bool       `json:"encrypted"`
-	Topic      string     `json:"topic"`
-	Purpose    string     `json:"purpose"`
-	CreatedBy  string     `json:"created_by"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	Archived   bool       `json:"archived"`
-	LastSeq    int64      `json:"last_seq"`
-	Members    []string   `json:"members,omitempty"` // direct channels: the fixed member set
-	ArchivedAt *time.Time `json:"archived_at,omitempty"`
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Kind      string `json:"kind"`
+	Encrypted bool   `json:"encrypted"`
+	// DisappearAfterS is the channel's disappearing-messages timer in
+	// seconds (0: off): each message sent while it is set expires that long
+	// after it was sent.
+	DisappearAfterS int        `json:"disappear_after_s"`
+	Topic           string     `json:"topic"`
+	Purpose         string     `json:"purpose"`
+	CreatedBy       string     `json:"created_by"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+	Archived        bool       `json:"archived"`
+	LastSeq         int64      `json:"last_seq"`
+	Members         []string   `json:"members,omitempty"` // direct channels: the fixed member set
+	ArchivedAt      *time.Time `json:"archived_at,omitempty"`
 
 	Role         string `json:"role,omitempty"`
 	LastReadSeq  int64  `json:"last_read_seq"`
@@ -98,12 +102,28 @@ type Message struct {
 	ReplyCount   int             `json:"reply_count"`
 	LastReplyAt  *time.Time      `json:"last_reply_at,omitempty"`
 	Reactions    []ReactionCount `json:"reactions"`
-	Attachments  []string        `json:"attachments"`
-	Mentions     []string        `json:"mentions,omitempty"` // user IDs; "channel" for @channel
-	Pinned       bool            `json:"pinned"`
-	CreatedAt    time.Time       `json:"created_at"`
-	EditedAt     *time.Time      `json:"edited_at,omitempty"`
-	Deleted      bool            `json:"deleted"`
+	// EncryptedReactions are the reactions of a message in an encrypted
+	// channel: the emoji is inside each one's ciphertext.
+	EncryptedReactions []EncryptedReaction `json:"encrypted_reactions,omitempty"`
+	Attachments        []string            `json:"attachments"`
+	Mentions           []string            `json:"mentions,omitempty"` // user IDs; "channel" for @channel
+	Pinned             bool                `json:"pinned"`
+	CreatedAt          time.Time           `json:"created_at"`
+	EditedAt           *time.Time          `json:"edited_at,omitempty"`
+	Deleted            bool                `json:"deleted"`
+	// ExpiresAt is when a disappearing message is deleted (absent: never).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// EncryptedReaction is one reaction in an encrypted channel: who reacted
+// to which message is in the clear, the emoji in Ciphertext (an e2ee
+// envelope, standard base64).
+type EncryptedReaction struct {
+	ID         string    `json:"id"`
+	MessageID  string    `json:"message_id"`
+	UserID     string    `json:"user_id"`
+	Ciphertext string    `json:"ciphertext"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // SendInput is a request to post a message.

@@ -54,6 +54,7 @@ const (
 	ActionMessageDelete  = "chat.message_delete"  // a message deleted by a moderator (not its author)
 	ActionChannelCreate  = "chat.channel_create"
 	ActionChannelArchive = "chat.channel_archive"
+	ActionChannelSetting = "chat.channel_settings" // a channel setting changed by a member (Metadata: the setting and its value, e.g. disappear_after_s)
 	ActionTokenCreate    = "auth.token_create"     // a personal access token made (its id, never the secret)
 	ActionTokenRevoke    = "auth.token_revoke"     // a personal access token revoked
 	ActionRetention      = "chat.retention_delete" // expired messages of a channel deleted (Metadata: messages)

@@ -168,6 +168,7 @@ func publicChannel(ch *unhidra.Channel) *unhidra.Channel {
 // stripContent clears the content fields of m.
 func stripContent(m *unhidra.Message) {
 	m.Body, m.Ciphertext, m.Mentions, m.EditedAt, m.Attachments, m.Deleted = "", "", nil, nil, nil, false
+	m.EncryptedReactions = nil
 }
 
 // withContent copies the content fields of cur into m.
@@ -183,7 +184,7 @@ func withContent(m, cur *unhidra.Message) {
 func tombstone(m *unhidra.Message) *unhidra.Message {
 	t := *m
 	stripContent(&t)
-	t.Deleted, t.Pinned, t.Reactions, t.Attachments = true, false, []unhidra.ReactionCount{}, []string{}
+	t.Deleted, t.Pinned, t.Reactions, t.Attachments, t.ExpiresAt = true, false, []unhidra.ReactionCount{}, []string{}, nil
 	return &t
 }
 

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/unhidra/unhidra"
 	"github.com/unhidra/unhidra/audit"
+	"github.com/unhidra/unhidra/e2ee"
 	"github.com/unhidra/unhidra/wire"
 )
 
@@ -36,9 +38,11 @@ func checkBody(body string) error {
 	return nil
 }
 
-// checkCiphertext validates an encrypted message: standard base64 of at
-// most MaxCiphertextBytes. The server cannot check more.
-func checkCiphertext(ct string) error {
+// checkCiphertext validates an encrypted message or reaction: standard
+// base64 of at most MaxCiphertextBytes that decodes as an e2ee envelope of
+// the sender-keys group protocol, sent by senderID (the caller). The
+// server cannot check more: the content is the clients' to read.
+func checkCiphertext(ct, senderID string) error {
 	if ct == "" {
 		return unhidra.Errorf(unhidra.EInvalid, "ciphertext is required in an encrypted channel")
 	}
@@ -52,16 +56,26 @@ func checkCiphertext(ct string) error {
 	if len(b) > MaxCiphertextBytes {
 		return unhidra.Errorf(unhidra.ETooLarge, "ciphertext is larger than %d bytes", MaxCiphertextBytes)
 	}
+	env, err := e2ee.ParseEnvelope(b)
+	if err != nil {
+		return unhidra.Errorf(unhidra.EInvalid, "ciphertext is not an end-to-end envelope (%v)", err)
+	}
+	if env.GroupProtocol != e2ee.GroupSenderKeys {
+		return unhidra.Errorf(unhidra.EInvalid, "ciphertext in a channel must be a sender-key envelope (group_protocol 1)")
+	}
+	if env.SenderUserID != senderID {
+		return unhidra.Errorf(unhidra.EInvalid, "the envelope's sender user id must be the caller's")
+	}
 	return nil
 }
 
 // checkContent validates body/ciphertext against the channel's mode.
-func checkContent(ch *unhidra.Channel, body, ciphertext string) error {
+func checkContent(ch *unhidra.Channel, senderID, body, ciphertext string) error {
 	if ch.Encrypted {
 		if body != "" {
 			return unhidra.Errorf(unhidra.EInvalid, "this channel is end-to-end encrypted: send ciphertext, not body")
 		}
-		return checkCiphertext(ciphertext)
+		return checkCiphertext(ciphertext, senderID)
 	}
 	if ciphertext != "" {
 		return unhidra.Errorf(unhidra.EInvalid, "this channel is not encrypted: send body, not ciphertext")
@@ -136,7 +150,7 @@ func (s *Service) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mess
 		default:
 			return err
 		}
-		if err := checkContent(a.ch, in.Body, in.Ciphertext); err != nil {
+		if err := checkContent(a.ch, p.UserID, in.Body, in.Ciphertext); err != nil {
 			return err
 		}
 		var root *unhidra.Message
@@ -156,6 +170,13 @@ func (s *Service) Send(ctx context.Context, in unhidra.SendInput) (*unhidra.Mess
 			Sender: unhidra.Sender{Type: unhidra.SenderUser, ID: p.UserID}, Kind: unhidra.MessageText,
 			Body: in.Body, Ciphertext: in.Ciphertext, ThreadRootID: in.ThreadRootID,
 			Reactions: []unhidra.ReactionCount{}, Attachments: []string{}, CreatedAt: c.now,
+		}
+		if a.ch.Encrypted {
+			msg.EncryptedReactions = []unhidra.EncryptedReaction{}
+		}
+		if d := a.ch.DisappearAfterS; d > 0 {
+			at := c.now.Add(time.Duration(d) * time.Second)
+			msg.ExpiresAt = &at
 		}
 		var mentioned []string
 		if !a.ch.Encrypted {
@@ -294,7 +315,7 @@ func (s *Service) withReactions(ctx context.Context, viewer string, ms ...*unhid
 			m.Reactions = []unhidra.ReactionCount{}
 		}
 	}
-	return nil
+	return s.withEncryptedReactions(ctx, ms...)
 }
 
 // Page asks for one page of a seq-ordered list.
@@ -447,7 +468,7 @@ func (s *Service) Edit(ctx context.Context, id string, in EditInput) (*unhidra.M
 		if m.Deleted {
 			return unhidra.Errorf(unhidra.EConflict, "the message was deleted")
 		}
-		if err := checkContent(a.ch, in.Body, in.Ciphertext); err != nil {
+		if err := checkContent(a.ch, p.UserID, in.Body, in.Ciphertext); err != nil {
 			return err
 		}
 		if m.Body == in.Body && m.Ciphertext == in.Ciphertext {
@@ -667,6 +688,9 @@ func (s *Service) React(ctx context.Context, id, emoji string, add bool) (*unhid
 	err = s.inMessage(ctx, "react", p, id, func(c *change, m *unhidra.Message, a *access) error {
 		if err := a.need(actPost); err != nil {
 			return err
+		}
+		if a.ch.Encrypted {
+			return unhidra.Errorf(unhidra.EInvalid, "this channel is end-to-end encrypted: react with ciphertext (PUT /messages/{id}/reactions)")
 		}
 		if m.Deleted {
 			return unhidra.Errorf(unhidra.EConflict, "the message was deleted")

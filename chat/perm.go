@@ -22,6 +22,7 @@ const (
 	actDeleteOthers               // delete someone else's message
 	actPin                        // pin and unpin
 	actEditHistory                // read someone else's edit history
+	actDisappear                  // set the disappearing-messages timer
 )
 
 var actionNames = map[action]string{
@@ -30,6 +31,7 @@ var actionNames = map[action]string{
 	actAddMember: "add members to this channel", actRemoveMember: "remove this member",
 	actSetRole: "change this member's role", actDeleteOthers: "delete other people's messages here",
 	actPin: "pin messages here", actEditHistory: "see the edit history of other people's messages",
+	actDisappear: "set this channel's disappearing-messages timer",
 }
 
 // rank orders the channel roles; 0 is "not a member".
@@ -51,8 +53,8 @@ func validRole(role string) bool { return rank(role) > 0 }
 
 // minRank is the weakest channel role allowed each moderation action in
 // public and private channels. Direct channels have no moderation: every
-// member is a plain member, and only actView, actRead, actPost, actPin and
-// actEditHistory (own messages only) apply.
+// member is a plain member, and only actView, actRead, actPost, actPin,
+// actDisappear and actEditHistory (own messages only) apply.
 var minRank = map[action]int{
 	actView:         1,
 	actRead:         1,
@@ -65,6 +67,7 @@ var minRank = map[action]int{
 	actDeleteOthers: 2, // moderator
 	actPin:          2, // moderator
 	actEditHistory:  2, // moderator
+	actDisappear:    2, // moderator (any member in a direct channel)
 }
 
 // access is what the service knows about a caller and a channel when it
@@ -105,7 +108,7 @@ func (a *access) role() string {
 func (a *access) allowed(act action) bool {
 	if a.ch.Kind == unhidra.ChannelDirect {
 		switch act {
-		case actView, actRead, actPost, actPin:
+		case actView, actRead, actPost, actPin, actDisappear:
 			return a.m != nil
 		}
 		return false
@@ -117,7 +120,7 @@ func (a *access) allowed(act action) bool {
 		switch act {
 		case actView:
 			return a.ch.Kind == unhidra.ChannelPublic && !a.guest
-		case actRead, actPost, actPin:
+		case actRead, actPost, actPin, actDisappear:
 			return false
 		}
 	}

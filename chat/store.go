@@ -88,6 +88,16 @@ type Reader interface {
 	// whose retention (their own retention_days, else defaultDays) is above
 	// zero and that are not on legal hold, with that retention.
 	RetentionTargets(ctx context.Context, defaultDays int) ([]RetentionTarget, error)
+	// DueMessages returns up to limit disappearing messages whose
+	// expires_at is at or before now, not deleted and not under a legal
+	// hold, in expiry order; of one channel, or of all when channelID is "".
+	DueMessages(ctx context.Context, channelID string, now time.Time, limit int) ([]DueMessage, error)
+	// EncryptedReactions lists the encrypted reactions of each of ids,
+	// oldest first.
+	EncryptedReactions(ctx context.Context, ids []string) (map[string][]unhidra.EncryptedReaction, error)
+	// EncryptedReaction returns one encrypted reaction and its channel, or
+	// ENotFound.
+	EncryptedReaction(ctx context.Context, id string) (*unhidra.EncryptedReaction, string, error)
 	// ExpiredMessageIDs returns up to limit ids of the channel's messages
 	// not deleted, created before before, whose sender is not on legal
 	// hold, oldest first.
@@ -186,6 +196,14 @@ type Tx interface {
 	TombstoneMessage(ctx context.Context, id string, at time.Time) error
 	// SetPinned sets the pin flag and reports whether it changed.
 	SetPinned(ctx context.Context, id string, pinned bool) (bool, error)
+	// SetDisappear sets a channel's disappearing-messages timer.
+	SetDisappear(ctx context.Context, channelID string, seconds int, at time.Time) error
+	// AddEncryptedReaction stores a reaction of an encrypted channel, added
+	// by the event seq.
+	AddEncryptedReaction(ctx context.Context, channelID string, er *unhidra.EncryptedReaction, seq int64) error
+	// RemoveEncryptedReaction deletes it, redacts its ciphertext from the
+	// event that added it, and reports whether it was there.
+	RemoveEncryptedReaction(ctx context.Context, id string) (bool, error)
 	// AddReaction adds one user's emoji and reports whether it was new;
 	// RemoveReaction removes it and reports whether it was there.
 	AddReaction(ctx context.Context, messageID, userID, emoji string, at time.Time) (bool, error)

@@ -25,6 +25,7 @@ func (s *Server) chatRoutes() []route {
 		{"PUT", "/api/v1/channels/{id}/members/{user_id}", user, s.handleSetMember, docSetMember},
 		{"DELETE", "/api/v1/channels/{id}/members/{user_id}", user, s.handleRemoveMember, docRemoveMember},
 		{"PATCH", "/api/v1/channels/{id}/prefs", user, s.handlePrefs, docPrefs},
+		{"PUT", "/api/v1/channels/{id}/disappearing", user, s.handleSetDisappear, docSetDisappear},
 		{"POST", "/api/v1/channels/{id}/messages", user, s.handleSend, docSend},
 		{"GET", "/api/v1/channels/{id}/messages", user, s.handleMessages, docMessages},
 		{"GET", "/api/v1/channels/{id}/pins", user, s.handlePins, docPins},
@@ -41,6 +42,8 @@ func (s *Server) chatRoutes() []route {
 		{"DELETE", "/api/v1/messages/{id}/pin", user, s.handlePin(false), docUnpin},
 		{"PUT", "/api/v1/messages/{id}/reactions/{emoji}", user, s.handleReact(true), docReact},
 		{"DELETE", "/api/v1/messages/{id}/reactions/{emoji}", user, s.handleReact(false), docUnreact},
+		{"POST", "/api/v1/messages/{id}/reactions", user, s.handleReactEncrypted, docReactEncrypted},
+		{"DELETE", "/api/v1/reactions/{id}", user, s.handleUnreactEncrypted, docUnreactEncrypted},
 		{"GET", "/api/v1/search", user, s.handleSearch, docSearch},
 	}
 }
@@ -84,7 +87,13 @@ var (
 	docUnpin    = opDoc{summary: "Unpin a message", tag: "messages", resp: messageResponse{}}
 	docReact    = opDoc{summary: "Add the caller's reaction (a Unicode emoji, URL-encoded)", tag: "messages", resp: messageResponse{}}
 	docUnreact  = opDoc{summary: "Remove the caller's reaction", tag: "messages", resp: messageResponse{}}
-	docSearch   = opDoc{summary: "Full-text search over the standard channels the caller is a member of, newest first; highlights are code point offsets into the body",
+
+	docSetDisappear = opDoc{summary: "Set the channel's disappearing-messages timer for messages sent from now on (0: off; moderators and up, any member of a direct channel)",
+		tag: "channels", req: disappearRequest{}, resp: channelResponse{}}
+	docReactEncrypted = opDoc{summary: "React to a message of an encrypted channel: the emoji is inside ciphertext (201 with the reaction and its id)",
+		tag: "messages", req: encryptedReactionRequest{}, resp: encryptedReactionResponse{}, status: http.StatusCreated}
+	docUnreactEncrypted = opDoc{summary: "Remove the caller's encrypted reaction by its id (its ciphertext is deleted; 204 also when it is already gone)", tag: "messages"}
+	docSearch           = opDoc{summary: "Full-text search over the standard channels the caller is a member of, newest first; highlights are code point offsets into the body",
 		tag: "search", resp: searchResponse{},
 		query: []param{{"q", `words, "phrases", in:<channel>, from:<username>, before:<YYYY-MM-DD>, after:<YYYY-MM-DD>`}, cursorParam, limitParam}}
 )
@@ -588,5 +597,54 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, searchResponse{Hits: hits, NextCursor: next})
+	return nil
+}
+
+type disappearRequest struct {
+	DisappearAfterS *int `json:"disappear_after_s" doc:"seconds from sending to deletion, 0 (off) to 31536000; required"`
+}
+
+type encryptedReactionRequest struct {
+	Ciphertext string `json:"ciphertext" doc:"an e2ee envelope (standard base64) holding the emoji"`
+}
+
+type encryptedReactionResponse struct {
+	Reaction *unhidra.EncryptedReaction `json:"reaction"`
+}
+
+func (s *Server) handleSetDisappear(w http.ResponseWriter, r *http.Request) error {
+	var req disappearRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.DisappearAfterS == nil {
+		return unhidra.Errorf(unhidra.EInvalid, "disappear_after_s is required (0 turns the timer off)")
+	}
+	ch, err := s.cfg.Chat.SetDisappear(r.Context(), r.PathValue("id"), *req.DisappearAfterS)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, channelResponse{Channel: ch})
+	return nil
+}
+
+func (s *Server) handleReactEncrypted(w http.ResponseWriter, r *http.Request) error {
+	var req encryptedReactionRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	er, err := s.cfg.Chat.ReactEncrypted(r.Context(), r.PathValue("id"), req.Ciphertext)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, encryptedReactionResponse{Reaction: er})
+	return nil
+}
+
+func (s *Server) handleUnreactEncrypted(w http.ResponseWriter, r *http.Request) error {
+	if err := s.cfg.Chat.UnreactEncrypted(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -297,7 +297,7 @@ func TestChatFlow(t *testing.T) {
 			e.as(t, "bob", "POST", "/api/v1/channels").json(map[string]any{"name": "vault", "kind": "private", "encrypted": true}).expect(201, &enc)
 			e.as(t, "bob", "POST", "/api/v1/channels/"+enc.Channel.ID+"/messages").json(map[string]any{"client_msg_id": "e1", "body": "plain"}).expectError(400, "invalid_argument")
 			e.as(t, "bob", "POST", "/api/v1/channels/"+enc.Channel.ID+"/messages").json(map[string]any{"client_msg_id": "e1", "ciphertext": "not base64!"}).expectError(400, "invalid_argument")
-			e.as(t, "bob", "POST", "/api/v1/channels/"+enc.Channel.ID+"/messages").json(map[string]any{"client_msg_id": "e1", "ciphertext": "aGVsbG8="}).expect(201, nil)
+			e.as(t, "bob", "POST", "/api/v1/channels/"+enc.Channel.ID+"/messages").json(map[string]any{"client_msg_id": "e1", "ciphertext": senderKeyEnvelope(t, e.bob.ID, "hello")}).expect(201, nil)
 
 			// The event log of general: gap-free, frames as API.md shapes them.
 			frames := e.events(t, "bob", gen.ID)

@@ -27,6 +27,7 @@ func decodeTargets() []any {
 		&adminDeleteUserRequest{},
 		// chat
 		&createChannelRequest{}, &updateChannelRequest{}, &setMemberRequest{}, &prefsRequest{},
+		&disappearRequest{}, &encryptedReactionRequest{},
 		&sendRequest{}, &readRequest{}, &editRequest{},
 		// second factor, tokens, policy
 		&loginMFARequest{}, &codeRequest{}, &disableTOTPRequest{}, &createTokenRequest{}, &breakGlassRequest{},

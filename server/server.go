@@ -422,6 +422,7 @@ func (n *Node) Run(ctx context.Context) error {
 		slog.String("version", unhidra.Version), slog.String("db", n.Store.Engine()))
 	go n.rotateKeys(ctx)
 	go n.sweepRetention(ctx)
+	go n.sweepDisappearing(ctx)
 	go n.Auth.RunDeletions(ctx, deletionsEvery)
 	go n.Settings.Run(ctx)
 	go n.sweepKeys(ctx)
@@ -527,6 +528,29 @@ func (n *Node) sweepRetention(ctx context.Context) {
 		if _, err := n.Chat.SweepRetention(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			// Retried at the next interval; what expired stays expired.
 			n.log.Warn("retention sweep failed; retrying at the next interval", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// disappearEvery is how often each node deletes the disappearing messages
+// that are due: a message is deleted within this long of its expires_at.
+const disappearEvery = 5 * time.Second
+
+// sweepDisappearing runs the disappearing-messages sweep at start and every
+// disappearEvery, until ctx ends. Every node runs it; each due message is
+// rechecked under its channel's lock, so a message another node deleted
+// first is skipped.
+func (n *Node) sweepDisappearing(ctx context.Context) {
+	t := time.NewTicker(disappearEvery)
+	defer t.Stop()
+	for {
+		if _, err := n.Chat.SweepDisappearing(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			n.log.Warn("disappearing-messages sweep failed; retrying at the next interval", slog.Any("err", err))
 		}
 		select {
 		case <-ctx.Done():

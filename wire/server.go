@@ -55,10 +55,14 @@ type (
 		Type      string `json:"type"`
 		ChannelID string `json:"channel_id"`
 		MessageID string `json:"message_id"`
-		Emoji     string `json:"emoji"`
-		UserID    string `json:"user_id"`
-		Added     bool   `json:"added"`
-		Seq       int64  `json:"seq"`
+		Emoji     string `json:"emoji,omitempty"` // standard channels
+		// ReactionID and Ciphertext are an encrypted channel's reaction:
+		// the emoji is inside the ciphertext (absent when it was removed).
+		ReactionID string `json:"reaction_id,omitempty"`
+		Ciphertext string `json:"ciphertext,omitempty"`
+		UserID     string `json:"user_id"`
+		Added      bool   `json:"added"`
+		Seq        int64  `json:"seq"`
 	}
 	// ChannelUpdated is a rename, topic or purpose change, or an archive;
 	// Channel carries no per-user fields.

@@ -15,7 +15,7 @@ import (
 )
 
 const channelColumns = `c.id, c.name, c.kind, c.encrypted, c.topic, c.purpose, c.created_by, c.created_at,
-	c.updated_at, c.archived_at, c.last_seq, c.dm_key`
+	c.updated_at, c.archived_at, c.last_seq, c.dm_key, c.disappear_after_s`
 
 func scanChannel(s store.Scanner, extra ...any) (*unhidra.Channel, error) {
 	var ch unhidra.Channel
@@ -23,7 +23,7 @@ func scanChannel(s store.Scanner, extra ...any) (*unhidra.Channel, error) {
 	var archived sql.NullInt64
 	var dmKey sql.NullString
 	dest := append([]any{&ch.ID, &ch.Name, &ch.Kind, &ch.Encrypted, &ch.Topic, &ch.Purpose, &ch.CreatedBy,
-		&created, &updated, &archived, &ch.LastSeq, &dmKey}, extra...)
+		&created, &updated, &archived, &ch.LastSeq, &dmKey, &ch.DisappearAfterS}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -166,16 +166,16 @@ func (r reader) BrowsePublic(ctx context.Context, q, after string, limit int) ([
 
 const messageColumns = `m.id, m.channel_id, m.seq, m.client_msg_id, m.sender_type, m.sender_id, m.kind, m.body,
 	m.ciphertext, m.thread_root_id, m.mentions, m.reply_count, m.last_reply_at, m.pinned, m.created_at,
-	m.edited_at, m.deleted_at`
+	m.edited_at, m.deleted_at, m.expires_at`
 
 func scanMessage(s store.Scanner, extra ...any) (*unhidra.Message, error) {
 	var m unhidra.Message
 	var root sql.NullString
 	var mentions string
-	var lastReply, edited, deleted sql.NullInt64
+	var lastReply, edited, deleted, expires sql.NullInt64
 	var created int64
 	dest := append([]any{&m.ID, &m.ChannelID, &m.Seq, &m.ClientMsgID, &m.Sender.Type, &m.Sender.ID, &m.Kind, &m.Body,
-		&m.Ciphertext, &root, &mentions, &m.ReplyCount, &lastReply, &m.Pinned, &created, &edited, &deleted}, extra...)
+		&m.Ciphertext, &root, &mentions, &m.ReplyCount, &lastReply, &m.Pinned, &created, &edited, &deleted, &expires}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -186,6 +186,9 @@ func scanMessage(s store.Scanner, extra ...any) (*unhidra.Message, error) {
 	m.LastReplyAt, m.EditedAt = store.TimePtr(lastReply), store.TimePtr(edited)
 	m.CreatedAt = store.Time(created)
 	m.Deleted = deleted.Valid
+	if !m.Deleted {
+		m.ExpiresAt = store.TimePtr(expires)
+	}
 	m.Reactions = []unhidra.ReactionCount{}
 	m.Attachments = []string{}
 	return &m, nil
@@ -578,10 +581,10 @@ func (t tx) InsertMessage(ctx context.Context, m *unhidra.Message, contentHash s
 		root = m.ThreadRootID
 	}
 	_, err := t.c.Exec(ctx, `INSERT INTO messages (id, channel_id, seq, client_msg_id, content_hash, sender_type, sender_id,
-			kind, body, ciphertext, thread_root_id, mentions, reply_count, last_reply_at, pinned, created_at, edited_at, deleted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, NULL, NULL)`,
+			kind, body, ciphertext, thread_root_id, mentions, reply_count, last_reply_at, pinned, created_at, edited_at, deleted_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, NULL, NULL, ?)`,
 		m.ID, m.ChannelID, m.Seq, m.ClientMsgID, contentHash, m.Sender.Type, m.Sender.ID,
-		m.Kind, m.Body, m.Ciphertext, root, strings.Join(m.Mentions, " "), false, store.Micros(m.CreatedAt))
+		m.Kind, m.Body, m.Ciphertext, root, strings.Join(m.Mentions, " "), false, store.Micros(m.CreatedAt), store.MicrosPtr(m.ExpiresAt))
 	if store.IsUniqueViolation(err) {
 		return &unhidra.Error{Code: unhidra.EConflict, Message: "client_msg_id already used in this channel", Err: err}
 	} else if err != nil {
@@ -623,7 +626,7 @@ func (t tx) EditMessage(ctx context.Context, old *unhidra.Message, editorID, bod
 }
 
 func (t tx) TombstoneMessage(ctx context.Context, id string, at time.Time) error {
-	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', content_hash = '', pinned = ?, deleted_at = ?
+	n, err := t.c.ExecN(ctx, `UPDATE messages SET body = '', ciphertext = '', mentions = '', content_hash = '', pinned = ?, deleted_at = ?, expires_at = NULL
 		WHERE id = ? AND deleted_at IS NULL`, false, store.Micros(at), id)
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
@@ -635,6 +638,12 @@ func (t tx) TombstoneMessage(ctx context.Context, id string, at time.Time) error
 		`DELETE FROM mentions WHERE message_id = ?`,
 		`DELETE FROM message_edits WHERE message_id = ?`,
 		`DELETE FROM reactions WHERE message_id = ?`,
+		`DELETE FROM encrypted_reactions WHERE message_id = ?`,
+		// The event log keeps no content of a deleted message: its
+		// reaction events (emoji, or an encrypted reaction's ciphertext)
+		// are redacted to ids; they replay as its tombstone.
+		`UPDATE channel_events SET frame = '{"type":"reaction","channel_id":"' || channel_id || '","message_id":"' || message_id || '","seq":' || seq || '}'
+			WHERE message_id = ? AND type = 'reaction'`,
 	} {
 		if _, err := t.c.Exec(ctx, q, id); err != nil {
 			return fmt.Errorf("delete message: %w", err)

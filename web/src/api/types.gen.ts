@@ -84,6 +84,12 @@ export interface Channel {
   name?: string
   kind: ChannelKind
   encrypted: boolean
+  /**
+   * DisappearAfterS is the channel's disappearing-messages timer in
+   * seconds (0: off): each message sent while it is set expires that long
+   * after it was sent.
+   */
+  disappear_after_s: number
   topic: string
   purpose: string
   created_by: string
@@ -251,6 +257,19 @@ export interface Edit {
 }
 
 /**
+ * EncryptedReaction is one reaction in an encrypted channel: who reacted
+ * to which message is in the clear, the emoji in Ciphertext (an e2ee
+ * envelope, standard base64).
+ */
+export interface EncryptedReaction {
+  id: string
+  message_id: string
+  user_id: string
+  ciphertext: string
+  created_at: string
+}
+
+/**
  * Entry is an event as the log keeps it: its place in the chain and the
  * hashes that link it.
  */
@@ -341,6 +360,11 @@ export interface Message {
   reply_count: number
   last_reply_at?: string
   reactions: ReactionCount[]
+  /**
+   * EncryptedReactions are the reactions of a message in an encrypted
+   * channel: the emoji is inside each one's ciphertext.
+   */
+  encrypted_reactions?: EncryptedReaction[]
   attachments: string[]
   /** user IDs; "channel" for @channel */
   mentions?: string[]
@@ -348,6 +372,8 @@ export interface Message {
   created_at: string
   edited_at?: string
   deleted: boolean
+  /** ExpiresAt is when a disappearing message is deleted (absent: never). */
+  expires_at?: string
 }
 
 /** Passkey is a registered credential. */
@@ -624,7 +650,14 @@ export interface ReactionFrame {
   type: 'reaction'
   channel_id: string
   message_id: string
-  emoji: string
+  /** standard channels */
+  emoji?: string
+  /**
+   * ReactionID and Ciphertext are an encrypted channel's reaction:
+   * the emoji is inside the ciphertext (absent when it was removed).
+   */
+  reaction_id?: string
+  ciphertext?: string
   user_id: string
   added: boolean
   seq: number
@@ -1023,9 +1056,23 @@ export interface DisableTOTPRequest {
   code: string
 }
 
+export interface DisappearRequest {
+  /** seconds from sending to deletion, 0 (off) to 31536000; required */
+  disappear_after_s: number
+}
+
 export interface EditRequest {
   body?: string
   ciphertext?: string
+}
+
+export interface EncryptedReactionRequest {
+  /** an e2ee envelope (standard base64) holding the emoji */
+  ciphertext: string
+}
+
+export interface EncryptedReactionResponse {
+  reaction: EncryptedReaction
 }
 
 export interface ErrorBody {
@@ -1428,6 +1475,7 @@ export interface Endpoints {
   'PUT /api/v1/channels/{id}/members/{user_id}': { request: SetMemberRequest; response: MemberResponse }
   'DELETE /api/v1/channels/{id}/members/{user_id}': { request: undefined; response: undefined }
   'PATCH /api/v1/channels/{id}/prefs': { request: PrefsRequest; response: ChannelResponse }
+  'PUT /api/v1/channels/{id}/disappearing': { request: DisappearRequest; response: ChannelResponse }
   'POST /api/v1/channels/{id}/messages': { request: SendRequest; response: MessageResponse }
   'GET /api/v1/channels/{id}/messages': { request: undefined; response: MessagesResponse }
   'GET /api/v1/channels/{id}/pins': { request: undefined; response: MessagesResponse }
@@ -1444,6 +1492,8 @@ export interface Endpoints {
   'DELETE /api/v1/messages/{id}/pin': { request: undefined; response: MessageResponse }
   'PUT /api/v1/messages/{id}/reactions/{emoji}': { request: undefined; response: MessageResponse }
   'DELETE /api/v1/messages/{id}/reactions/{emoji}': { request: undefined; response: MessageResponse }
+  'POST /api/v1/messages/{id}/reactions': { request: EncryptedReactionRequest; response: EncryptedReactionResponse }
+  'DELETE /api/v1/reactions/{id}': { request: undefined; response: undefined }
   'GET /api/v1/search': { request: undefined; response: SearchResponse }
   'GET /api/v1/admin/connections': { request: undefined; response: ConnectionsResponse }
   'DELETE /api/v1/admin/connections/{id}': { request: undefined; response: undefined }
