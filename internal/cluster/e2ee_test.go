@@ -113,3 +113,61 @@ func TestEncryptedAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestDisappearingAcrossNodes: a timer set through node 0 applies to
+// messages sent through node 1, and once they expire the sweep (which
+// every node runs) leaves none of them readable through either node.
+func TestDisappearingAcrossNodes(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{Nodes: 2, Bus: natsURL})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	if err := c.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice := account(t, ctx, c.Nodes[0], "alice", c.Token())
+	bob := account(t, ctx, c.Nodes[1], "bob", "")
+	ch, err := alice.CreateChannel(ctx, client.CreateChannelInput{Name: "brief", Kind: unhidra.ChannelPublic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st := send(t, "PUT", c.Nodes[0].URL+"/api/v1/channels/"+ch.ID+"/disappearing", alice.Tokens().AccessToken,
+		map[string]int{"disappear_after_s": 1}, nil); st != 200 {
+		t.Fatalf("set the timer: %d", st)
+	}
+	var sent []*unhidra.Message
+	for i := range 5 {
+		m, err := bob.Send(ctx, &unhidra.SendInput{ChannelID: ch.ID, ClientMsgID: fmt.Sprint("d", i), Body: fmt.Sprint("gone soon ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ExpiresAt == nil {
+			t.Fatalf("message %d has no expires_at", i)
+		}
+		sent = append(sent, m)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, u := range []*client.Client{alice, bob} {
+		for {
+			page, err := u.Messages(ctx, ch.ID, client.MessagesOptions{Limit: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			left := 0
+			for _, m := range page.Messages {
+				if !m.Deleted && m.Body != "" {
+					left++
+				}
+			}
+			if left == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d messages still readable 30 s after they expired", left, len(sent))
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+}
