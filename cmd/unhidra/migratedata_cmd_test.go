@@ -246,6 +246,13 @@ func TestAdminMigrateDataToPostgres(t *testing.T) {
 	if _, err := n.Store.Write().Exec(ctx, `INSERT INTO identities (provider, subject, user_id, provisioned, created_at) VALUES ('corp', 'sub-1', ?, 0, 1)`, bobUser.ID); err != nil {
 		t.Fatal(err)
 	}
+	// An encrypted reaction, as a member of an encrypted channel leaves it
+	// (a real one needs an envelope: httpapi tests); any message will do
+	// for the copy.
+	if _, err := n.Store.Write().Exec(ctx, `INSERT INTO encrypted_reactions (id, message_id, channel_id, user_id, ciphertext, seq, created_at)
+		VALUES ('er-1', ?, ?, ?, 'AAEC', 1, 1)`, reply.ID, general.ID, bobUser.ID); err != nil {
+		t.Fatal(err)
+	}
 	// A passkey, as a registration leaves it (the ceremony itself needs an
 	// authenticator: passkey tests).
 	if _, err := n.Store.Write().Exec(ctx, `INSERT INTO passkeys (id, user_id, credential_id, name, backup_eligible, sign_count, credential, created_at)
