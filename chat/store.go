@@ -254,6 +254,9 @@ type EventRecord struct {
 // UserReaction is one reaction of a user, with its message's channel.
 type UserReaction struct {
 	ChannelID, MessageID, Emoji string
+	// ReactionID is set, and Emoji empty, for an encrypted reaction (its
+	// emoji is inside its ciphertext).
+	ReactionID string
 }
 
 // MessageQuery selects messages of one channel (or one thread).

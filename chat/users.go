@@ -295,6 +295,22 @@ func (s *Service) removeReactions(ctx context.Context, userID string, rs []UserR
 			return err
 		}
 		for _, r := range rs {
+			if r.ReactionID != "" {
+				removed, err := c.tx.RemoveEncryptedReaction(ctx, r.ReactionID)
+				if err != nil {
+					return err
+				}
+				if !removed {
+					continue
+				}
+				if _, err := c.emit(ctx, wire.Event{Type: wire.TypeReaction, MessageID: r.MessageID, UserID: userID}, func(seq int64) any {
+					return wire.Reaction{Type: wire.TypeReaction, ChannelID: channelID, MessageID: r.MessageID, ReactionID: r.ReactionID,
+						UserID: userID, Added: false, Seq: seq}
+				}); err != nil {
+					return err
+				}
+				continue
+			}
 			changed, err := c.tx.RemoveReaction(ctx, r.MessageID, userID, r.Emoji)
 			if err != nil {
 				return err

@@ -275,6 +275,17 @@ func TestDeleteUser(t *testing.T) {
 				t.Fatalf("before: erin finds %d quagga messages, want 5", n)
 			}
 
+			// carol's encrypted reaction to erin's message in an encrypted
+			// channel (erase deletes it too).
+			var vault struct{ Channel channel }
+			e.as(t, "erin", "POST", "/api/v1/channels").json(map[string]any{"name": "vault", "kind": "private", "encrypted": true}).expect(201, &vault)
+			e.addMember(t, "erin", vault.Channel.ID, e.carol.ID, "member")
+			var sealed struct{ Message *message }
+			e.as(t, "erin", "POST", "/api/v1/channels/"+vault.Channel.ID+"/messages").
+				json(map[string]any{"client_msg_id": "v1", "ciphertext": senderKeyEnvelope(t, e.erin.ID, "sealed")}).expect(201, &sealed)
+			e.as(t, "carol", "POST", "/api/v1/messages/"+sealed.Message.ID+"/reactions").
+				json(map[string]any{"ciphertext": senderKeyEnvelope(t, e.carol.ID, "reaction")}).expect(201, nil)
+
 			erinFrames, _ := e.socket(t, "erin")
 			_, bobEnd := e.socket(t, "bob")
 			_, carolEnd := e.socket(t, "carol")
@@ -349,6 +360,10 @@ func TestDeleteUser(t *testing.T) {
 			case <-carolEnd:
 			case <-time.After(10 * time.Second):
 				t.Fatal("carol's socket stays open")
+			}
+			var encrypted int
+			if err := e.n.Store.Read().QueryRow(t.Context(), `SELECT COUNT(*) FROM encrypted_reactions WHERE user_id = ?`, e.carol.ID).Scan(&encrypted); err != nil || encrypted != 0 {
+				t.Fatalf("%d encrypted reactions of carol survive (%v)", encrypted, err)
 			}
 			// Gone from search, from the messages, from the event log.
 			if n := e.searchHits(t, "erin", "quagga"); n != 0 {

@@ -62,17 +62,25 @@ func (r reader) ErasureHolds(ctx context.Context, userID string) (bool, []string
 }
 
 func (r reader) UserReactions(ctx context.Context, userID string, limit int) ([]chat.UserReaction, error) {
-	rows, err := r.c.Query(ctx, `SELECT m.channel_id, r.message_id, r.emoji FROM reactions r JOIN messages m ON m.id = r.message_id
+	// Standard reactions (by emoji) and encrypted ones (by id), grouped by
+	// channel.
+	rows, err := r.c.Query(ctx, `SELECT channel_id, message_id, emoji, reaction_id FROM (
+		SELECT m.channel_id, r.message_id, r.emoji, '' AS reaction_id FROM reactions r JOIN messages m ON m.id = r.message_id
 		WHERE r.user_id = ?
 		AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.kind = 'user' AND h.target_id = r.user_id)
 		AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.kind = 'channel' AND h.target_id = m.channel_id)
-		ORDER BY m.channel_id, r.message_id, r.emoji LIMIT ?`, userID, limit)
+		UNION ALL
+		SELECT e.channel_id, e.message_id, '' AS emoji, e.id AS reaction_id FROM encrypted_reactions e
+		WHERE e.user_id = ?
+		AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.kind = 'user' AND h.target_id = e.user_id)
+		AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.kind = 'channel' AND h.target_id = e.channel_id)
+	) x ORDER BY channel_id, message_id, emoji, reaction_id LIMIT ?`, userID, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("user reactions: %w", err)
 	}
 	return store.Collect(rows, "user reactions", func(s store.Scanner) (chat.UserReaction, error) {
 		var x chat.UserReaction
-		err := s.Scan(&x.ChannelID, &x.MessageID, &x.Emoji)
+		err := s.Scan(&x.ChannelID, &x.MessageID, &x.Emoji, &x.ReactionID)
 		return x, err
 	})
 }
