@@ -761,7 +761,10 @@ function applyToTimeline(f: TimelineFrame) {
     if (roots[f.message_id]) threadRoots.value = { ...roots, [f.message_id]: tl.tombstone([roots[f.message_id]!], f.message_id)[0]! }
     return setTimeline(ch, (t) => ({ ...t, msgs: tl.tombstone(t.msgs, f.message_id) }))
   }
-  if (f.type === 'reaction') setTimeline(ch, (t) => ({ ...t, msgs: tl.react(t.msgs, f.message_id, f.emoji, f.added, f.user_id === meId) }))
+  // A reaction in an encrypted channel carries ciphertext, not an emoji:
+  // the client shows those once it can decrypt them.
+  const emoji = f.type === 'reaction' ? f.emoji : undefined
+  if (f.type === 'reaction' && emoji) setTimeline(ch, (t) => ({ ...t, msgs: tl.react(t.msgs, f.message_id, emoji, f.added, f.user_id === meId) }))
 }
 
 /** onFrame applies one server frame to the state (the socket calls it; so do the unit tests). */
