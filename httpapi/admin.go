@@ -80,11 +80,7 @@ func (s *Server) handleAdminChannelMembers(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	resp := membersResponse{Members: ms}
-	if len(ms) == limit {
-		resp.NextCursor = ms[len(ms)-1].UserID
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, membersPage(ms, limit))
 	return nil
 }
 

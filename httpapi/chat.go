@@ -127,6 +127,16 @@ type membersResponse struct {
 	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
+// membersPage is a page of members: a full one (limit of them) names the
+// cursor of the next.
+func membersPage(ms []*unhidra.Member, limit int) membersResponse {
+	resp := membersResponse{Members: ms}
+	if len(ms) == limit {
+		resp.NextCursor = ms[len(ms)-1].UserID
+	}
+	return resp
+}
+
 type setMemberRequest struct {
 	Role string `json:"role"`
 }
@@ -333,11 +343,7 @@ func (s *Server) handleMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := membersResponse{Members: ms}
-	if len(ms) == limit {
-		resp.NextCursor = ms[len(ms)-1].UserID
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, membersPage(ms, limit))
 	return nil
 }
 
