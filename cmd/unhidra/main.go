@@ -209,22 +209,11 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			pw = strings.TrimRight(line, "\r\n")
 		}
 		log := newLogger(cfg, stderr)
-		db, err := server.OpenStore(ctx, cfg, log, false)
+		db, err := openUsedStore(ctx, cfg, log, ", or run `unhidra admin migrate` first to set up a new one")
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		// An empty database (PostgreSQL, or a SQLite file no server has
-		// set up) is refused for the same reason as a missing one.
-		if v, err := db.SchemaVersion(ctx); err != nil {
-			return err
-		} else if v == 0 {
-			return fmt.Errorf("the %s is empty: no server has used it; check --db and --data, "+
-				"or run `unhidra admin migrate` first to set up a new one", describeDB(cfg))
-		}
-		if _, err := db.Migrate(ctx); err != nil {
-			return err
-		}
 		keys, err := server.LoadKeys(ctx, cfg, db, log)
 		if err != nil {
 			return err
@@ -257,19 +246,11 @@ func admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return err
 		}
 		log := newLogger(cfg, stderr)
-		db, err := server.OpenStore(ctx, cfg, log, false)
+		db, err := openUsedStore(ctx, cfg, log, "")
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		if v, err := db.SchemaVersion(ctx); err != nil {
-			return err
-		} else if v == 0 {
-			return fmt.Errorf("the %s is empty: no server has used it; check --db and --data", describeDB(cfg))
-		}
-		if _, err := db.Migrate(ctx); err != nil {
-			return err
-		}
 		keys, err := server.LoadKeys(ctx, cfg, db, log)
 		if err != nil {
 			return err
@@ -374,4 +355,27 @@ func describeDB(cfg config.Config) string {
 		return "database given by --db"
 	}
 	return "PostgreSQL database " + strings.TrimPrefix(u.Path, "/") + " on " + u.Host
+}
+
+// openUsedStore opens the database of cfg for an admin command that acts
+// on a server's data, and brings its schema up to date. An empty database
+// (PostgreSQL, or a SQLite file no server has set up) is refused for the
+// same reason as a missing one; hint ends that error.
+func openUsedStore(ctx context.Context, cfg config.Config, log *slog.Logger, hint string) (*store.DB, error) {
+	db, err := server.OpenStore(ctx, cfg, log, false)
+	if err != nil {
+		return nil, err
+	}
+	v, err := db.SchemaVersion(ctx)
+	if err == nil && v == 0 {
+		err = fmt.Errorf("the %s is empty: no server has used it; check --db and --data%s", describeDB(cfg), hint)
+	}
+	if err == nil {
+		_, err = db.Migrate(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }

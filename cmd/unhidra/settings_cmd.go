@@ -51,19 +51,11 @@ func adminSettings(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	db, err := server.OpenStore(ctx, cfg, log, false)
+	db, err := openUsedStore(ctx, cfg, log, "")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if v, err := db.SchemaVersion(ctx); err != nil {
-		return err
-	} else if v == 0 {
-		return fmt.Errorf("the %s is empty: no server has used it; check --db and --data", describeDB(cfg))
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	var check func(context.Context) error
 	if patch != nil {
 		// The break-glass rule holds from the shell too.
